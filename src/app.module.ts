@@ -1,0 +1,39 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import type { LoadedConfig } from './config/config.loader.js';
+import { ConfigModule } from './config/config.module.js';
+import { DevicesModule } from './devices/devices.module.js';
+import { HealthModule } from './health/health.module.js';
+import { KafkaTarget } from './kafka/kafka-target.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { ProducerModule } from './producer/producer.module.js';
+import { SimulationModule } from './simulation/simulation.module.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(loaded: LoadedConfig, target: KafkaTarget): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(loaded),
+        KafkaTargetModule.forRoot(target),
+        MetricsModule,
+        ProducerModule,
+        SimulationModule,
+        DevicesModule,
+        HealthModule,
+      ],
+    };
+  }
+}
+
+@Module({})
+class KafkaTargetModule {
+  static forRoot(target: KafkaTarget): DynamicModule {
+    return {
+      module: KafkaTargetModule,
+      global: true,
+      providers: [{ provide: KafkaTarget, useValue: target }],
+      exports: [KafkaTarget],
+    };
+  }
+}

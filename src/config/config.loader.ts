@@ -1,0 +1,209 @@
+import { readFileSync } from 'node:fs';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { parse as parseYaml } from 'yaml';
+import { FleetsimConfig } from './fleetsim.config.js';
+
+/** Where an effective setting came from. */
+export type ConfigSource = 'default' | 'file' | 'env' | 'api';
+
+type EnvKind = 'int' | 'number' | 'boolean' | 'string' | 'list' | 'acks';
+
+/** Environment variables and the setting each one sets. */
+export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: EnvKind }> = [
+  { name: 'PORT', path: 'server.port', kind: 'int' },
+  { name: 'HOST', path: 'server.host', kind: 'string' },
+  { name: 'LOG_LEVEL', path: 'server.logLevel', kind: 'string' },
+  { name: 'KAFKA_BROKERS', path: 'kafka.brokers', kind: 'list' },
+  { name: 'KAFKA_TOPIC', path: 'kafka.topic', kind: 'string' },
+  { name: 'KAFKA_CLIENT_ID', path: 'kafka.clientId', kind: 'string' },
+  { name: 'KAFKA_TOPIC_PARTITIONS', path: 'kafka.topicPartitions', kind: 'int' },
+  { name: 'KAFKA_EMBEDDED_PORT', path: 'kafka.embedded.port', kind: 'int' },
+  { name: 'KAFKA_EMBEDDED_HEAP', path: 'kafka.embedded.heap', kind: 'string' },
+  { name: 'KAFKA_BATCH_SIZE', path: 'producer.batchSize', kind: 'int' },
+  { name: 'KAFKA_BATCH_BYTES', path: 'producer.batchBytes', kind: 'int' },
+  { name: 'KAFKA_LINGER_MS', path: 'producer.lingerMs', kind: 'int' },
+  { name: 'KAFKA_BUFFER_MEMORY', path: 'producer.bufferMemory', kind: 'int' },
+  { name: 'KAFKA_MAX_IN_FLIGHT', path: 'producer.maxInFlightRequests', kind: 'int' },
+  { name: 'KAFKA_COMPRESSION', path: 'producer.compression', kind: 'string' },
+  { name: 'KAFKA_MAX_RETRIES', path: 'producer.maxRetries', kind: 'int' },
+  { name: 'KAFKA_RETRY_BACKOFF_MS', path: 'producer.retryBackoffMs', kind: 'int' },
+  { name: 'KAFKA_ACKS', path: 'producer.requiredAcks', kind: 'acks' },
+  { name: 'KAFKA_IDEMPOTENT', path: 'producer.idempotent', kind: 'boolean' },
+  { name: 'FLEETSIM_BACKPRESSURE', path: 'producer.backpressure', kind: 'string' },
+  { name: 'FLEETSIM_VALUE_FORMAT', path: 'producer.valueFormat', kind: 'string' },
+  { name: 'FLEETSIM_AUTOSTART', path: 'simulation.autoStart', kind: 'boolean' },
+  { name: 'FLEETSIM_TICK_MS', path: 'simulation.tickMs', kind: 'int' },
+  { name: 'FLEETSIM_DATA_VARIATION', path: 'simulation.dataVariation', kind: 'number' },
+  { name: 'FLEETSIM_ANOMALY_RATE', path: 'simulation.anomalyRate', kind: 'number' },
+  { name: 'FLEETSIM_TREND_ENABLED', path: 'simulation.trendEnabled', kind: 'boolean' },
+  { name: 'FLEETSIM_TREND_STRENGTH', path: 'simulation.trendStrength', kind: 'number' },
+];
+
+/** A configuration that failed validation; the message names key, value, origin and rule. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: FleetsimConfig;
+  sources: Map<string, ConfigSource>;
+  file?: string;
+}
+
+type Plain = Record<string, unknown>;
+
+const isPlain = (v: unknown): v is Plain =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads a dotted path from a plain object. */
+export function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.split('.')) {
+    if (!isPlain(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+function setPath(obj: Plain, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlain(cur[part])) cur[part] = {};
+    cur = cur[part] as Plain;
+  }
+  cur[parts[parts.length - 1]] = value;
+}
+
+/** Every leaf path of a plain object ("a.b.c"); arrays are leaves. */
+export function leafPaths(obj: Plain, prefix = ''): string[] {
+  return Object.entries(obj).flatMap(([k, v]) =>
+    isPlain(v) ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+  );
+}
+
+/** Deep merge of plain objects; arrays and scalars of `patch` replace those of `base`. */
+export function deepMerge(base: Plain, patch: Plain): Plain {
+  const out: Plain = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k] as Plain, v) : v;
+  }
+  return out;
+}
+
+function parseEnv(name: string, kind: EnvKind, raw: string, problems: string[]): unknown {
+  const text = raw.trim();
+  switch (kind) {
+    case 'string':
+      return text;
+    case 'list':
+      return text === '' ? [] : text.split(',').map((s) => s.trim());
+    case 'int':
+    case 'acks': {
+      if (!/^-?\d+$/.test(text)) {
+        problems.push(`${name}="${raw}": must be an integer`);
+        return undefined;
+      }
+      return Number(text);
+    }
+    case 'number': {
+      const n = Number(text);
+      if (text === '' || !Number.isFinite(n)) {
+        problems.push(`${name}="${raw}": must be a number`);
+        return undefined;
+      }
+      return n;
+    }
+    case 'boolean': {
+      if (/^(true|1|yes|on)$/i.test(text)) return true;
+      if (/^(false|0|no|off)$/i.test(text)) return false;
+      problems.push(`${name}="${raw}": must be true or false`);
+      return undefined;
+    }
+  }
+}
+
+function flattenErrors(
+  errors: ValidationError[],
+  prefix = '',
+): Array<{ path: string; value: unknown; rules: string[] }> {
+  return errors.flatMap((e) => {
+    const path = `${prefix}${e.property}`;
+    const own = e.constraints
+      ? [{ path, value: e.value, rules: Object.values(e.constraints) }]
+      : [];
+    return [...own, ...flattenErrors(e.children ?? [], `${path}.`)];
+  });
+}
+
+/**
+ * Validates a plain configuration object as a whole. Returns the typed config or the
+ * list of problems, each naming the key, its value, where it came from and the rule.
+ */
+export function validateConfig(
+  plain: Plain,
+  describeSource: (path: string) => string = () => '',
+): { config: FleetsimConfig; problems: string[] } {
+  const config = plainToInstance(FleetsimConfig, plain, { exposeDefaultValues: true });
+  const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
+  const problems = flattenErrors(errors).map(({ path, value, rules }) => {
+    const shown = rules.some((r) => r.includes('should not exist'))
+      ? `${path}: unknown key`
+      : `${path} = ${JSON.stringify(value)}${describeSource(path)}: ${rules.join('; ')}`;
+    return shown;
+  });
+  return { config, problems };
+}
+
+/** Loads defaults ← YAML file (FLEETSIM_CONFIG) ← environment, and validates the result. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const problems: string[] = [];
+  const sources = new Map<string, ConfigSource>();
+  const defaults = JSON.parse(JSON.stringify(new FleetsimConfig())) as Plain;
+  for (const path of leafPaths(defaults)) sources.set(path, 'default');
+
+  let merged: Plain = defaults;
+  const file = env.FLEETSIM_CONFIG?.trim() || undefined;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError([`FLEETSIM_CONFIG=${file}: ${(err as Error).message}`]);
+    }
+    if (parsed != null && !isPlain(parsed)) {
+      throw new ConfigError([`FLEETSIM_CONFIG=${file}: the file must hold a YAML mapping`]);
+    }
+    if (parsed) {
+      merged = deepMerge(merged, parsed);
+      for (const path of leafPaths(parsed)) sources.set(path, 'file');
+    }
+  }
+
+  const envNames = new Map<string, string>();
+  for (const { name, path, kind } of ENV_VARIABLES) {
+    const raw = env[name];
+    if (raw === undefined || (raw.trim() === '' && kind !== 'list')) continue;
+    const value = parseEnv(name, kind, raw, problems);
+    if (value === undefined) continue;
+    setPath(merged, path, value);
+    sources.set(path, 'env');
+    envNames.set(path, name);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const describe = (path: string): string => {
+    const envName = [...envNames.entries()].find(
+      ([p]) => path === p || path.startsWith(`${p}.`),
+    )?.[1];
+    if (envName) return ` (from env ${envName})`;
+    return sources.get(path) === 'file' ? ` (from ${file})` : '';
+  };
+  const result = validateConfig(merged, describe);
+  if (result.problems.length) throw new ConfigError(result.problems);
+  return { config: result.config, sources, file };
+}

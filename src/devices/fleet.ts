@@ -1,0 +1,130 @@
+import type { AnomalyEffect } from '../anomalies/anomaly.js';
+import { fnv1a32Bytes } from '../producer/fnv1a.partitioner.js';
+import { deriveSeed, Rng } from '../simulation/random.js';
+import type { SensorName } from '../simulation/sensors/sensor.model.js';
+import { deviceId, type Layout, type Location, locate } from './layout.js';
+
+/** What defines a fleet. */
+export interface FleetSpec {
+  id: string;
+  name: string;
+  deviceCount: number;
+  intervalMs: number;
+  sensors: SensorName[];
+  layout: Layout;
+  seed: number;
+}
+
+/** Numeric sensors in the order a device keeps their state. */
+export const NUMERIC_SENSORS = ['temperature', 'humidity', 'pressure', 'current'] as const;
+export type NumericSensorName = (typeof NUMERIC_SENSORS)[number];
+
+/**
+ * One simulated device: identity, place, its own random stream and the state its sensors
+ * carry from one reading to the next.
+ */
+export class Device {
+  readonly id: string;
+  /** The Kafka key: the id's UTF-8 bytes, built once. */
+  readonly key: Buffer;
+  /** FNV-1a hash of the key, computed once; the partition is this modulo the partition count. */
+  readonly hash: number;
+  readonly location: Location;
+  /** The part of the JSON value that never changes, built once. */
+  readonly jsonHead: string;
+  readonly jsonPlace: string;
+  /** Random stream derived from the fleet seed and the device ordinal only. */
+  readonly rng: Rng;
+  /** Per-device AR(1) deviations of the numeric sensors, in units of their sd. */
+  readonly deviation = new Float64Array(NUMERIC_SENSORS.length);
+  /** Latest numeric values (NUMERIC_SENSORS order). */
+  readonly values = new Float64Array(NUMERIC_SENSORS.length);
+  switchOn = true;
+  /** Next sequence number; the last reading had seq - 1. */
+  seq = 0;
+  /** Event time of the last reading, or -1. */
+  lastTs = -1;
+  /** Whether the last reading was sent (false during a dropout). */
+  lastSent = false;
+  /** Anomalies acting on this device now, or null (the common case). */
+  effects: AnomalyEffect[] | null = null;
+  /** The label of the last reading. */
+  lastLabel: AnomalyEffect | null = null;
+
+  constructor(
+    readonly fleetId: string,
+    readonly index: number,
+    layout: Layout,
+    seed: number,
+  ) {
+    this.location = locate(layout, index);
+    this.id = deviceId(fleetId, this.location, index);
+    this.key = Buffer.from(this.id, 'utf8');
+    this.hash = fnv1a32Bytes(this.key);
+    this.rng = new Rng(deriveSeed(seed, index));
+    // Start every deviation from its stationary distribution so the first readings are typical.
+    for (let i = 0; i < this.deviation.length; i++) this.deviation[i] = this.rng.normal();
+    this.switchOn = this.rng.next() < 0.8;
+    this.jsonHead = `{"deviceId":"${this.id}","fleetId":"${fleetId}","seq":`;
+    const { building, floor, room } = this.location;
+    this.jsonPlace = `","location":{"building":${building},"floor":${floor},"room":${room}},"readings":{`;
+  }
+
+  /** Stable key of the device's room, shared by every fleet with the same layout position. */
+  get roomKey(): number {
+    const { building, floor, room } = this.location;
+    return (building * 1000 + floor) * 1000 + room;
+  }
+
+  addEffect(effect: AnomalyEffect): void {
+    (this.effects ??= []).push(effect);
+  }
+
+  removeEffect(id: string): void {
+    if (!this.effects) return;
+    this.effects = this.effects.filter((e) => e.id !== id);
+    if (this.effects.length === 0) this.effects = null;
+  }
+}
+
+/** A named group of devices streaming at one interval. */
+export class Fleet {
+  readonly id: string;
+  readonly name: string;
+  readonly seed: number;
+  readonly layout: Layout;
+  readonly sensors: SensorName[];
+  readonly createdAt = new Date();
+  intervalMs: number;
+  devices: Device[] = [];
+
+  constructor(spec: FleetSpec) {
+    this.id = spec.id;
+    this.name = spec.name;
+    this.seed = spec.seed >>> 0;
+    this.layout = spec.layout;
+    this.sensors = spec.sensors;
+    this.intervalMs = spec.intervalMs;
+    this.resize(spec.deviceCount);
+  }
+
+  get deviceCount(): number {
+    return this.devices.length;
+  }
+
+  /** Grows by adding the next ordinals, or shrinks by removing the highest ones. */
+  resize(count: number): void {
+    if (count < this.devices.length) {
+      this.devices.length = count;
+      return;
+    }
+    for (let i = this.devices.length; i < count; i++) {
+      this.devices.push(new Device(this.id, i, this.layout, this.seed));
+    }
+  }
+
+  /** Messages per second this fleet emits. */
+  get targetRate(): number {
+    return (this.devices.length * 1000) / this.intervalMs;
+  }
+}

@@ -1,0 +1,113 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problem.js';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export function problemOf(
+  status: number,
+  detail: string,
+  instance?: string,
+  extra = {},
+): ProblemDetails {
+  return {
+    type: 'about:blank',
+    title: TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error'),
+    status,
+    detail,
+    ...(instance ? { instance } : {}),
+    ...extra,
+  };
+}
+
+/** Turns HTTP exceptions into problem+json and unknown errors into a plain 500. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<FastifyReply>();
+    const request = ctx.getRequest<FastifyRequest>();
+    const instance = request?.url?.split('?')[0];
+    let body: ProblemDetails;
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      if (typeof response === 'object' && response !== null && 'detail' in response) {
+        const { detail, ...extra } = response as { detail: string };
+        body = problemOf(status, detail, instance, extra);
+      } else {
+        const message =
+          typeof response === 'string'
+            ? response
+            : String((response as { message?: unknown }).message ?? exception.message);
+        body = problemOf(
+          status,
+          status === 404 ? `no route ${request.method} ${instance}` : message,
+          instance,
+        );
+      }
+    } else {
+      this.logger.error(
+        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+      );
+      body = problemOf(HttpStatus.INTERNAL_SERVER_ERROR, 'an unexpected error occurred', instance);
+    }
+    void reply.status(body.status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
+  }
+}
+
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  message: string;
+  validation?: unknown;
+}
+
+/** Problem details for errors Fastify raises before a route runs (body parsing, size). */
+export function fastifyErrorProblem(
+  error: FastifyLikeError,
+  url: string,
+  bodyLimit: number,
+): ProblemDetails {
+  const instance = url.split('?')[0];
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return problemOf(400, `the request body is not valid JSON: ${error.message}`, instance);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return problemOf(
+        413,
+        `the request body is larger than the limit of ${bodyLimit} bytes`,
+        instance,
+      );
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problemOf(415, `${error.message}; send application/json`, instance);
+    default: {
+      const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+      return problemOf(
+        status,
+        status >= 500 ? 'an unexpected error occurred' : error.message,
+        instance,
+      );
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import { ConsoleLogger } from '@nestjs/common';
+import { createApp } from './app.factory.js';
+import { ConfigError, loadConfig } from './config/config.loader.js';
+import { FleetService } from './devices/fleet.service.js';
+import { EmbeddedKafka, EmbeddedKafkaError } from './kafka/embedded-kafka.js';
+
+const logger = new ConsoleLogger('fleetsim', { json: process.env.LOG_FORMAT !== 'text' });
+
+async function main(): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      logger.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const { config } = loaded;
+
+  let embedded: EmbeddedKafka | undefined;
+  let brokers = config.kafka.brokers;
+  if (brokers.length === 0) {
+    logger.log('no brokers configured (KAFKA_BROKERS): starting an embedded Apache Kafka');
+    embedded = new EmbeddedKafka({
+      port: config.kafka.embedded.port,
+      heap: config.kafka.embedded.heap,
+      partitions: config.kafka.topicPartitions,
+      log: (m) => logger.log(m),
+    });
+    try {
+      brokers = await embedded.start();
+    } catch (err) {
+      await embedded.stop().catch(() => {});
+      if (err instanceof EmbeddedKafkaError) {
+        logger.error(err.message);
+        process.exit(3);
+      }
+      throw err;
+    }
+  }
+
+  const app = await createApp(loaded, brokers, embedded !== undefined, {
+    json: process.env.LOG_FORMAT !== 'text',
+  });
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.log(`${signal} received: stopping the scheduler and flushing the producer`);
+    try {
+      await app.close();
+    } finally {
+      if (embedded) {
+        await embedded.stop();
+        logger.log('embedded Kafka stopped');
+      }
+      logger.log('fleetsim stopped');
+      process.exit(0);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.server.port, host: config.server.host });
+  const fleets = app.get(FleetService);
+  for (const fleet of config.simulation.fleets) fleets.create(fleet);
+  const url = await app.getUrl();
+  logger.log(
+    `fleetsim listening on ${url} (Swagger UI at /docs, metrics at /metrics); ` +
+      `Kafka ${brokers.join(',')}${embedded ? ' (embedded)' : ''}, topic ${config.kafka.topic}`,
+  );
+}
+
+main().catch((err) => {
+  logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});

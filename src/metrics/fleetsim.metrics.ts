@@ -1,0 +1,192 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, type Metric, register } from 'prom-client';
+import type { BreakerState } from '../producer/circuit.breaker.js';
+import { DROP_REASONS, type DeliveryStats } from '../producer/delivery.stats.js';
+
+/** Every fleetsim metric starts with this. */
+export const METRIC_PREFIX = 'fleetsim_';
+
+export interface SimulationGauges {
+  running: boolean;
+  fleets: number;
+  devices: number;
+  targetRate: number;
+  behindMs: number;
+  scenario?: { name: string; stage: string } | null;
+}
+
+export interface ProducerGauges {
+  stats: DeliveryStats;
+  bufferedBytes: number;
+  breaker: BreakerState;
+  partitions: number;
+}
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** Registers a metric, replacing one of the same name left by an earlier app in this process. */
+function metric<T extends Metric>(name: string, create: () => T): T {
+  register.removeSingleMetric(name);
+  return create();
+}
+
+/**
+ * fleetsim's Prometheus metrics. Hot paths report per batch or per tick; counters that the
+ * producer's books already hold are read from them at scrape time, so the books and the
+ * metrics can never disagree.
+ */
+@Injectable()
+export class FleetsimMetrics {
+  private producer?: () => ProducerGauges;
+  private simulation?: () => SimulationGauges;
+
+  readonly sendLatency = metric(
+    `${METRIC_PREFIX}send_latency_seconds`,
+    () =>
+      new Histogram({
+        name: `${METRIC_PREFIX}send_latency_seconds`,
+        help: 'Time from handing a batch to Kafka to its acknowledgement',
+        buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      }),
+  );
+
+  readonly batchSize = metric(
+    `${METRIC_PREFIX}batch_messages`,
+    () =>
+      new Histogram({
+        name: `${METRIC_PREFIX}batch_messages`,
+        help: 'Messages per acknowledged produce request',
+        buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
+      }),
+  );
+
+  readonly scheduleLag = metric(
+    `${METRIC_PREFIX}schedule_lag_seconds`,
+    () =>
+      new Histogram({
+        name: `${METRIC_PREFIX}schedule_lag_seconds`,
+        help: 'How late readings are generated relative to their scheduled time',
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      }),
+  );
+
+  readonly sendErrors = metric(
+    `${METRIC_PREFIX}send_errors_total`,
+    () =>
+      new Counter({
+        name: `${METRIC_PREFIX}send_errors_total`,
+        help: 'Failed produce requests, by whether the error was retriable',
+        labelNames: ['retriable'] as const,
+      }),
+  );
+
+  constructor() {
+    const producer = () => this.producer?.();
+    const simulation = () => this.simulation?.();
+    const books = (name: string, help: string, read: (p: ProducerGauges) => number) =>
+      metric(
+        `${METRIC_PREFIX}${name}`,
+        () =>
+          new Counter({
+            name: `${METRIC_PREFIX}${name}`,
+            help,
+            collect() {
+              const p = producer();
+              this.reset();
+              if (p) this.inc(read(p));
+            },
+          }),
+      );
+    books('messages_generated_total', 'Readings handed to the producer', (p) => p.stats.generated);
+    books(
+      'messages_acknowledged_total',
+      'Messages acknowledged by Kafka',
+      (p) => p.stats.acknowledged,
+    );
+    books(
+      'messages_failed_total',
+      'Messages that failed with a non-retriable error',
+      (p) => p.stats.failed,
+    );
+    books(
+      'messages_retried_total',
+      'Messages sent again after a failed attempt',
+      (p) => p.stats.retried,
+    );
+    books('batches_total', 'Produce requests acknowledged', (p) => p.stats.batches);
+    books('bytes_produced_total', 'Key and value bytes acknowledged', (p) => p.stats.bytes);
+    metric(
+      `${METRIC_PREFIX}messages_dropped_total`,
+      () =>
+        new Counter({
+          name: `${METRIC_PREFIX}messages_dropped_total`,
+          help: 'Messages dropped, by reason',
+          labelNames: ['reason'] as const,
+          collect() {
+            const p = producer();
+            this.reset();
+            for (const reason of DROP_REASONS) this.inc({ reason }, p?.stats.dropped[reason] ?? 0);
+          },
+        }),
+    );
+    const gauge = (name: string, help: string, read: () => number | undefined) =>
+      metric(
+        `${METRIC_PREFIX}${name}`,
+        () =>
+          new Gauge({
+            name: `${METRIC_PREFIX}${name}`,
+            help,
+            collect() {
+              this.set(read() ?? 0);
+            },
+          }),
+      );
+    gauge(
+      'queue_depth_messages',
+      'Messages queued in the producer',
+      () => producer()?.stats.queued,
+    );
+    gauge(
+      'in_flight_messages',
+      'Messages in produce requests not yet answered',
+      () => producer()?.stats.inFlight,
+    );
+    gauge(
+      'buffer_bytes',
+      'Bytes held by the producer (queued and in flight)',
+      () => producer()?.bufferedBytes,
+    );
+    gauge('circuit_state', 'Producer circuit breaker: 0 closed, 1 half-open, 2 open', () => {
+      const p = producer();
+      return p ? BREAKER_VALUE[p.breaker] : 0;
+    });
+    gauge(
+      'topic_partitions',
+      'Partitions of the target topic as last read',
+      () => producer()?.partitions,
+    );
+    gauge('simulation_running', '1 while the scheduler produces readings', () =>
+      simulation()?.running ? 1 : 0,
+    );
+    gauge('fleets', 'Fleets defined', () => simulation()?.fleets);
+    gauge('devices', 'Devices across all fleets', () => simulation()?.devices);
+    gauge(
+      'target_rate_messages_per_second',
+      'Messages per second the fleets are scheduled to emit',
+      () => simulation()?.targetRate,
+    );
+    gauge(
+      'schedule_behind_seconds',
+      'How late the most overdue reading is now',
+      () => (simulation()?.behindMs ?? 0) / 1000,
+    );
+  }
+
+  watchProducer(read: () => ProducerGauges): void {
+    this.producer = read;
+  }
+
+  watchSimulation(read: () => SimulationGauges): void {
+    this.simulation = read;
+  }
+}

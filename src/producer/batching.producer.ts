@@ -1,0 +1,269 @@
+import type { BackpressurePolicy } from '../config/fleetsim.config.js';
+import { type BreakerState, CircuitBreaker } from './circuit.breaker.js';
+import { type DropReason, DeliveryStats } from './delivery.stats.js';
+import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
+import { RecordQueue } from './record.queue.js';
+
+/** Sends one batch to Kafka; rejects with `retriable` set on errors worth another try. */
+export interface BatchSender {
+  send(records: OutgoingRecord[]): Promise<void>;
+}
+
+export interface BatchingOptions {
+  batchSize: number;
+  batchBytes: number;
+  lingerMs: number;
+  bufferMemory: number;
+  maxInFlightRequests: number;
+  maxRetries: number;
+  retryBackoffMs: number;
+  backpressure: BackpressurePolicy;
+  breaker?: { failureThreshold: number; openMs: number; maxOpenMs: number };
+}
+
+/** Hooks for metrics; every call is per batch, never per message. */
+export interface ProducerObserver {
+  batchAcknowledged?(messages: number, bytes: number, latencyMs: number): void;
+  batchFailed?(messages: number, error: Error, retriable: boolean): void;
+  retried?(messages: number): void;
+  dropped?(messages: number, reason: DropReason): void;
+  breakerChanged?(state: BreakerState): void;
+}
+
+/** Share of `bufferMemory` past which the backpressure policy acts. */
+export const HIGH_WATER = 0.8;
+
+/** Whether a send error is worth another try; kafkajs wraps the cause when its retries run out. */
+export function isRetriable(err: unknown): boolean {
+  let e = err as { retriable?: boolean; name?: string; originalError?: unknown } | undefined;
+  while (e?.name === 'KafkaJSNumberOfRetriesExceeded' && e.originalError) {
+    e = e.originalError as typeof e;
+  }
+  if (e?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  if (typeof e?.retriable === 'boolean') return e.retriable;
+  return /Connection|Network|Timeout|Request/.test(e?.name ?? '');
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Accumulates serialized readings, sends them in batches of up to `batchSize` messages or
+ * `batchBytes` bytes (or whatever is there after `lingerMs`), with at most
+ * `maxInFlightRequests` sends at once. Retriable failures are retried with exponential
+ * backoff; when retries run out the batch goes back to the front of the queue and the circuit
+ * breaker counts a failure, so an outage costs buffer space, not data. The buffer is bounded
+ * by `bufferMemory` (queued plus in-flight bytes); past 80 % the `backpressure` policy acts.
+ */
+export class BatchingProducer {
+  readonly stats = new DeliveryStats();
+  readonly breaker: CircuitBreaker;
+  private readonly queue = new RecordQueue();
+  private inFlightBytes = 0;
+  private inFlightRequests = 0;
+  private lingerTimer?: NodeJS.Timeout;
+  private wakeTimer?: NodeJS.Timeout;
+  private flushing = false;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+  private highWaterBytes: number;
+
+  constructor(
+    private readonly sender: BatchSender,
+    private options: BatchingOptions,
+    private readonly observer: ProducerObserver = {},
+  ) {
+    this.highWaterBytes = options.bufferMemory * HIGH_WATER;
+    this.breaker = new CircuitBreaker(
+      options.breaker ?? { failureThreshold: 3, openMs: 500, maxOpenMs: 10_000 },
+      Date.now,
+      (state) => {
+        observer.breakerChanged?.(state);
+        if (state === 'open') this.scheduleWake();
+      },
+    );
+  }
+
+  get settings(): Readonly<BatchingOptions> {
+    return this.options;
+  }
+
+  /** Bytes held: queued plus in flight. */
+  get bufferedBytes(): number {
+    return this.queue.bytes + this.inFlightBytes;
+  }
+
+  /**
+   * False once the buffer is past its high-water mark. Under the `block` policy the scheduler
+   * checks this before generating a reading, so it slows down instead of growing memory.
+   */
+  get accepting(): boolean {
+    return !this.closed && this.bufferedBytes < this.highWaterBytes;
+  }
+
+  /** Takes a reading. Under `drop` past the high-water mark it is dropped and counted. */
+  offer(record: OutgoingRecord): boolean {
+    const stats = this.stats;
+    stats.generated++;
+    const bytes = recordBytes(record);
+    if (this.closed) return this.drop(1, 'shutdown');
+    if (bytes > this.options.batchBytes) return this.drop(1, 'too_large');
+    if (this.options.backpressure === 'drop' && this.bufferedBytes + bytes > this.highWaterBytes) {
+      return this.drop(1, 'buffer_full');
+    }
+    this.queue.push(record, bytes);
+    stats.queued++;
+    if (
+      this.queue.length >= this.options.batchSize ||
+      this.queue.bytes >= this.options.batchBytes
+    ) {
+      this.pump(true);
+    } else if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined;
+        this.pump(true);
+      }, this.options.lingerMs);
+    }
+    return true;
+  }
+
+  /** Changes batching settings in place; queued and in-flight messages are kept. */
+  reconfigure(options: BatchingOptions): void {
+    this.options = options;
+    this.highWaterBytes = options.bufferMemory * HIGH_WATER;
+    this.pump(true);
+  }
+
+  /**
+   * Stops taking new readings, sends what is queued and waits for in-flight sends, for at
+   * most `timeoutMs`. What is still queued then is dropped with reason `shutdown`.
+   */
+  async close(timeoutMs: number): Promise<{ flushed: number; dropped: number }> {
+    const ackedBefore = this.stats.acknowledged + this.stats.failed;
+    this.closed = true;
+    this.flushing = true;
+    this.pump(true);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.idle(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    clearTimeout(this.lingerTimer);
+    clearTimeout(this.wakeTimer);
+    const left = this.queue.clear();
+    this.stats.queued -= left.length;
+    this.queue.bytes = 0;
+    if (left.length) this.drop(left.length, 'shutdown');
+    return {
+      flushed: this.stats.acknowledged + this.stats.failed - ackedBefore,
+      dropped: this.stats.dropped.shutdown,
+    };
+  }
+
+  /** Sends everything queued now, ignoring linger, and resolves when nothing is left. */
+  async flush(): Promise<void> {
+    this.flushing = true;
+    this.pump(true);
+    await this.idle();
+    this.flushing = false;
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlightRequests === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private drop(messages: number, reason: DropReason): false {
+    this.stats.dropped[reason] += messages;
+    this.observer.dropped?.(messages, reason);
+    return false;
+  }
+
+  private scheduleWake(): void {
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => this.pump(true), Math.max(1, this.breaker.waitMs()));
+  }
+
+  /** Starts as many sends as the in-flight limit, the breaker and the batch rules allow. */
+  private pump(force: boolean): void {
+    const o = this.options;
+    while (this.inFlightRequests < o.maxInFlightRequests && this.queue.length > 0) {
+      const full = this.queue.length >= o.batchSize || this.queue.bytes >= o.batchBytes;
+      if (!full && !force && !this.flushing) break;
+      if (!this.breaker.allow()) {
+        if (this.breaker.state === 'open') this.scheduleWake();
+        break;
+      }
+      const bytesBefore = this.queue.bytes;
+      const batch = this.queue.take(o.batchSize, o.batchBytes);
+      const bytes = bytesBefore - this.queue.bytes;
+      this.stats.queued -= batch.length;
+      this.stats.inFlight += batch.length;
+      this.inFlightBytes += bytes;
+      this.inFlightRequests++;
+      void this.dispatch(batch, bytes);
+      force = this.flushing;
+    }
+    if (this.queue.length > 0 && !this.lingerTimer && this.breaker.state === 'closed') {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined;
+        this.pump(true);
+      }, o.lingerMs);
+    }
+    this.notifyIdle();
+  }
+
+  private async dispatch(batch: OutgoingRecord[], bytes: number): Promise<void> {
+    const n = batch.length;
+    let attempt = 0;
+    for (;;) {
+      const started = performance.now();
+      try {
+        await this.sender.send(batch);
+        this.breaker.success();
+        this.stats.inFlight -= n;
+        this.stats.acknowledged += n;
+        this.stats.batches++;
+        this.stats.bytes += bytes;
+        this.observer.batchAcknowledged?.(n, bytes, performance.now() - started);
+        break;
+      } catch (err) {
+        const retriable = isRetriable(err);
+        this.observer.batchFailed?.(n, err as Error, retriable);
+        if (!retriable) {
+          this.breaker.success(); // the broker answered; the batch itself is bad
+          this.stats.inFlight -= n;
+          this.stats.failed += n;
+          break;
+        }
+        if (attempt < this.options.maxRetries && this.breaker.state === 'closed') {
+          attempt++;
+          this.stats.retried += n;
+          this.observer.retried?.(n);
+          await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
+          continue;
+        }
+        // Out of retries, or the circuit is not closed: keep the batch, stop hammering.
+        this.breaker.failure();
+        this.stats.inFlight -= n;
+        this.stats.queued += n;
+        this.stats.retried += n;
+        this.observer.retried?.(n);
+        this.queue.unshift(batch, bytes);
+        break;
+      }
+    }
+    this.inFlightBytes -= bytes;
+    this.inFlightRequests--;
+    this.pump(this.flushing || this.queue.length >= this.options.batchSize);
+  }
+
+  private notifyIdle(): void {
+    if (this.queue.length === 0 && this.inFlightRequests === 0 && this.idleWaiters.length) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

@@ -1,0 +1,180 @@
+import { Socket } from 'node:net';
+import kafkajs, {
+  type Admin,
+  type ISocketFactory,
+  type Kafka,
+  type Logger,
+  type Producer,
+  type logCreator,
+} from 'kafkajs';
+import type { CompressionName } from '../config/fleetsim.config.js';
+import type { BatchSender } from './batching.producer.js';
+import { partitionFor } from './fnv1a.partitioner.js';
+import type { OutgoingRecord } from './outgoing.record.js';
+
+const { CompressionCodecs, CompressionTypes } = kafkajs;
+
+export interface KafkaSenderOptions {
+  brokers: string[];
+  clientId: string;
+  topic: string;
+  topicPartitions: number;
+  topicReplicationFactor: number;
+  requiredAcks: -1 | 0 | 1;
+  compression: CompressionName;
+  idempotent: boolean;
+  maxInFlightRequests: number;
+  /** How often the topic's partition count is re-read, in ms. */
+  metadataRefreshMs?: number;
+  logCreator?: logCreator;
+}
+
+const COMPRESSION_TYPES: Record<CompressionName, number> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+};
+
+/** The kafkajs codec for a compression, or an error saying it is not available. */
+export function compressionType(name: CompressionName): number {
+  const type = COMPRESSION_TYPES[name];
+  if (type !== CompressionTypes.None && !(CompressionCodecs as Record<number, unknown>)[type]) {
+    throw new Error(`compression "${name}" has no codec registered in this build of fleetsim`);
+  }
+  return type;
+}
+
+/** kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. */
+const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+  const socket = new Socket();
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, 60_000);
+  socket.connect({ host, port }, onConnect);
+  return socket;
+};
+
+/**
+ * Sends batches with kafkajs: explicit partition per message (FNV-1a of the key modulo the
+ * topic's partition count, re-read every `metadataRefreshMs`), pre-serialized values, no
+ * headers, TCP_NODELAY sockets.
+ */
+export class KafkaSender implements BatchSender {
+  readonly kafka: Kafka;
+  private producer?: Producer;
+  private admin?: Admin;
+  private refreshTimer?: NodeJS.Timeout;
+  private readonly compression: number;
+  partitionCount: number;
+  connected = false;
+
+  constructor(private readonly options: KafkaSenderOptions) {
+    this.compression = compressionType(options.compression);
+    this.partitionCount = options.topicPartitions;
+    this.kafka = new kafkajs.Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      socketFactory: noDelaySocketFactory,
+      connectionTimeout: 3000,
+      requestTimeout: 30_000,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 2000 },
+      logCreator: options.logCreator,
+    });
+  }
+
+  get topic(): string {
+    return this.options.topic;
+  }
+
+  /** Connects, creates the topic if it is missing and reads its partition count. */
+  async connect(): Promise<void> {
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    await this.ensureTopic();
+    this.producer = this.kafka.producer({
+      idempotent: this.options.idempotent,
+      maxInFlightRequests: this.options.idempotent ? 1 : this.options.maxInFlightRequests,
+      allowAutoTopicCreation: false,
+      // fleetsim retries on its own, counting every retry; the idempotent producer insists on one.
+      retry: { retries: this.options.idempotent ? 1 : 0, initialRetryTime: 100 },
+    });
+    await this.producer.connect();
+    this.connected = true;
+    const every = this.options.metadataRefreshMs ?? 10_000;
+    this.refreshTimer = setInterval(() => void this.refreshPartitions().catch(() => {}), every);
+    this.refreshTimer.unref();
+  }
+
+  async ensureTopic(): Promise<void> {
+    const admin = this.admin!;
+    const topics = await admin.listTopics();
+    if (!topics.includes(this.options.topic)) {
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: this.options.topic,
+              numPartitions: this.options.topicPartitions,
+              replicationFactor: this.options.topicReplicationFactor,
+            },
+          ],
+        })
+        .catch((err: Error & { type?: string }) => {
+          if (err.type !== 'TOPIC_ALREADY_EXISTS') throw err;
+        });
+    }
+    await this.refreshPartitions();
+  }
+
+  /** Re-reads the topic's partition count; returns it. */
+  async refreshPartitions(): Promise<number> {
+    const meta = await this.admin!.fetchTopicMetadata({ topics: [this.options.topic] });
+    const count = meta.topics[0]?.partitions.length ?? 0;
+    if (count > 0) this.partitionCount = count;
+    return this.partitionCount;
+  }
+
+  /** True when the cluster answers a metadata request. */
+  async ping(): Promise<boolean> {
+    if (!this.admin) return false;
+    try {
+      await this.admin.describeCluster();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async send(records: OutgoingRecord[]): Promise<void> {
+    const producer = this.producer;
+    if (!producer) throw Object.assign(new Error('producer is not connected'), { retriable: true });
+    const partitions = this.partitionCount;
+    const messages = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      messages[i] = { key: r.key, value: r.value, partition: partitionFor(r.hash, partitions) };
+    }
+    try {
+      await producer.sendBatch({
+        acks: this.options.idempotent ? -1 : this.options.requiredAcks,
+        compression: this.compression,
+        topicMessages: [{ topic: this.options.topic, messages }],
+      });
+    } catch (err) {
+      // A partition error may mean the partition count changed: re-read it before the retry.
+      void this.refreshPartitions().catch(() => {});
+      throw err;
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    clearInterval(this.refreshTimer);
+    this.connected = false;
+    await this.producer?.disconnect().catch(() => {});
+    await this.admin?.disconnect().catch(() => {});
+  }
+}
+
+export type { Logger };

@@ -1,0 +1,216 @@
+import { type AnomalyKind, KIND_SENSORS, defaultMagnitude } from '../anomalies/anomaly.js';
+import { type Device, type Fleet, NUMERIC_SENSORS } from '../devices/fleet.js';
+import { hashUnit, mix32 } from './random.js';
+import { currentSensor } from './sensors/current.sensor.js';
+import { humiditySensor } from './sensors/humidity.sensor.js';
+import { pressureSensor } from './sensors/pressure.sensor.js';
+import type { NumericSensorModel, SensorName } from './sensors/sensor.model.js';
+import { switchSensor } from './sensors/switch.sensor.js';
+import { temperatureSensor } from './sensors/temperature.sensor.js';
+
+/** Generation settings; read at every reading so changes apply at the next tick. */
+export interface GenerationParams {
+  dataVariation: number;
+  trendEnabled: boolean;
+  trendStrength: number;
+  anomalyRate: number;
+}
+
+/** Numeric sensor models, in the order a device keeps their state. */
+export const NUMERIC_MODELS: readonly NumericSensorModel[] = [
+  temperatureSensor,
+  humiditySensor,
+  pressureSensor,
+  currentSensor,
+];
+if (NUMERIC_MODELS.some((m, i) => m.name !== NUMERIC_SENSORS[i])) {
+  throw new Error('NUMERIC_MODELS and NUMERIC_SENSORS are out of step');
+}
+const TEMPERATURE = 0;
+const CURRENT = 3;
+
+/** Lag-1 autocorrelation of a device's own deviation: values move, they do not jump. */
+export const SMOOTHING = 0.9;
+const INNOVATION = Math.sqrt(1 - SMOOTHING * SMOOTHING);
+/** Knot spacing of the room environment's noise. */
+const ROOM_PERIOD_MS = 20 * 60_000;
+/** Degrees of warming per ampere above the mean current, at full trend strength. */
+const LOAD_HEATING = 2;
+/** Mean length of a random anomaly, in readings (drawn uniformly from 3 … 12). */
+const RANDOM_MIN_READINGS = 3;
+const RANDOM_SPAN_READINGS = 10;
+const RANDOM_MEAN_READINGS = RANDOM_MIN_READINGS + (RANDOM_SPAN_READINGS - 1) / 2;
+const RANDOM_KINDS: readonly AnomalyKind[] = [
+  'spike',
+  'drift',
+  'stuck',
+  'noise',
+  'flapping',
+  'overcurrent',
+];
+
+function gaussAt(seed: number, stream: number, knot: number): number {
+  // Box-Muller from two hashed uniforms: a standard normal fixed for (seed, stream, knot).
+  const u = hashUnit(seed, stream, knot * 2) || 1e-12;
+  const v = hashUnit(seed, stream, knot * 2 + 1);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/**
+ * The room's shared environment for one sensor: a standard normal that drifts smoothly with
+ * event time (unit variance everywhere: cos/sin blend of the knots' normals). A pure function
+ * of (fleet seed, room, sensor, time), so every device in the room sees the same value.
+ */
+export function roomNoise(seed: number, roomKey: number, sensor: number, ts: number): number {
+  const x = ts / ROOM_PERIOD_MS;
+  const k = Math.floor(x);
+  const a = (Math.PI / 2) * (x - k);
+  const stream = mix32(roomKey * 8 + sensor);
+  return Math.cos(a) * gaussAt(seed, stream, k) + Math.sin(a) * gaussAt(seed, stream, k + 1);
+}
+
+const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
+
+/**
+ * Advances a device by one reading at event time `ts`: updates its numeric values, switch
+ * state, anomalies and seq. Returns false when the device is silent (dropout) — the seq still
+ * advances, so consumers see the gap.
+ */
+export function generateReading(fleet: Fleet, d: Device, ts: number, p: GenerationParams): boolean {
+  const rng = d.rng;
+  const strength = p.trendEnabled ? p.trendStrength : 0;
+  const variation = p.dataVariation;
+  const ctx = { ts, strength, seed: fleet.seed };
+
+  // Random draws happen in a fixed order every reading, so a device's stream depends only on
+  // its seed and event times.
+  const dev = d.deviation;
+  for (let i = 0; i < dev.length; i++) dev[i] = SMOOTHING * dev[i] + INNOVATION * rng.normal();
+  const uSwitch = rng.next();
+  const uAnomaly = rng.next();
+  const uPick = rng.next();
+  const zBurst = rng.normal();
+
+  const values = d.values;
+  for (let i = 0; i < NUMERIC_MODELS.length; i++) {
+    const m = NUMERIC_MODELS[i];
+    let spread = dev[i];
+    if (m.roomShare > 0) {
+      spread =
+        Math.sqrt(m.roomShare) * roomNoise(fleet.seed, d.roomKey, i, ts) +
+        Math.sqrt(1 - m.roomShare) * spread;
+    }
+    values[i] = m.mean + (strength > 0 ? m.trend(ctx) : 0) + m.sd * variation * spread;
+  }
+  if (strength > 0) {
+    // Machines under load warm their surroundings.
+    values[TEMPERATURE] += LOAD_HEATING * strength * (values[CURRENT] - currentSensor.mean);
+  }
+
+  const target = switchSensor.targetOn(ts, p.trendEnabled, p.trendStrength);
+  const leaveOn = switchSensor.leaveOn;
+  const enterOn = Math.min(1, (leaveOn * target) / (1 - target));
+  d.switchOn = d.switchOn ? uSwitch >= leaveOn : uSwitch < enterOn;
+
+  if (p.anomalyRate > 0 && d.effects === null) {
+    // Start probability that makes about `anomalyRate` of all readings anomalous.
+    const start = p.anomalyRate / (RANDOM_MEAN_READINGS * (1 - p.anomalyRate));
+    if (uAnomaly < start) startRandomAnomaly(fleet, d, ts, uPick, uAnomaly / start);
+  }
+
+  let sent = true;
+  d.lastLabel = null;
+  if (d.effects !== null) sent = applyEffects(d, ts, variation, zBurst);
+
+  for (let i = 0; i < NUMERIC_MODELS.length; i++) {
+    const m = NUMERIC_MODELS[i];
+    values[i] = clamp(values[i], m.min, m.max);
+  }
+  d.seq++;
+  d.lastTs = ts;
+  d.lastSent = sent;
+  return sent;
+}
+
+function startRandomAnomaly(
+  fleet: Fleet,
+  d: Device,
+  ts: number,
+  uPick: number,
+  uLen: number,
+): void {
+  const kinds = RANDOM_KINDS.filter((k) => KIND_SENSORS[k].some((s) => fleet.sensors.includes(s)));
+  if (kinds.length === 0) return;
+  const kind = kinds[Math.floor(uPick * kinds.length)];
+  const sensors = KIND_SENSORS[kind].filter((s) => fleet.sensors.includes(s));
+  const sensor = sensors[Math.floor(((uPick * kinds.length) % 1) * sensors.length)];
+  const readings = RANDOM_MIN_READINGS + Math.floor(uLen * RANDOM_SPAN_READINGS);
+  d.addEffect({
+    id: `random-${d.id}-${d.seq}`,
+    kind,
+    sensor,
+    magnitude: defaultMagnitude(kind, sensor),
+    startsAt: ts,
+    // Ends just before the reading `readings` intervals later.
+    endsAt: ts + (readings - 0.5) * fleet.intervalMs,
+  });
+}
+
+const NUMERIC_INDEX: Record<string, number> = {
+  temperature: 0,
+  humidity: 1,
+  pressure: 2,
+  current: 3,
+};
+
+/** Applies the device's active anomalies; returns false when one silences it. */
+function applyEffects(d: Device, ts: number, variation: number, z: number): boolean {
+  let sent = true;
+  let expired = false;
+  for (const e of d.effects!) {
+    if (ts >= e.endsAt) {
+      expired = true;
+      continue;
+    }
+    if (ts < e.startsAt) continue;
+    d.lastLabel ??= e;
+    const i = NUMERIC_INDEX[e.sensor];
+    const model = NUMERIC_MODELS[i];
+    switch (e.kind) {
+      case 'spike':
+      case 'overcurrent':
+        d.values[i] += e.magnitude;
+        break;
+      case 'drift': {
+        const progress = (ts - e.startsAt) / Math.max(1, e.endsAt - e.startsAt);
+        d.values[i] += e.magnitude * Math.min(1, progress + 0.1);
+        break;
+      }
+      case 'noise':
+        d.values[i] += model.sd * Math.max(variation, 0.2) * e.magnitude * z;
+        break;
+      case 'stuck':
+        if (e.sensor === 'switch') {
+          e.stuckValue ??= d.switchOn ? 1 : 0;
+          d.switchOn = e.stuckValue === 1;
+        } else {
+          e.stuckValue ??= d.lastTs >= 0 ? d.values[i] : model.mean;
+          d.values[i] = e.stuckValue;
+        }
+        break;
+      case 'flapping':
+        d.switchOn = d.seq % 2 === 0;
+        break;
+      case 'dropout':
+        sent = false;
+        break;
+    }
+  }
+  if (expired) {
+    d.effects = d.effects!.filter((e) => ts < e.endsAt);
+    if (d.effects.length === 0) d.effects = null;
+  }
+  return sent;
+}
+
+export type { SensorName };

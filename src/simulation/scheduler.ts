@@ -1,0 +1,217 @@
+import type { Device, Fleet } from '../devices/fleet.js';
+import type { Clock } from './clock.js';
+
+/**
+ * Receives a due reading. Returns false to hold the schedule (backpressure): the reading is
+ * not taken and is offered again on the next tick, so the schedule falls behind instead of
+ * the buffer growing.
+ */
+export type ReadingSink = (fleet: Fleet, device: Device, scheduledAt: number) => boolean;
+
+/** Reverses the 32 bits of i. */
+function reverseBits(i: number): number {
+  i = ((i >>> 1) & 0x55555555) | ((i & 0x55555555) << 1);
+  i = ((i >>> 2) & 0x33333333) | ((i & 0x33333333) << 2);
+  i = ((i >>> 4) & 0x0f0f0f0f) | ((i & 0x0f0f0f0f) << 4);
+  i = ((i >>> 8) & 0x00ff00ff) | ((i & 0x00ff00ff) << 8);
+  return ((i >>> 16) | (i << 16)) >>> 0;
+}
+
+/**
+ * The phase of device `index` within its fleet's interval, in [0, 1): the van der Corput
+ * sequence (bit-reversed ordinal). Any first n devices are spread evenly (no gap wider than
+ * 2/n of the interval), and a device's phase never depends on how many devices there are, so
+ * scaling a fleet moves no existing device.
+ */
+export function phaseOf(index: number): number {
+  return reverseBits(index) / 4294967296;
+}
+
+/** Ordinals below 2^17 reverse into the top 17 bits, which keeps sort keys exact. */
+const MAX_DEVICES = 131072;
+
+class FleetSchedule {
+  /** Device ordinals in phase order. */
+  order = new Uint32Array(0);
+  /** Phases (0 … 1) in the same order. */
+  phases = new Float64Array(0);
+  /** Position in `order` of the next device due. */
+  cursor = 0;
+  /** Time the current cycle began. */
+  cycleStart: number;
+
+  constructor(
+    readonly fleet: Fleet,
+    now: number,
+  ) {
+    this.cycleStart = now;
+    this.rebuild();
+  }
+
+  /** Recomputes the phase order for the fleet's current size, keeping the position in the cycle. */
+  rebuild(): void {
+    const n = this.fleet.devices.length;
+    const nextPhase = this.cursor < this.phases.length ? this.phases[this.cursor] : 1;
+    if (n > MAX_DEVICES) throw new Error(`a fleet holds at most ${MAX_DEVICES} devices`);
+    // Sort ordinals by phase: key = top 17 bits of the reversed ordinal, then the ordinal.
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = (reverseBits(i) >>> 15) * MAX_DEVICES + i;
+    keys.sort();
+    this.order = new Uint32Array(n);
+    this.phases = new Float64Array(n);
+    for (let j = 0; j < n; j++) {
+      const i = keys[j] % MAX_DEVICES;
+      this.order[j] = i;
+      this.phases[j] = phaseOf(i);
+    }
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.phases[mid] < nextPhase) lo = mid + 1;
+      else hi = mid;
+    }
+    this.cursor = lo;
+  }
+
+  /** Keeps the position in the cycle when the interval changes. */
+  retime(oldInterval: number, newInterval: number, now: number): void {
+    const fraction = (now - this.cycleStart) / oldInterval;
+    this.cycleStart = now - fraction * newInterval;
+  }
+
+  /** Puts the next due device at `now` (after a pause), keeping the position in the cycle. */
+  rebase(now: number): void {
+    const phase = this.cursor < this.phases.length ? this.phases[this.cursor] : 1;
+    this.cycleStart = now - phase * this.fleet.intervalMs;
+  }
+}
+
+export interface TickResult {
+  emitted: number;
+  /** True when the sink held the schedule (backpressure). */
+  held: boolean;
+  /** Lateness of the oldest reading still due after the tick, in ms (0 when caught up). */
+  behindMs: number;
+}
+
+export interface SchedulerOptions {
+  tickMs: number;
+  /** Most readings taken in one tick, to keep the event loop responsive. */
+  maxPerTick?: number;
+}
+
+/**
+ * Emits one reading per device per fleet interval, each device at its own phase of the
+ * interval so a fleet of N devices at interval T produces N/T readings a second, evenly.
+ * Readings keep their scheduled time (event time); when the process falls behind, readings
+ * leave late rather than being skipped, and `behindMs` says by how much.
+ */
+export class Scheduler {
+  private readonly schedules = new Map<string, FleetSchedule>();
+  private timer?: NodeJS.Timeout;
+  private rotation = 0;
+  running = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly sink: ReadingSink,
+    private options: SchedulerOptions,
+  ) {}
+
+  setTickMs(tickMs: number): void {
+    this.options = { ...this.options, tickMs };
+  }
+
+  add(fleet: Fleet): void {
+    this.schedules.set(fleet.id, new FleetSchedule(fleet, this.clock.now()));
+  }
+
+  remove(fleetId: string): void {
+    this.schedules.delete(fleetId);
+  }
+
+  /** Call after the fleet's device count changed. */
+  resized(fleet: Fleet): void {
+    this.schedules.get(fleet.id)?.rebuild();
+  }
+
+  /** Call with the old interval after the fleet's interval changed. */
+  retimed(fleet: Fleet, oldIntervalMs: number): void {
+    this.schedules.get(fleet.id)?.retime(oldIntervalMs, fleet.intervalMs, this.clock.now());
+  }
+
+  /** Takes every reading due by `now`. */
+  tick(now = this.clock.now()): TickResult {
+    let emitted = 0;
+    let held = false;
+    let budget = this.options.maxPerTick ?? 50_000;
+    const all = [...this.schedules.values()];
+    // Start with a different fleet each tick so a budget cut is fair.
+    const start = all.length ? this.rotation++ % all.length : 0;
+    outer: for (let k = 0; k < all.length; k++) {
+      const s = all[(start + k) % all.length];
+      const fleet = s.fleet;
+      const n = s.order.length;
+      if (n === 0) continue;
+      const interval = fleet.intervalMs;
+      const devices = fleet.devices;
+      for (;;) {
+        if (s.cursor >= n) {
+          s.cursor = 0;
+          s.cycleStart += interval;
+        }
+        const due = s.cycleStart + s.phases[s.cursor] * interval;
+        if (due > now) break;
+        if (budget === 0) break outer;
+        if (!this.sink(fleet, devices[s.order[s.cursor]], due)) {
+          held = true;
+          break outer;
+        }
+        s.cursor++;
+        emitted++;
+        budget--;
+      }
+    }
+    return { emitted, held, behindMs: this.behind(now) };
+  }
+
+  /** How late the most overdue reading is at `now`. */
+  behind(now: number): number {
+    let worst = 0;
+    for (const s of this.schedules.values()) {
+      const n = s.order.length;
+      if (n === 0) continue;
+      const due =
+        s.cursor >= n
+          ? s.cycleStart + s.fleet.intervalMs
+          : s.cycleStart + s.phases[s.cursor] * s.fleet.intervalMs;
+      if (now - due > worst) worst = now - due;
+    }
+    return worst;
+  }
+
+  start(onTick?: (result: TickResult) => void): void {
+    if (this.running) return;
+    this.running = true;
+    const now = this.clock.now();
+    for (const s of this.schedules.values()) s.rebase(now);
+    const loop = () => {
+      if (!this.running) return;
+      const result = this.tick();
+      onTick?.(result);
+      // Come back at once when work is left over, else at the next tick.
+      const wait =
+        result.emitted > 0 && result.behindMs > this.options.tickMs && !result.held
+          ? 0
+          : this.options.tickMs;
+      this.timer = setTimeout(loop, wait);
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  stop(): void {
+    this.running = false;
+    clearTimeout(this.timer);
+  }
+}
