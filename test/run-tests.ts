@@ -1,0 +1,89 @@
+/**
+ * Runs the test tiers with Node's test runner on the compiled files:
+ *   unit         dist/src/**\/*.spec.js           (no broker)
+ *   integration  dist/test/integration/**\/*.test.js
+ *   e2e          dist/test/e2e/**\/*.test.js
+ * Integration and e2e tests share one real Apache Kafka, started here with the same
+ * mechanism `npm start` uses (or taken from KAFKA_BROKERS when set), and stopped at the end.
+ *
+ * Flags: --unit (unit tier only), --coverage (c8 over everything).
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { EmbeddedKafka } from '../src/kafka/embedded-kafka.js';
+import { projectRoot } from '../src/kafka/project-root.js';
+
+const root = projectRoot();
+const dist = join(root, 'dist');
+
+function find(dir: string, suffix: string): string[] {
+  let out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out = out.concat(find(path, suffix));
+    else if (name.endsWith(suffix)) out.push(path);
+  }
+  return out.sort();
+}
+
+async function main(): Promise<number> {
+  const args = new Set(process.argv.slice(2));
+  const unit = find(join(dist, 'src'), '.spec.js');
+  const integration = args.has('--unit') ? [] : find(join(dist, 'test', 'integration'), '.test.js');
+  const e2e = args.has('--unit') ? [] : find(join(dist, 'test', 'e2e'), '.test.js');
+  const files = [...unit, ...integration, ...e2e];
+
+  const env: NodeJS.ProcessEnv = { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' };
+  let broker: EmbeddedKafka | undefined;
+  if ((integration.length || e2e.length) && !process.env.KAFKA_BROKERS) {
+    broker = new EmbeddedKafka({
+      port: 0,
+      heap: '1g',
+      log: (m) => console.log(`[test kafka] ${m}`),
+    });
+    const brokers = await broker.start();
+    env.KAFKA_BROKERS = brokers.join(',');
+  }
+  console.log(
+    `running ${unit.length} unit, ${integration.length} integration and ${e2e.length} e2e test files` +
+      (env.KAFKA_BROKERS ? ` against Kafka ${env.KAFKA_BROKERS}` : ''),
+  );
+
+  const nodeArgs = [
+    '--enable-source-maps',
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=1',
+    ...files.map((f) => relative(root, f)),
+  ];
+  const [cmd, cmdArgs] = args.has('--coverage')
+    ? [
+        join(root, 'node_modules', '.bin', 'c8'),
+        [
+          '--reporter=text-summary',
+          '--reporter=lcov',
+          '--src=src',
+          '--exclude=dist/test/**',
+          '--exclude=dist/bench/**',
+          '--exclude=dist/scripts/**',
+          'node',
+          ...nodeArgs,
+        ],
+      ]
+    : [process.execPath, nodeArgs];
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(cmd, cmdArgs, { cwd: root, env, stdio: 'inherit' });
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+  });
+  if (broker) await broker.stop();
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,76 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from '../../src/app.factory.js';
+import { loadConfig } from '../../src/config/config.loader.js';
+import { ProducerService } from '../../src/producer/producer.service.js';
+import { testBrokers } from './kafka.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  url: string;
+  close(): Promise<void>;
+  /** Resolves when nothing is queued or in flight in the producer. */
+  drained(): Promise<void>;
+}
+
+/**
+ * Starts the real server on a free port against the test broker. `env` holds the same
+ * variables an operator would set (KAFKA_TOPIC, FLEETSIM_AUTOSTART, …).
+ */
+export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const brokers = env.KAFKA_BROKERS?.split(',') ?? testBrokers();
+  const loaded = loadConfig({
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KAFKA_BROKERS: brokers.join(','),
+    ...env,
+  });
+  const app = await createApp(loaded, brokers, false, { json: true });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.get(ProducerService).ready();
+  const url = await app.getUrl();
+  return {
+    app,
+    url,
+    close: () => app.close(),
+    drained: () => app.get(ProducerService).producer.idle(),
+  };
+}
+
+/** JSON over HTTP with the real fetch; returns status, content type and parsed body. */
+export async function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string; body: any }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: parsed };
+}
+
+/** Polls `check` every 50 ms until it returns a value other than undefined, or fails after `ms`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,88 @@
+import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
+
+/** The brokers `npm test` started (or KAFKA_BROKERS); tests must run through `npm test`. */
+export function testBrokers(): string[] {
+  const brokers = process.env.KAFKA_BROKERS;
+  if (!brokers) throw new Error('KAFKA_BROKERS is not set: run the tests with `npm test`');
+  return brokers.split(',');
+}
+
+export function testKafka(brokers = testBrokers()): Kafka {
+  return new kafkajs.Kafka({
+    clientId: 'fleetsim-test',
+    brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  });
+}
+
+/** A topic name no other test uses. */
+export function uniqueTopic(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export interface ConsumedMessage {
+  partition: number;
+  offset: number;
+  key: string;
+  value: Buffer;
+  json: Record<string, unknown> & { deviceId: string; seq: number };
+}
+
+/** Sum of the topic's high-water marks (messages in it). */
+export async function topicSize(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
+}
+
+/**
+ * Reads every message in the topic, from the beginning up to the end offsets as they are
+ * now, with a kafkajs consumer in a fresh group.
+ */
+export async function consumeAll(
+  topic: string,
+  brokers = testBrokers(),
+  json = true,
+): Promise<ConsumedMessage[]> {
+  const kafka = testKafka(brokers);
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const end = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  const expected = [...end.values()].reduce((a, b) => a + b, 0);
+  const out: ConsumedMessage[] = [];
+  if (expected === 0) return out;
+  const consumer = kafka.consumer({ groupId: `test-${randomUUID()}`, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`consumed ${out.length} of ${expected} messages of ${topic} in 60 s`)),
+      60_000,
+    );
+    consumer
+      .run({
+        eachBatchAutoResolve: true,
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            if (Number(m.offset) >= (end.get(batch.partition) ?? 0)) continue;
+            out.push({
+              partition: batch.partition,
+              offset: Number(m.offset),
+              key: m.key!.toString(),
+              value: m.value!,
+              json: json ? JSON.parse(m.value!.toString()) : ({} as ConsumedMessage['json']),
+            });
+          }
+          if (out.length >= expected) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      })
+      .catch(reject);
+  });
+  await consumer.disconnect();
+  return out;
+}
