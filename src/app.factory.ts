@@ -53,7 +53,7 @@ export async function createApp(
       exceptionFactory: validationException,
     }),
   );
-  app.useGlobalFilters(new ProblemFilter());
+  app.useGlobalFilters(new ProblemFilter(config.server.bodyLimitBytes));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.setErrorHandler((error, request, reply) => {
     const problem = fastifyErrorProblem(error as never, request.url, config.server.bodyLimitBytes);

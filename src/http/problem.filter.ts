@@ -42,6 +42,8 @@ export function problemOf(
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
+  constructor(private readonly bodyLimit?: number) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReply>();
@@ -59,11 +61,13 @@ export class ProblemFilter implements ExceptionFilter {
           typeof response === 'string'
             ? response
             : String((response as { message?: unknown }).message ?? exception.message);
-        body = problemOf(
-          status,
-          status === 404 ? `no route ${request.method} ${instance}` : message,
-          instance,
-        );
+        const detail =
+          status === 404
+            ? `no route ${request.method} ${instance}`
+            : status === 413 && this.bodyLimit
+              ? `the request body is larger than the limit of ${this.bodyLimit} bytes`
+              : message;
+        body = problemOf(status, detail, instance);
       }
     } else {
       this.logger.error(

@@ -64,6 +64,8 @@ export class BatchingProducer {
   private wakeTimer?: NodeJS.Timeout;
   private flushing = false;
   private closed = false;
+  /** Set when close() gave up waiting: nothing more is sent. */
+  private stopped = false;
   private idleWaiters: Array<() => void> = [];
   private highWaterBytes: number;
 
@@ -148,6 +150,7 @@ export class BatchingProducer {
       new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
     ]);
     clearTimeout(timer);
+    this.stopped = true;
     clearTimeout(this.lingerTimer);
     clearTimeout(this.wakeTimer);
     const left = this.queue.clear();
@@ -187,6 +190,7 @@ export class BatchingProducer {
 
   /** Starts as many sends as the in-flight limit, the breaker and the batch rules allow. */
   private pump(force: boolean): void {
+    if (this.stopped) return;
     const o = this.options;
     while (this.inFlightRequests < o.maxInFlightRequests && this.queue.length > 0) {
       const full = this.queue.length >= o.batchSize || this.queue.bytes >= o.batchBytes;
@@ -237,16 +241,25 @@ export class BatchingProducer {
           this.stats.failed += n;
           break;
         }
-        if (attempt < this.options.maxRetries && this.breaker.state === 'closed') {
+        if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
           attempt++;
-          this.stats.retried += n;
-          this.observer.retried?.(n);
           await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
-          continue;
+          // Another send may have opened the circuit meanwhile: then wait for its probe.
+          if (this.breaker.state === 'closed' && !this.stopped) {
+            this.stats.retried += n;
+            this.observer.retried?.(n);
+            continue;
+          }
+        } else {
+          // Out of retries, or the circuit is not closed: stop hammering.
+          this.breaker.failure();
         }
-        // Out of retries, or the circuit is not closed: keep the batch, stop hammering.
-        this.breaker.failure();
         this.stats.inFlight -= n;
+        if (this.stopped) {
+          this.drop(n, 'shutdown');
+          break;
+        }
+        // Keep the batch: it goes out first once the circuit lets sends through.
         this.stats.queued += n;
         this.stats.retried += n;
         this.observer.retried?.(n);

@@ -112,6 +112,7 @@ export function generateReading(fleet: Fleet, d: Device, ts: number, p: Generati
   const enterOn = Math.min(1, (leaveOn * target) / (1 - target));
   d.switchOn = d.switchOn ? uSwitch >= leaveOn : uSwitch < enterOn;
 
+  if (d.effects !== null) pruneEffects(d, ts);
   if (p.anomalyRate > 0 && d.effects === null) {
     // Start probability that makes about `anomalyRate` of all readings anomalous.
     const start = p.anomalyRate / (RANDOM_MEAN_READINGS * (1 - p.anomalyRate));
@@ -163,15 +164,18 @@ const NUMERIC_INDEX: Record<string, number> = {
   current: 3,
 };
 
+/** Forgets the anomalies that ended by `ts`; the device is back to normal by itself. */
+function pruneEffects(d: Device, ts: number): void {
+  const effects = d.effects!;
+  if (effects.every((e) => ts < e.endsAt)) return;
+  const left = effects.filter((e) => ts < e.endsAt);
+  d.effects = left.length ? left : null;
+}
+
 /** Applies the device's active anomalies; returns false when one silences it. */
 function applyEffects(d: Device, ts: number, variation: number, z: number): boolean {
   let sent = true;
-  let expired = false;
   for (const e of d.effects!) {
-    if (ts >= e.endsAt) {
-      expired = true;
-      continue;
-    }
     if (ts < e.startsAt) continue;
     d.lastLabel ??= e;
     const i = NUMERIC_INDEX[e.sensor];
@@ -205,10 +209,6 @@ function applyEffects(d: Device, ts: number, variation: number, z: number): bool
         sent = false;
         break;
     }
-  }
-  if (expired) {
-    d.effects = d.effects!.filter((e) => ts < e.endsAt);
-    if (d.effects.length === 0) d.effects = null;
   }
   return sent;
 }

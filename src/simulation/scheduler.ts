@@ -51,7 +51,13 @@ class FleetSchedule {
   /** Recomputes the phase order for the fleet's current size, keeping the position in the cycle. */
   rebuild(): void {
     const n = this.fleet.devices.length;
-    const nextPhase = this.cursor < this.phases.length ? this.phases[this.cursor] : 1;
+    // A new schedule starts at the top of its cycle; a rebuilt one at the phase it had reached.
+    const nextPhase =
+      this.phases.length === 0
+        ? 0
+        : this.cursor < this.phases.length
+          ? this.phases[this.cursor]
+          : 1;
     if (n > MAX_DEVICES) throw new Error(`a fleet holds at most ${MAX_DEVICES} devices`);
     // Sort ordinals by phase: key = top 17 bits of the reversed ordinal, then the ordinal.
     const keys = new Float64Array(n);

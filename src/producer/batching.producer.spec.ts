@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  type BatchingOptions,
+  BatchingProducer,
+  type BatchSender,
+  isRetriable,
+} from './batching.producer.js';
+import type { OutgoingRecord } from './outgoing.record.js';
+
+const OPTIONS: BatchingOptions = {
+  batchSize: 100,
+  batchBytes: 1024 * 1024,
+  lingerMs: 5,
+  bufferMemory: 1024 * 1024,
+  maxInFlightRequests: 2,
+  maxRetries: 2,
+  retryBackoffMs: 1,
+  backpressure: 'block',
+  breaker: { failureThreshold: 2, openMs: 20, maxOpenMs: 100 },
+};
+
+/** A record of `size` bytes in all (6-byte key). */
+function record(i: number, size = 100): OutgoingRecord {
+  const key = Buffer.from(String(i).padStart(6, '0'));
+  return { key, value: Buffer.alloc(size - 6, 1), hash: i, scheduledAt: i };
+}
+
+class RetriableError extends Error {
+  retriable = true;
+}
+
+/** A sender whose outcome the test decides; records what it was asked to send. */
+class ScriptedSender implements BatchSender {
+  batches: OutgoingRecord[][] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  fail: 'no' | 'retriable' | 'fatal' = 'no';
+  private gates: Array<() => void> = [];
+  holding = false;
+
+  async send(records: OutgoingRecord[]): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.holding) await new Promise<void>((r) => this.gates.push(r));
+      else await Promise.resolve();
+      if (this.fail === 'retriable') throw new RetriableError('broker down');
+      if (this.fail === 'fatal') throw Object.assign(new Error('too large'), { retriable: false });
+      this.batches.push(records);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const g of this.gates.splice(0)) g();
+  }
+}
+
+function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      if (check()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(poll, 2);
+    };
+    poll();
+  });
+}
+
+test('full batches leave at once, a partial one after the linger time', async () => {
+  const sender = new ScriptedSender();
+  const p = new BatchingProducer(sender, { ...OPTIONS, lingerMs: 30 });
+  for (let i = 0; i < 250; i++) p.offer(record(i));
+  await until('two full batches', () => sender.batches.length === 2);
+  assert.deepEqual(
+    sender.batches.map((b) => b.length),
+    [100, 100],
+  );
+  assert.equal(p.stats.queued, 50, 'the rest waits for the linger time');
+  await p.idle();
+  assert.deepEqual(
+    sender.batches.map((b) => b.length),
+    [100, 100, 50],
+  );
+  assert.deepEqual(
+    sender.batches.flat().map((r) => r.hash),
+    [...Array(250).keys()],
+    'order is kept',
+  );
+  assert.equal(p.stats.acknowledged, 250);
+  assert.equal(p.stats.batches, 3);
+  assert.ok(p.stats.balanced());
+});
+
+test('batches are bounded in bytes as well as in messages', async () => {
+  const sender = new ScriptedSender();
+  const p = new BatchingProducer(sender, { ...OPTIONS, batchBytes: 1000 });
+  for (let i = 0; i < 30; i++) p.offer(record(i, 100));
+  await p.flush();
+  assert.ok(
+    sender.batches.every((b) => b.length <= 10),
+    sender.batches.map((b) => b.length).join(','),
+  );
+  assert.equal(sender.batches.flat().length, 30);
+});
+
+test('no more than maxInFlightRequests sends run at once', async () => {
+  const sender = new ScriptedSender();
+  sender.holding = true;
+  const p = new BatchingProducer(sender, { ...OPTIONS, maxInFlightRequests: 3 });
+  for (let i = 0; i < 1000; i++) p.offer(record(i));
+  await until('three sends in flight', () => sender.inFlight === 3);
+  assert.equal(p.stats.inFlight, 300);
+  assert.equal(p.stats.queued, 700);
+  assert.ok(p.stats.balanced());
+  sender.release();
+  await p.idle();
+  assert.equal(sender.maxInFlight, 3);
+  assert.equal(p.stats.acknowledged, 1000);
+});
+
+test('a retriable failure is retried and counted; nothing is lost or counted twice', async () => {
+  const sender = new ScriptedSender();
+  let failures = 1;
+  const original = sender.send.bind(sender);
+  sender.send = async (records) => {
+    if (failures-- > 0) throw new RetriableError('leader moved');
+    return original(records);
+  };
+  const p = new BatchingProducer(sender, OPTIONS);
+  for (let i = 0; i < 100; i++) p.offer(record(i));
+  await p.idle();
+  assert.equal(p.stats.retried, 100);
+  assert.equal(p.stats.acknowledged, 100);
+  assert.equal(sender.batches.flat().length, 100);
+  assert.ok(p.stats.balanced());
+});
+
+test('a non-retriable failure is counted as failed, the producer goes on', async () => {
+  const sender = new ScriptedSender();
+  sender.fail = 'fatal';
+  const p = new BatchingProducer(sender, OPTIONS);
+  for (let i = 0; i < 100; i++) p.offer(record(i));
+  await p.idle();
+  assert.equal(p.stats.failed, 100);
+  sender.fail = 'no';
+  for (let i = 0; i < 100; i++) p.offer(record(i));
+  await p.idle();
+  assert.equal(p.stats.acknowledged, 100);
+  assert.equal(p.breaker.state, 'closed');
+  assert.ok(p.stats.balanced());
+});
+
+test('an outage opens the circuit, keeps the data and recovers by itself', async () => {
+  const sender = new ScriptedSender();
+  sender.fail = 'retriable';
+  const states: string[] = [];
+  const p = new BatchingProducer(sender, OPTIONS, { breakerChanged: (s) => states.push(s) });
+  for (let i = 0; i < 300; i++) p.offer(record(i));
+  await until('the circuit to open', () => p.breaker.state === 'open');
+  for (let i = 300; i < 400; i++) p.offer(record(i));
+  assert.ok(p.stats.balanced(), 'the books balance during the outage');
+  assert.equal(p.stats.acknowledged, 0);
+  assert.equal(p.stats.failed + p.stats.droppedTotal, 0, 'nothing is failed or dropped');
+  sender.fail = 'no';
+  await p.idle();
+  assert.equal(p.breaker.state, 'closed');
+  assert.ok(states.includes('half-open'), `states went ${states.join(' → ')}`);
+  assert.equal(p.stats.acknowledged, 400);
+  const hashes = sender.batches
+    .flat()
+    .map((r) => r.hash)
+    .sort((a, b) => a - b);
+  assert.deepEqual(hashes, [...Array(400).keys()], 'every message once');
+  assert.ok(p.stats.retried > 0);
+  assert.ok(p.stats.balanced());
+});
+
+test('the drop policy drops past 80 % of the buffer and counts it', async () => {
+  const sender = new ScriptedSender();
+  sender.holding = true;
+  const p = new BatchingProducer(sender, {
+    ...OPTIONS,
+    backpressure: 'drop',
+    bufferMemory: 100_000,
+  });
+  for (let i = 0; i < 2000; i++) p.offer(record(i, 100));
+  assert.ok(p.bufferedBytes <= 80_000, `buffer holds ${p.bufferedBytes} bytes`);
+  assert.equal(p.stats.dropped.buffer_full, 2000 - 800);
+  assert.ok(p.stats.balanced());
+  sender.release();
+  await p.idle();
+  assert.equal(p.stats.acknowledged, 800);
+  assert.ok(p.stats.balanced());
+});
+
+test('the block policy stops accepting past 80 % of the buffer', async () => {
+  const sender = new ScriptedSender();
+  sender.holding = true;
+  const p = new BatchingProducer(sender, { ...OPTIONS, bufferMemory: 100_000 });
+  let offered = 0;
+  while (p.accepting) p.offer(record(offered++, 100));
+  assert.equal(offered, 800);
+  assert.equal(p.stats.droppedTotal, 0);
+  sender.release();
+  await p.idle();
+  assert.ok(p.accepting);
+});
+
+test('close flushes what it can in time and drops the rest as shutdown', async () => {
+  const sender = new ScriptedSender();
+  const p = new BatchingProducer(sender, OPTIONS);
+  for (let i = 0; i < 150; i++) p.offer(record(i));
+  const closed = await p.close(1000);
+  assert.deepEqual(closed, { flushed: 150, dropped: 0 });
+
+  const stuck = new ScriptedSender();
+  stuck.fail = 'retriable';
+  const q = new BatchingProducer(stuck, OPTIONS);
+  for (let i = 0; i < 150; i++) q.offer(record(i));
+  const result = await q.close(100);
+  assert.equal(result.flushed, 0);
+  assert.equal(q.stats.dropped.shutdown + q.stats.inFlight, 150);
+  assert.equal(q.offer(record(1)), false, 'a closed producer takes nothing');
+  assert.ok(q.stats.balanced());
+});
+
+test('kafkajs errors are classified by their retriable flag, through retry wrappers', () => {
+  assert.equal(isRetriable({ name: 'KafkaJSConnectionError', retriable: true }), true);
+  assert.equal(isRetriable({ name: 'KafkaJSProtocolError', retriable: false }), false);
+  assert.equal(
+    isRetriable({
+      name: 'KafkaJSNumberOfRetriesExceeded',
+      retriable: false,
+      originalError: { name: 'KafkaJSConnectionError', retriable: true },
+    }),
+    true,
+  );
+  assert.equal(isRetriable(new TypeError('bug')), false);
+});
