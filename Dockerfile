@@ -1,0 +1,44 @@
+# syntax=docker/dockerfile:1
+#
+# fleetsim container image.
+#
+# The image has no Java, so it cannot start the embedded Apache Kafka that `npm start` uses
+# on a developer machine: set KAFKA_BROKERS (host:port[,host:port…]) to a running cluster,
+# e.g. `docker compose up` (see docker-compose.yml) or the Helm chart's kafka.brokers.
+# Without it the server exits at start (code 3) with a message saying that Java is missing.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: all dependencies, compile TypeScript to dist/ ---------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+ENV npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+RUN npm run build
+
+# --- runtime: production dependencies and the compiled server only ------------------------
+FROM ${NODE_IMAGE} AS runtime
+WORKDIR /app
+ENV NODE_ENV=production \
+    npm_config_fund=false npm_config_audit=false npm_config_update_notifier=false \
+    HOST=0.0.0.0 \
+    PORT=3000
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+
+# The node image's unprivileged user, by number so that Kubernetes' runAsNonRoot can
+# verify it.
+USER 1000:1000
+EXPOSE 3000
+
+# No curl in slim images: probe liveness with Node's built-in fetch.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+
+# node is PID 1 and handles SIGTERM itself: it stops the scheduler and flushes the producer.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/src/main.js"]
