@@ -7,8 +7,7 @@ import { AppModule } from './app.module.js';
 import type { LoadedConfig } from './config/config.loader.js';
 import type { LogLevelName } from './config/fleetsim.config.js';
 import { validationException } from './http/problem.js';
-import { fastifyErrorProblem, ProblemFilter } from './http/problem.filter.js';
-import { PROBLEM_CONTENT_TYPE } from './http/problem.js';
+import { ProblemFilter } from './http/problem.filter.js';
 import { KafkaTarget } from './kafka/kafka-target.js';
 
 const LOG_LEVELS: Record<LogLevelName, LogLevel[]> = {
@@ -54,11 +53,6 @@ export async function createApp(
     }),
   );
   app.useGlobalFilters(new ProblemFilter(config.server.bodyLimitBytes));
-  const fastify = app.getHttpAdapter().getInstance();
-  fastify.setErrorHandler((error, request, reply) => {
-    const problem = fastifyErrorProblem(error as never, request.url, config.server.bodyLimitBytes);
-    void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
-  });
   SwaggerModule.setup('docs', app, () => openApiDocument(app), {
     jsonDocumentUrl: 'docs/openapi.json',
   });
