@@ -6,10 +6,11 @@
  * Integration and e2e tests share one real Apache Kafka, started here with the same
  * mechanism `npm start` uses (or taken from KAFKA_BROKERS when set), and stopped at the end.
  *
- * Flags: --unit (unit tier only), --coverage (c8 over everything).
+ * Flags: --unit (unit tier only), --coverage (c8 over everything); any other argument keeps
+ * only the files whose path contains it (e.g. `npm test -- outage`).
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { EmbeddedKafka } from '../src/kafka/embedded-kafka.js';
 import { projectRoot } from '../src/kafka/project-root.js';
@@ -19,6 +20,7 @@ const dist = join(root, 'dist');
 
 function find(dir: string, suffix: string): string[] {
   let out: string[] = [];
+  if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out = out.concat(find(path, suffix));
@@ -32,11 +34,17 @@ async function main(): Promise<number> {
   const unit = find(join(dist, 'src'), '.spec.js');
   const integration = args.has('--unit') ? [] : find(join(dist, 'test', 'integration'), '.test.js');
   const e2e = args.has('--unit') ? [] : find(join(dist, 'test', 'e2e'), '.test.js');
-  const files = [...unit, ...integration, ...e2e];
+  // Other arguments narrow the run to files whose path contains one of them.
+  const filters = [...args].filter((a) => !a.startsWith('--'));
+  const pick = (list: string[]) =>
+    filters.length ? list.filter((f) => filters.some((x) => f.includes(x))) : list;
+  const files = [...pick(unit), ...pick(integration), ...pick(e2e)];
+  if (files.length === 0) throw new Error(`no test file matches ${filters.join(', ')}`);
 
   const env: NodeJS.ProcessEnv = { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' };
   let broker: EmbeddedKafka | undefined;
-  if ((integration.length || e2e.length) && !process.env.KAFKA_BROKERS) {
+  const needsKafka = files.some((f) => !f.endsWith('.spec.js'));
+  if (needsKafka && !process.env.KAFKA_BROKERS) {
     broker = new EmbeddedKafka({
       port: 0,
       heap: '1g',
@@ -46,7 +54,7 @@ async function main(): Promise<number> {
     env.KAFKA_BROKERS = brokers.join(',');
   }
   console.log(
-    `running ${unit.length} unit, ${integration.length} integration and ${e2e.length} e2e test files` +
+    `running ${pick(unit).length} unit, ${pick(integration).length} integration and ${pick(e2e).length} e2e test files` +
       (env.KAFKA_BROKERS ? ` against Kafka ${env.KAFKA_BROKERS}` : ''),
   );
 

@@ -18,6 +18,7 @@ export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: En
   { name: 'KAFKA_TOPIC', path: 'kafka.topic', kind: 'string' },
   { name: 'KAFKA_CLIENT_ID', path: 'kafka.clientId', kind: 'string' },
   { name: 'KAFKA_TOPIC_PARTITIONS', path: 'kafka.topicPartitions', kind: 'int' },
+  { name: 'KAFKA_METADATA_REFRESH_MS', path: 'kafka.metadataRefreshMs', kind: 'int' },
   { name: 'KAFKA_EMBEDDED_PORT', path: 'kafka.embedded.port', kind: 'int' },
   { name: 'KAFKA_EMBEDDED_HEAP', path: 'kafka.embedded.heap', kind: 'string' },
   { name: 'KAFKA_BATCH_SIZE', path: 'producer.batchSize', kind: 'int' },

@@ -90,6 +90,12 @@ export class KafkaConfig {
   @Max(32)
   topicReplicationFactor = -1;
 
+  /** How often the topic's partition count is re-read, in ms. */
+  @IsInt()
+  @Min(500)
+  @Max(600_000)
+  metadataRefreshMs = 10_000;
+
   @ValidateNested()
   @Type(() => EmbeddedKafkaConfig)
   embedded = new EmbeddedKafkaConfig();

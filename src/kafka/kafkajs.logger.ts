@@ -3,7 +3,11 @@ import kafkajs, { type logCreator } from 'kafkajs';
 
 const { logLevel } = kafkajs;
 
-/** Routes kafkajs's own log lines through the app's logger. */
+/**
+ * Routes kafkajs's own log lines through the app's logger, one level down: fleetsim retries,
+ * counts and reports every failed send itself, so a kafkajs connection error is a warning
+ * here, and kafkajs's info lines are debug detail.
+ */
 export function kafkajsLogCreator(logger: NestLogger): logCreator {
   return () =>
     ({ level, log }) => {
@@ -11,16 +15,14 @@ export function kafkajsLogCreator(logger: NestLogger): logCreator {
       const text = `${message}${Object.keys(extra).length ? ` ${JSON.stringify(extra)}` : ''}`;
       switch (level) {
         case logLevel.ERROR:
-          logger.error(text);
-          break;
         case logLevel.WARN:
           logger.warn(text);
           break;
         case logLevel.INFO:
-          logger.log(text);
+          logger.debug(text);
           break;
         default:
-          logger.debug(text);
+          logger.verbose(text);
       }
     };
 }

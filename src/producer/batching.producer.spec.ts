@@ -23,7 +23,7 @@ const OPTIONS: BatchingOptions = {
 /** A record of `size` bytes in all (6-byte key). */
 function record(i: number, size = 100): OutgoingRecord {
   const key = Buffer.from(String(i).padStart(6, '0'));
-  return { key, value: Buffer.alloc(size - 6, 1), hash: i, scheduledAt: i };
+  return { key, value: Buffer.alloc(size - 6, 1), hash: i, partition: 0, scheduledAt: i };
 }
 
 class RetriableError extends Error {
@@ -38,6 +38,12 @@ class ScriptedSender implements BatchSender {
   fail: 'no' | 'retriable' | 'fatal' = 'no';
   private gates: Array<() => void> = [];
   holding = false;
+
+  partitions = 1;
+
+  partition(hash: number): number {
+    return hash % this.partitions;
+  }
 
   async send(records: OutgoingRecord[]): Promise<void> {
     this.inFlight++;
@@ -110,17 +116,56 @@ test('batches are bounded in bytes as well as in messages', async () => {
 
 test('no more than maxInFlightRequests sends run at once', async () => {
   const sender = new ScriptedSender();
+  sender.partitions = 6;
   sender.holding = true;
   const p = new BatchingProducer(sender, { ...OPTIONS, maxInFlightRequests: 3 });
   for (let i = 0; i < 1000; i++) p.offer(record(i));
   await until('three sends in flight', () => sender.inFlight === 3);
-  assert.equal(p.stats.inFlight, 300);
-  assert.equal(p.stats.queued, 700);
+  assert.ok(p.stats.inFlight > 0 && p.stats.inFlight <= 300, `${p.stats.inFlight} in flight`);
+  assert.equal(p.stats.inFlight + p.stats.queued, 1000);
   assert.ok(p.stats.balanced());
   sender.release();
   await p.idle();
   assert.equal(sender.maxInFlight, 3);
   assert.equal(p.stats.acknowledged, 1000);
+});
+
+test('a partition never has two batches in flight, so its order is kept', async () => {
+  const sender = new ScriptedSender();
+  sender.partitions = 6;
+  sender.holding = true;
+  const inFlight = new Map<number, number>();
+  const original = sender.send.bind(sender);
+  sender.send = async (records) => {
+    const parts = [...new Set(records.map((r) => r.partition))];
+    for (const q of parts) {
+      assert.ok(!inFlight.get(q), `partition ${q} already has a batch in flight`);
+      inFlight.set(q, 1);
+    }
+    try {
+      await original(records);
+    } finally {
+      for (const q of parts) inFlight.set(q, 0);
+    }
+  };
+  const p = new BatchingProducer(sender, { ...OPTIONS, maxInFlightRequests: 5, batchSize: 50 });
+  for (let i = 0; i < 3000; i++) p.offer(record(i));
+  await until('sends in flight', () => sender.inFlight > 1);
+  sender.release();
+  const release = setInterval(() => sender.release(), 1);
+  await p.idle();
+  clearInterval(release);
+  const sent = sender.batches.flat();
+  assert.equal(sent.length, 3000);
+  for (let q = 0; q < 6; q++) {
+    const order = sent.filter((r) => r.partition === q).map((r) => r.hash);
+    assert.deepEqual(
+      order,
+      [...order].sort((a, b) => a - b),
+      `partition ${q} in offer order`,
+    );
+  }
+  assert.ok(sender.maxInFlight > 1, 'different partitions still go out concurrently');
 });
 
 test('a retriable failure is retried and counted; nothing is lost or counted twice', async () => {
@@ -239,6 +284,23 @@ test('kafkajs errors are classified by their retriable flag, through retry wrapp
       originalError: { name: 'KafkaJSConnectionError', retriable: true },
     }),
     true,
+  );
+  assert.equal(
+    isRetriable({
+      name: 'KafkaJSNonRetriableError',
+      retriable: false,
+      originalError: { name: 'KafkaJSConnectionError', retriable: false },
+    }),
+    true,
+    'a refused connection is worth another try, whatever the wrapper says',
+  );
+  assert.equal(
+    isRetriable({
+      name: 'KafkaJSNonRetriableError',
+      retriable: false,
+      originalError: { name: 'KafkaJSProtocolError', retriable: false, type: 'MESSAGE_TOO_LARGE' },
+    }),
+    false,
   );
   assert.equal(isRetriable(new TypeError('bug')), false);
 });

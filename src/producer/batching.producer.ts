@@ -2,11 +2,17 @@ import type { BackpressurePolicy } from '../config/fleetsim.config.js';
 import { type BreakerState, CircuitBreaker } from './circuit.breaker.js';
 import { type DropReason, DeliveryStats } from './delivery.stats.js';
 import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
-import { RecordQueue } from './record.queue.js';
+import { PartitionedQueue, type TakenBatch } from './record.queue.js';
 
 /** Sends one batch to Kafka; rejects with `retriable` set on errors worth another try. */
 export interface BatchSender {
-  send(records: OutgoingRecord[]): Promise<void>;
+  /** The partition for a key hash under the topic's current partition count. */
+  partition(hash: number): number;
+  /**
+   * Sends records to the partitions they carry. Resolves with the records the broker did not
+   * take (never sent, or refused per partition), if any; they are counted as failed.
+   */
+  send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void>;
 }
 
 export interface BatchingOptions {
@@ -33,15 +39,33 @@ export interface ProducerObserver {
 /** Share of `bufferMemory` past which the backpressure policy acts. */
 export const HIGH_WATER = 0.8;
 
-/** Whether a send error is worth another try; kafkajs wraps the cause when its retries run out. */
+const TRANSIENT =
+  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
+
+/**
+ * Whether a send error is worth another try. kafkajs wraps the cause when its own retries run
+ * out (KafkaJSNumberOfRetriesExceeded) or when it gives up (KafkaJSNonRetriableError, flagged
+ * not retriable even around a refused connection), so the whole chain is read: a broker that
+ * cannot be reached is always worth another try.
+ */
 export function isRetriable(err: unknown): boolean {
-  let e = err as { retriable?: boolean; name?: string; originalError?: unknown } | undefined;
-  while (e?.name === 'KafkaJSNumberOfRetriesExceeded' && e.originalError) {
-    e = e.originalError as typeof e;
+  type KafkaError = {
+    retriable?: boolean;
+    name?: string;
+    originalError?: unknown;
+    cause?: unknown;
+  };
+  let e = err as KafkaError | undefined;
+  let innermost = e;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (TRANSIENT.test(e.name ?? '')) return true;
+    innermost = e;
+    e = (e.originalError ?? e.cause) as KafkaError | undefined;
   }
-  if (e?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
-  if (typeof e?.retriable === 'boolean') return e.retriable;
-  return /Connection|Network|Timeout|Request/.test(e?.name ?? '');
+  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
+  const outer = err as KafkaError | undefined;
+  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -57,7 +81,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class BatchingProducer {
   readonly stats = new DeliveryStats();
   readonly breaker: CircuitBreaker;
-  private readonly queue = new RecordQueue();
+  private readonly queue = new PartitionedQueue();
   private inFlightBytes = 0;
   private inFlightRequests = 0;
   private lingerTimer?: NodeJS.Timeout;
@@ -76,7 +100,7 @@ export class BatchingProducer {
   ) {
     this.highWaterBytes = options.bufferMemory * HIGH_WATER;
     this.breaker = new CircuitBreaker(
-      options.breaker ?? { failureThreshold: 3, openMs: 500, maxOpenMs: 10_000 },
+      options.breaker ?? { failureThreshold: 3, openMs: 500, maxOpenMs: 5_000 },
       Date.now,
       (state) => {
         observer.breakerChanged?.(state);
@@ -112,6 +136,7 @@ export class BatchingProducer {
     if (this.options.backpressure === 'drop' && this.bufferedBytes + bytes > this.highWaterBytes) {
       return this.drop(1, 'buffer_full');
     }
+    record.partition = this.sender.partition(record.hash);
     this.queue.push(record, bytes);
     stats.queued++;
     if (
@@ -154,9 +179,8 @@ export class BatchingProducer {
     clearTimeout(this.lingerTimer);
     clearTimeout(this.wakeTimer);
     const left = this.queue.clear();
-    this.stats.queued -= left.length;
-    this.queue.bytes = 0;
-    if (left.length) this.drop(left.length, 'shutdown');
+    this.stats.queued -= left;
+    if (left) this.drop(left, 'shutdown');
     return {
       flushed: this.stats.acknowledged + this.stats.failed - ackedBefore,
       dropped: this.stats.dropped.shutdown,
@@ -192,21 +216,22 @@ export class BatchingProducer {
   private pump(force: boolean): void {
     if (this.stopped) return;
     const o = this.options;
-    while (this.inFlightRequests < o.maxInFlightRequests && this.queue.length > 0) {
+    while (this.inFlightRequests < o.maxInFlightRequests && this.queue.sendable) {
       const full = this.queue.length >= o.batchSize || this.queue.bytes >= o.batchBytes;
       if (!full && !force && !this.flushing) break;
       if (!this.breaker.allow()) {
         if (this.breaker.state === 'open') this.scheduleWake();
         break;
       }
-      const bytesBefore = this.queue.bytes;
-      const batch = this.queue.take(o.batchSize, o.batchBytes);
-      const bytes = bytesBefore - this.queue.bytes;
-      this.stats.queued -= batch.length;
-      this.stats.inFlight += batch.length;
-      this.inFlightBytes += bytes;
+      // Spread the partitions over the requests the in-flight limit allows, so one request
+      // does not mute every partition while the others could be in flight.
+      const share = Math.max(1, Math.ceil(this.queue.partitionsWithData / o.maxInFlightRequests));
+      const batch = this.queue.take(o.batchSize, o.batchBytes, share);
+      this.stats.queued -= batch.records.length;
+      this.stats.inFlight += batch.records.length;
+      this.inFlightBytes += batch.bytes;
       this.inFlightRequests++;
-      void this.dispatch(batch, bytes);
+      void this.dispatch(batch);
       force = this.flushing;
     }
     if (this.queue.length > 0 && !this.lingerTimer && this.breaker.state === 'closed') {
@@ -218,19 +243,31 @@ export class BatchingProducer {
     this.notifyIdle();
   }
 
-  private async dispatch(batch: OutgoingRecord[], bytes: number): Promise<void> {
+  private async dispatch(taken: TakenBatch): Promise<void> {
+    const batch = taken.records;
+    const bytes = taken.bytes;
     const n = batch.length;
     let attempt = 0;
     for (;;) {
       const started = performance.now();
       try {
-        await this.sender.send(batch);
+        const refused = (await this.sender.send(batch)) ?? [];
         this.breaker.success();
+        const ok = n - refused.length;
         this.stats.inFlight -= n;
-        this.stats.acknowledged += n;
+        this.stats.acknowledged += ok;
+        this.stats.failed += refused.length;
         this.stats.batches++;
         this.stats.bytes += bytes;
-        this.observer.batchAcknowledged?.(n, bytes, performance.now() - started);
+        this.observer.batchAcknowledged?.(ok, bytes, performance.now() - started);
+        if (refused.length) {
+          this.observer.batchFailed?.(
+            refused.length,
+            new Error('partitions not taken by the broker'),
+            false,
+          );
+        }
+        this.queue.release(taken.partitions);
         break;
       } catch (err) {
         const retriable = isRetriable(err);
@@ -239,8 +276,11 @@ export class BatchingProducer {
           this.breaker.success(); // the broker answered; the batch itself is bad
           this.stats.inFlight -= n;
           this.stats.failed += n;
+          this.queue.release(taken.partitions);
           break;
         }
+        // Every failed attempt counts towards opening the circuit.
+        this.breaker.failure();
         if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
           attempt++;
           await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
@@ -250,20 +290,18 @@ export class BatchingProducer {
             this.observer.retried?.(n);
             continue;
           }
-        } else {
-          // Out of retries, or the circuit is not closed: stop hammering.
-          this.breaker.failure();
         }
         this.stats.inFlight -= n;
         if (this.stopped) {
           this.drop(n, 'shutdown');
+          this.queue.release(taken.partitions);
           break;
         }
         // Keep the batch: it goes out first once the circuit lets sends through.
         this.stats.queued += n;
         this.stats.retried += n;
         this.observer.retried?.(n);
-        this.queue.unshift(batch, bytes);
+        this.queue.requeue(taken);
         break;
       }
     }

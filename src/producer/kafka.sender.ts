@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import kafkajs, {
   type Admin,
@@ -65,6 +66,9 @@ export class KafkaSender implements BatchSender {
   private producer?: Producer;
   private admin?: Admin;
   private refreshTimer?: NodeJS.Timeout;
+  /** Sends in flight per kafkajs producer, so a replaced one is closed only when idle. */
+  private readonly inFlight = new Map<Producer, number>();
+  private readonly settled = new EventEmitter();
   private readonly compression: number;
   partitionCount: number;
   connected = false;
@@ -92,14 +96,7 @@ export class KafkaSender implements BatchSender {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     await this.ensureTopic();
-    this.producer = this.kafka.producer({
-      idempotent: this.options.idempotent,
-      maxInFlightRequests: this.options.idempotent ? 1 : this.options.maxInFlightRequests,
-      allowAutoTopicCreation: false,
-      // fleetsim retries on its own, counting every retry; the idempotent producer insists on one.
-      retry: { retries: this.options.idempotent ? 1 : 0, initialRetryTime: 100 },
-    });
-    await this.producer.connect();
+    this.producer = await this.newProducer();
     this.connected = true;
     const every = this.options.metadataRefreshMs ?? 10_000;
     this.refreshTimer = setInterval(() => void this.refreshPartitions().catch(() => {}), every);
@@ -128,12 +125,44 @@ export class KafkaSender implements BatchSender {
     await this.refreshPartitions();
   }
 
-  /** Re-reads the topic's partition count; returns it. */
+  private async newProducer(): Promise<Producer> {
+    const producer = this.kafka.producer({
+      idempotent: this.options.idempotent,
+      maxInFlightRequests: this.options.idempotent ? 1 : this.options.maxInFlightRequests,
+      allowAutoTopicCreation: false,
+      // fleetsim retries on its own, counting every retry; the idempotent producer insists on one.
+      retry: { retries: this.options.idempotent ? 1 : 0, initialRetryTime: 100 },
+    });
+    await producer.connect();
+    return producer;
+  }
+
+  /**
+   * Re-reads the topic's partition count; returns it. kafkajs silently skips messages for
+   * partitions its producer has no metadata for, so before routing to a changed count a fresh
+   * kafkajs producer (which loads the topic's metadata on its first send) takes over; the old
+   * one is disconnected once its requests in flight are answered.
+   */
   async refreshPartitions(): Promise<number> {
     const meta = await this.admin!.fetchTopicMetadata({ topics: [this.options.topic] });
     const count = meta.topics[0]?.partitions.length ?? 0;
-    if (count > 0) this.partitionCount = count;
+    if (count > 0 && count !== this.partitionCount) {
+      if (this.producer) {
+        const old = this.producer;
+        this.producer = await this.newProducer();
+        void this.retire(old);
+      }
+      this.partitionCount = count;
+    }
     return this.partitionCount;
+  }
+
+  private async retire(producer: Producer): Promise<void> {
+    while ((this.inFlight.get(producer) ?? 0) > 0) {
+      await new Promise<void>((resolve) => this.settled.once('settled', resolve));
+    }
+    this.inFlight.delete(producer);
+    await producer.disconnect().catch(() => {});
   }
 
   /** True when the cluster answers a metadata request. */
@@ -147,18 +176,24 @@ export class KafkaSender implements BatchSender {
     }
   }
 
-  async send(records: OutgoingRecord[]): Promise<void> {
+  partition(hash: number): number {
+    return partitionFor(hash, this.partitionCount);
+  }
+
+  async send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void> {
     const producer = this.producer;
     if (!producer) throw Object.assign(new Error('producer is not connected'), { retriable: true });
-    const partitions = this.partitionCount;
     const messages = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      messages[i] = { key: r.key, value: r.value, partition: partitionFor(r.hash, partitions) };
+      messages[i] = { key: r.key, value: r.value, partition: r.partition };
     }
+    const acks = this.options.idempotent ? -1 : this.options.requiredAcks;
+    this.inFlight.set(producer, (this.inFlight.get(producer) ?? 0) + 1);
+    let answered: Array<{ partition: number; errorCode: number }>;
     try {
-      await producer.sendBatch({
-        acks: this.options.idempotent ? -1 : this.options.requiredAcks,
+      answered = await producer.sendBatch({
+        acks,
         compression: this.compression,
         topicMessages: [{ topic: this.options.topic, messages }],
       });
@@ -166,6 +201,18 @@ export class KafkaSender implements BatchSender {
       // A partition error may mean the partition count changed: re-read it before the retry.
       void this.refreshPartitions().catch(() => {});
       throw err;
+    } finally {
+      this.inFlight.set(producer, (this.inFlight.get(producer) ?? 1) - 1);
+      this.settled.emit('settled');
+    }
+    if (acks !== 0) {
+      // Never count as acknowledged what kafkajs did not send (it skips unknown partitions).
+      const ok = new Set(answered.filter((r) => r.errorCode === 0).map((r) => r.partition));
+      const unanswered = records.filter((r) => !ok.has(r.partition));
+      if (unanswered.length) {
+        void this.refreshPartitions().catch(() => {});
+        return unanswered;
+      }
     }
   }
 

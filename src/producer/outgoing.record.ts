@@ -6,6 +6,8 @@ export interface OutgoingRecord {
   value: Buffer;
   /** FNV-1a hash of the key, computed once per device; partition = hash mod partitions. */
   hash: number;
+  /** Partition, set by the producer from the hash when the record is queued. */
+  partition: number;
   /** When the reading was scheduled (event time, ms since the epoch). */
   scheduledAt: number;
 }

@@ -54,6 +54,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       compression: c.producer.compression,
       idempotent: c.producer.idempotent,
       maxInFlightRequests: c.producer.maxInFlightRequests,
+      metadataRefreshMs: c.kafka.metadataRefreshMs,
       logCreator: kafkajsLogCreator(new Logger('kafkajs')),
     });
     this.producer = new BatchingProducer(this.sender, batchingOptions(c), {

@@ -62,3 +62,119 @@ export class RecordQueue {
     this.head = 0;
   }
 }
+
+/** A batch taken from a PartitionedQueue. */
+export interface TakenBatch {
+  records: OutgoingRecord[];
+  bytes: number;
+  /** Partitions the batch holds; they stay muted until released. */
+  partitions: number[];
+}
+
+/**
+ * One FIFO per partition. A partition that has a batch in flight is muted until that batch is
+ * answered, so at most one request per partition is ever outstanding: kafkajs encodes and
+ * compresses concurrent requests asynchronously and can write them out of order, which would
+ * reorder a device's readings within its partition.
+ */
+export class PartitionedQueue {
+  private queues: RecordQueue[] = [];
+  private muted: boolean[] = [];
+  private rotation = 0;
+  length = 0;
+  bytes = 0;
+
+  push(record: OutgoingRecord, bytes: number): void {
+    const p = record.partition;
+    const q = this.queues[p] ?? this.grow(p);
+    q.push(record, bytes);
+    this.length++;
+    this.bytes += bytes;
+  }
+
+  /** True when some partition has queued records and nothing in flight. */
+  get sendable(): boolean {
+    for (let p = 0; p < this.queues.length; p++) {
+      if (!this.muted[p] && this.queues[p]?.length) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Takes up to `maxCount` records and about `maxBytes` bytes from at most `maxPartitions`
+   * partitions that are not muted, starting with a different partition each time so none is
+   * starved; mutes them.
+   */
+  take(maxCount: number, maxBytes: number, maxPartitions = Infinity): TakenBatch {
+    const records: OutgoingRecord[] = [];
+    const partitions: number[] = [];
+    let bytes = 0;
+    const n = this.queues.length;
+    const start = this.rotation++ % Math.max(1, n);
+    for (
+      let k = 0;
+      k < n && records.length < maxCount && bytes < maxBytes && partitions.length < maxPartitions;
+      k++
+    ) {
+      const p = (start + k) % n;
+      const q = this.queues[p];
+      if (this.muted[p] || !q || q.length === 0) continue;
+      const before = q.bytes;
+      const part = q.take(maxCount - records.length, maxBytes - bytes);
+      for (let i = 0; i < part.length; i++) records.push(part[i]);
+      bytes += before - q.bytes;
+      this.muted[p] = true;
+      partitions.push(p);
+    }
+    this.length -= records.length;
+    this.bytes -= bytes;
+    return { records, bytes, partitions };
+  }
+
+  /** Partitions that hold queued records. */
+  get partitionsWithData(): number {
+    let n = 0;
+    for (const q of this.queues) if (q?.length) n++;
+    return n;
+  }
+
+  /** Unmutes the partitions of an answered batch. */
+  release(partitions: number[]): void {
+    for (const p of partitions) this.muted[p] = false;
+  }
+
+  /** Puts an unsent batch back at the front of its partitions, in order, and unmutes them. */
+  requeue(batch: TakenBatch): void {
+    const byPartition = new Map<number, OutgoingRecord[]>();
+    for (const r of batch.records) {
+      const list = byPartition.get(r.partition);
+      if (list) list.push(r);
+      else byPartition.set(r.partition, [r]);
+    }
+    for (const [p, list] of byPartition) {
+      let bytes = 0;
+      for (const r of list) bytes += r.key.length + r.value.length;
+      (this.queues[p] ?? this.grow(p)).unshift(list, bytes);
+    }
+    this.length += batch.records.length;
+    this.bytes += batch.bytes;
+    this.release(batch.partitions);
+  }
+
+  /** Empties every partition and returns how many records were dropped. */
+  clear(): number {
+    let n = 0;
+    for (const q of this.queues) if (q) n += q.clear().length;
+    this.length = 0;
+    this.bytes = 0;
+    return n;
+  }
+
+  private grow(p: number): RecordQueue {
+    for (let i = this.queues.length; i <= p; i++) {
+      this.queues.push(new RecordQueue());
+      this.muted.push(false);
+    }
+    return this.queues[p];
+  }
+}

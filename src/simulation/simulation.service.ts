@@ -88,6 +88,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
         key: device.key,
         value: this.serializer.serialize(fleet, device, scheduledAt),
         hash: device.hash,
+        partition: 0,
         scheduledAt,
       });
     }

@@ -6,7 +6,11 @@ import { uniqueTopic } from '../support/kafka.js';
 let t: TestApp;
 
 before(async () => {
-  t = await startApp({ KAFKA_TOPIC: uniqueTopic('e2e-fleets'), FLEETSIM_AUTOSTART: 'true', KAFKA_COMPRESSION: 'none' });
+  t = await startApp({
+    KAFKA_TOPIC: uniqueTopic('e2e-fleets'),
+    FLEETSIM_AUTOSTART: 'true',
+    KAFKA_COMPRESSION: 'none',
+  });
 });
 after(async () => t?.close());
 
@@ -33,26 +37,50 @@ describe('fleets over HTTP', () => {
       createdAt: created.body.createdAt,
     });
 
-    const defaults = await http(t.url, 'POST', '/api/v1/fleets', { name: 'Defaults', deviceCount: 100 });
+    const defaults = await http(t.url, 'POST', '/api/v1/fleets', {
+      name: 'Defaults',
+      deviceCount: 100,
+    });
     assert.equal(defaults.status, 201);
     assert.equal(defaults.body.intervalMs, 5000);
-    assert.deepEqual(defaults.body.sensors, ['temperature', 'humidity', 'pressure', 'switch', 'current']);
-    assert.deepEqual(defaults.body.layout, { buildings: 1, floorsPerBuilding: 2, roomsPerFloor: 10 });
+    assert.deepEqual(defaults.body.sensors, [
+      'temperature',
+      'humidity',
+      'pressure',
+      'switch',
+      'current',
+    ]);
+    assert.deepEqual(defaults.body.layout, {
+      buildings: 1,
+      floorsPerBuilding: 2,
+      roomsPerFloor: 10,
+    });
     assert.ok(Number.isInteger(defaults.body.seed), 'a seed is generated and reported');
 
     const list = await http(t.url, 'GET', '/api/v1/fleets');
     assert.deepEqual(list.body.map((f: { id: string }) => f.id).sort(), ['defaults', 'plant-a']);
     assert.equal((await http(t.url, 'GET', '/api/v1/fleets/plant-a')).body.deviceCount, 120);
 
-    const room = await http(t.url, 'GET', '/api/v1/fleets/plant-a/devices?building=2&floor=3&room=4&limit=3');
+    const room = await http(
+      t.url,
+      'GET',
+      '/api/v1/fleets/plant-a/devices?building=2&floor=3&room=4&limit=3',
+    );
     assert.equal(room.status, 200);
     assert.equal(room.body.total, 5, '120 devices over 24 rooms: five a room');
     assert.deepEqual(
       room.body.items.map((d: { id: string }) => d.id),
       ['plant-a.b2.f3.r4.d24', 'plant-a.b2.f3.r4.d48', 'plant-a.b2.f3.r4.d72'],
     );
-    const page2 = await http(t.url, 'GET', '/api/v1/fleets/plant-a/devices?building=2&floor=3&room=4&limit=3&page=2');
-    assert.deepEqual(page2.body.items.map((d: { number: number }) => d.number), [96, 120]);
+    const page2 = await http(
+      t.url,
+      'GET',
+      '/api/v1/fleets/plant-a/devices?building=2&floor=3&room=4&limit=3&page=2',
+    );
+    assert.deepEqual(
+      page2.body.items.map((d: { number: number }) => d.number),
+      [96, 120],
+    );
 
     const device = await waitFor('a first reading', async () => {
       const d = await http(t.url, 'GET', '/api/v1/devices/plant-a.b1.f1.r1.d1');
@@ -71,7 +99,10 @@ describe('fleets over HTTP', () => {
   });
 
   test('a second fleet with the same id is a conflict', async () => {
-    assert.equal((await http(t.url, 'POST', '/api/v1/fleets', { name: 'Twin', deviceCount: 1 })).status, 201);
+    assert.equal(
+      (await http(t.url, 'POST', '/api/v1/fleets', { name: 'Twin', deviceCount: 1 })).status,
+      201,
+    );
     const again = await http(t.url, 'POST', '/api/v1/fleets', { name: 'twin', deviceCount: 1 });
     assert.equal(again.status, 409);
     assert.equal(again.body.detail, 'a fleet with id "twin" already exists');
@@ -80,24 +111,78 @@ describe('fleets over HTTP', () => {
 });
 
 describe('bad input gets problem+json and disturbs nothing', () => {
-  const cases: Array<{ name: string; body: unknown; status: number; detail: string; field?: string; rule?: string }> = [
-    { name: 'deviceCount 0', body: { name: 'x', deviceCount: 0 }, status: 400, detail: 'deviceCount must not be less than 1', field: 'deviceCount', rule: 'min' },
-    { name: 'deviceCount 100001', body: { name: 'x', deviceCount: 100_001 }, status: 400, detail: 'deviceCount must not be greater than 100000', field: 'deviceCount', rule: 'max' },
-    { name: 'deviceCount a string', body: { name: 'x', deviceCount: '1000' }, status: 400, detail: 'deviceCount must be an integer number', field: 'deviceCount', rule: 'isInt' },
-    { name: 'deviceCount missing', body: { name: 'x' }, status: 400, detail: 'deviceCount is required', field: 'deviceCount', rule: 'isDefined' },
-    { name: 'intervalMs 99', body: { name: 'x', deviceCount: 10, intervalMs: 99 }, status: 400, detail: 'intervalMs must not be less than 100', field: 'intervalMs', rule: 'min' },
+  const cases: Array<{
+    name: string;
+    body: unknown;
+    status: number;
+    detail: string;
+    field?: string;
+    rule?: string;
+  }> = [
+    {
+      name: 'deviceCount 0',
+      body: { name: 'x', deviceCount: 0 },
+      status: 400,
+      detail: 'deviceCount must not be less than 1',
+      field: 'deviceCount',
+      rule: 'min',
+    },
+    {
+      name: 'deviceCount 100001',
+      body: { name: 'x', deviceCount: 100_001 },
+      status: 400,
+      detail: 'deviceCount must not be greater than 100000',
+      field: 'deviceCount',
+      rule: 'max',
+    },
+    {
+      name: 'deviceCount a string',
+      body: { name: 'x', deviceCount: '1000' },
+      status: 400,
+      detail: 'deviceCount must be an integer number',
+      field: 'deviceCount',
+      rule: 'isInt',
+    },
+    {
+      name: 'deviceCount missing',
+      body: { name: 'x' },
+      status: 400,
+      detail: 'deviceCount is required',
+      field: 'deviceCount',
+      rule: 'isDefined',
+    },
+    {
+      name: 'intervalMs 99',
+      body: { name: 'x', deviceCount: 10, intervalMs: 99 },
+      status: 400,
+      detail: 'intervalMs must not be less than 100',
+      field: 'intervalMs',
+      rule: 'min',
+    },
     {
       name: 'an unknown sensor',
       body: { name: 'x', deviceCount: 10, sensors: ['temperature', 'smell'] },
       status: 400,
-      detail: 'each value in sensors must be one of the following values: temperature, humidity, pressure, switch, current',
+      detail:
+        'each value in sensors must be one of the following values: temperature, humidity, pressure, switch, current',
       field: 'sensors',
       rule: 'isIn',
     },
-    { name: 'an unknown field', body: { name: 'x', deviceCount: 10, colour: 'red' }, status: 400, detail: 'colour is not a known field', field: 'colour', rule: 'unknown' },
+    {
+      name: 'an unknown field',
+      body: { name: 'x', deviceCount: 10, colour: 'red' },
+      status: 400,
+      detail: 'colour is not a known field',
+      field: 'colour',
+      rule: 'unknown',
+    },
     {
       name: 'a bad layout',
-      body: { name: 'x', deviceCount: 10, layout: { buildings: 0, floorsPerBuilding: 1, roomsPerFloor: 1 } },
+      body: {
+        name: 'x',
+        deviceCount: 10,
+        layout: { buildings: 0, floorsPerBuilding: 1, roomsPerFloor: 1 },
+      },
       status: 400,
       detail: 'layout.buildings must not be less than 1',
       field: 'layout.buildings',
@@ -107,10 +192,18 @@ describe('bad input gets problem+json and disturbs nothing', () => {
 
   let streamingDevice = '';
   before(async () => {
-    const fleet = await http(t.url, 'POST', '/api/v1/fleets', { name: 'Steady', deviceCount: 50, intervalMs: 200 });
+    const fleet = await http(t.url, 'POST', '/api/v1/fleets', {
+      name: 'Steady',
+      deviceCount: 50,
+      intervalMs: 200,
+    });
     assert.equal(fleet.status, 201);
     streamingDevice = 'steady.b1.f1.r1.d1';
-    await waitFor('steady to stream', async () => ((await http(t.url, 'GET', `/api/v1/devices/${streamingDevice}`)).body.nextSeq > 0 ? true : undefined));
+    await waitFor('steady to stream', async () =>
+      (await http(t.url, 'GET', `/api/v1/devices/${streamingDevice}`)).body.nextSeq > 0
+        ? true
+        : undefined,
+    );
   });
 
   for (const c of cases) {
@@ -134,7 +227,10 @@ describe('bad input gets problem+json and disturbs nothing', () => {
   });
 
   test('a body over the size limit', async () => {
-    const res = await http(t.url, 'POST', '/api/v1/fleets', { name: 'x'.repeat(1_100_000), deviceCount: 1 });
+    const res = await http(t.url, 'POST', '/api/v1/fleets', {
+      name: 'x'.repeat(1_100_000),
+      deviceCount: 1,
+    });
     assert.equal(res.status, 413);
     assert.match(res.type, /^application\/problem\+json/);
     assert.equal(res.body.detail, 'the request body is larger than the limit of 1048576 bytes');
@@ -169,7 +265,9 @@ describe('bad input gets problem+json and disturbs nothing', () => {
       return seq > before ? seq : undefined;
     });
     assert.ok(after > before);
-    const fleets = (await http(t.url, 'GET', '/api/v1/fleets')).body.map((f: { id: string }) => f.id);
+    const fleets = (await http(t.url, 'GET', '/api/v1/fleets')).body.map(
+      (f: { id: string }) => f.id,
+    );
     assert.deepEqual(fleets, ['steady']);
     const producer = (await http(t.url, 'GET', '/api/v1/producer')).body;
     assert.equal(producer.failed + producer.dropped, 0);

@@ -35,7 +35,11 @@ test('a 1000-device fleet at 1 s streams every device, keyed, partitioned and in
   assert.equal(producer.failed, 0);
   assert.equal(producer.dropped, 0);
   assert.equal(producer.queued + producer.inFlight, 0);
-  assert.equal(producer.generated, producer.acknowledged, 'every generated reading was acknowledged');
+  assert.equal(
+    producer.generated,
+    producer.acknowledged,
+    'every generated reading was acknowledged',
+  );
   assert.ok(producer.balanced);
   assert.equal(producer.partitions, 6);
 
@@ -51,7 +55,11 @@ test('a 1000-device fleet at 1 s streams every device, keyed, partitioned and in
   const byDevice = new Map<string, typeof messages>();
   for (const m of messages) {
     assert.equal(m.key, m.json.deviceId, 'key = device id');
-    assert.equal(m.partition, fnv1a32(m.key) % 6, `${m.key} is on the partition its FNV-1a hash names`);
+    assert.equal(
+      m.partition,
+      fnv1a32(m.key) % 6,
+      `${m.key} is on the partition its FNV-1a hash names`,
+    );
     byDevice.set(m.key, [...(byDevice.get(m.key) ?? []), m]);
   }
   assert.equal(byDevice.size, 1000, 'every device appears');
@@ -68,7 +76,10 @@ test('a 1000-device fleet at 1 s streams every device, keyed, partitioned and in
 
   // The count matches the schedule: 1000 msg/s for the time it ran, within one interval.
   const counts = [...byDevice.values()].map((l) => l.length);
-  assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, 'every device emitted the same number of readings, ±1');
+  assert.ok(
+    Math.max(...counts) - Math.min(...counts) <= 1,
+    'every device emitted the same number of readings, ±1',
+  );
   const expected = (ranMs / 1000) * 1000;
   assert.ok(
     Math.abs(messages.length - expected) <= 1000 + 0.1 * expected,
@@ -76,11 +87,25 @@ test('a 1000-device fleet at 1 s streams every device, keyed, partitioned and in
   );
 
   const sample = messages[0].json as any;
-  assert.deepEqual(Object.keys(sample), ['deviceId', 'fleetId', 'seq', 'ts', 'location', 'readings', 'anomaly']);
+  assert.deepEqual(Object.keys(sample), [
+    'deviceId',
+    'fleetId',
+    'seq',
+    'ts',
+    'location',
+    'readings',
+    'anomaly',
+  ]);
   assert.equal(sample.fleetId, 'pipeline');
   assert.match(sample.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.deepEqual(Object.keys(sample.location), ['building', 'floor', 'room']);
-  assert.deepEqual(Object.keys(sample.readings), ['temperature', 'humidity', 'pressure', 'switch', 'current']);
+  assert.deepEqual(Object.keys(sample.readings), [
+    'temperature',
+    'humidity',
+    'pressure',
+    'switch',
+    'current',
+  ]);
   assert.equal(typeof sample.readings.switch, 'boolean');
   assert.equal(sample.anomaly, null);
   for (const m of messages) {

@@ -16,10 +16,13 @@ export interface TestApp {
  * Starts the real server on a free port against the test broker. `env` holds the same
  * variables an operator would set (KAFKA_TOPIC, FLEETSIM_AUTOSTART, …).
  */
-export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startApp(
+  env: Record<string, string> = {},
+  options: { waitForKafka?: boolean } = {},
+): Promise<TestApp> {
   const brokers = env.KAFKA_BROKERS?.split(',') ?? testBrokers();
   const loaded = loadConfig({
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'error',
     PORT: '0',
     HOST: '127.0.0.1',
     KAFKA_BROKERS: brokers.join(','),
@@ -27,7 +30,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
   });
   const app = await createApp(loaded, brokers, false, { json: true });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  await app.get(ProducerService).ready();
+  if (options.waitForKafka ?? true) await app.get(ProducerService).ready();
   const url = await app.getUrl();
   return {
     app,
