@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AnomaliesModule } from './anomalies/anomalies.module.js';
 import type { LoadedConfig } from './config/config.loader.js';
 import { ConfigModule } from './config/config.module.js';
 import { DevicesModule } from './devices/devices.module.js';
@@ -20,6 +21,7 @@ export class AppModule {
         ProducerModule,
         SimulationModule,
         DevicesModule,
+        AnomaliesModule,
         HealthModule,
       ],
     };
