@@ -3,7 +3,6 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
-  IsDefined,
   IsIn,
   IsInt,
   IsNumber,
@@ -77,7 +76,6 @@ export class AnomalyTargetDto {
 
 export class CreateAnomalyDto {
   /** The fleet and the part of it the anomaly acts on. */
-  @IsDefined()
   @IsObject()
   @ValidateNested()
   @Type(() => AnomalyTargetDto)
