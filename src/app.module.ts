@@ -7,6 +7,7 @@ import { HealthModule } from './health/health.module.js';
 import { KafkaTarget } from './kafka/kafka-target.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProducerModule } from './producer/producer.module.js';
+import { ScenariosModule } from './scenarios/scenarios.module.js';
 import { SimulationModule } from './simulation/simulation.module.js';
 
 @Module({})
@@ -22,6 +23,7 @@ export class AppModule {
         SimulationModule,
         DevicesModule,
         AnomaliesModule,
+        ScenariosModule,
         HealthModule,
       ],
     };
