@@ -8,10 +8,7 @@ import { AnomalyService } from './anomaly.service.js';
 export class AnomalyController {
   constructor(private readonly anomalies: AnomalyService) {}
 
-  /**
-   * Inject an anomaly into a fleet, a building, a floor, a room or listed devices; the
-   * readings it shapes are labelled with its id, and the devices return to normal after it.
-   */
+  /** Inject an anomaly into a fleet, a building, a floor, a room or listed devices. */
   @Post()
   create(@Body() dto: CreateAnomalyDto): AnomalyDto {
     return this.anomalies.inject(dto);

@@ -38,9 +38,7 @@ export class ScenarioController {
     this.scenarios.delete(name);
   }
 
-  /**
-   * Start a scenario on one fleet or on every fleet; the scenario that runs is stopped first.
-   */
+  /** Start a scenario on one fleet or on every fleet, stopping the one that runs. */
   @Post(':name/start')
   @HttpCode(200)
   start(@Param('name') name: string, @Body() dto: StartScenarioDto): ScenarioRunDto {
