@@ -25,17 +25,21 @@ let scaledDownAt: number;
 
 const call = (method: string, path: string, body?: unknown) => http(t.url, method, path, body);
 
-/** The id of device `n` (1-based) of the fleet. */
-async function deviceId(n: number): Promise<string> {
-  const res = await call('GET', `/api/v1/fleets/${FLEET}/devices?limit=1&page=${n}`);
+/** nextSeq of every device of the fleet, by device number (1-based). */
+async function nextSeqs(): Promise<Map<number, number>> {
+  const res = await call('GET', `/api/v1/fleets/${FLEET}/devices?limit=1000`);
   assert.equal(res.status, 200);
-  return res.body.items[0].id;
+  return new Map(res.body.items.map((d: any) => [d.number, d.nextSeq]));
 }
 
-async function seqReaches(id: string, seq: number): Promise<void> {
-  await waitFor(`${id} to reach seq ${seq}`, async () => {
-    const res = await call('GET', `/api/v1/devices/${id}`);
-    return res.body.nextSeq >= seq ? true : undefined;
+/** Waits until devices `from` … `to` have each sent `readings` more than in `base`. */
+async function advance(from: number, to: number, readings: number, base?: Map<number, number>) {
+  await waitFor(`devices ${from}…${to} to send ${readings} readings`, async () => {
+    const seqs = await nextSeqs();
+    for (let n = from; n <= to; n++) {
+      if ((seqs.get(n) ?? 0) < (base?.get(n) ?? 0) + readings) return undefined;
+    }
+    return true;
   });
 }
 
@@ -55,16 +59,15 @@ before(async () => {
     seed: 5,
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
-  const first = await deviceId(1);
-  await seqReaches(first, 3);
+  await advance(1, 100, 3);
 
   await scale(250);
-  await seqReaches(await deviceId(250), 3);
-  const firstSeq = (await call('GET', `/api/v1/devices/${first}`)).body.nextSeq;
+  await advance(101, 250, 3);
 
   await scale(40);
   scaledDownAt = Date.now();
-  await seqReaches(first, firstSeq + 3);
+  const atScaleDown = await nextSeqs();
+  await advance(1, 40, 2, atScaleDown);
 
   assert.equal((await call('POST', '/api/v1/simulation/stop')).status, 200);
   await t.drained();
