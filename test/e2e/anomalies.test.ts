@@ -51,6 +51,9 @@ before(async () => {
     KAFKA_TOPIC: uniqueTopic('e2e-anomalies'),
     FLEETSIM_AUTOSTART: 'true',
     KAFKA_COMPRESSION: 'none',
+    // Calm, flat readings: a spike of 40 °C is then always above the 50 °C alarm.
+    FLEETSIM_TREND_ENABLED: 'false',
+    FLEETSIM_DATA_VARIATION: '0.5',
   });
   const created = await call('POST', '/api/v1/fleets', {
     name: FLEET,

@@ -201,14 +201,14 @@ test('a user-defined scenario runs its stages to the end by itself', async () =>
       { name: 'calm', durationMs: 1000, overrides: { dataVariation: 0.1 } },
       {
         name: 'blip',
-        durationMs: 1500,
+        durationMs: 3000,
         anomalies: [{ kind: 'spike', sensor: 'pressure', building: 1, floor: 1, room: 1 }],
       },
     ],
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.equal(created.body.builtIn, false);
-  assert.equal(created.body.durationMs, 2500);
+  assert.equal(created.body.durationMs, 4000);
 
   const started = await call('POST', '/api/v1/scenarios/quick-blip/start');
   assert.equal(started.status, 200, JSON.stringify(started.body));
