@@ -107,6 +107,16 @@ test('readings in [startsAt, endsAt) of the targeted devices are shaped and labe
 test('the default magnitude applies when none is given; kinds without one report null', () => {
   const { service } = setup();
   assert.equal(service.inject(spike({ magnitude: undefined })).magnitude, 30);
+  // JSON null in optional fields reads as "not given".
+  const nulls = service.inject(
+    spike({
+      magnitude: null as never,
+      target: { fleetId: 'plant', building: null as never, floor: 1 },
+    }),
+  );
+  assert.equal(nulls.magnitude, 30);
+  assert.deepEqual(nulls.target, { fleetId: 'plant', floor: 1 });
+  assert.equal(nulls.deviceCount, 20);
   assert.equal(
     service.inject(spike({ kind: 'stuck', magnitude: undefined, sensor: 'switch' })).magnitude,
     null,

@@ -76,10 +76,13 @@ export class AnomalyService {
 
   /** Validates and applies an anomaly; `scenario` names the scenario injecting it. */
   inject(request: InjectRequest, scenario?: string): AnomalyDto {
-    const { kind, sensor, target } = request;
+    const { kind, sensor } = request;
+    // JSON null in an optional field means "not given", as an absent one does.
+    const target = copyTarget(request.target);
+    const given = request.magnitude ?? undefined;
     const kindProblem = kindSensorProblem(kind, sensor);
     if (kindProblem) throw badRequest(kindProblem);
-    const magProblem = magnitudeProblem(kind, sensor, request.magnitude);
+    const magProblem = magnitudeProblem(kind, sensor, given);
     if (magProblem) throw badRequest(magProblem);
 
     const fleet = this.fleets.get(target.fleetId);
@@ -121,7 +124,7 @@ export class AnomalyService {
 
     const seq = this.nextSeq++;
     const id = `inj-${seq}`;
-    const magnitude = effectiveMagnitude(kind, sensor, request.magnitude);
+    const magnitude = effectiveMagnitude(kind, sensor, given);
     const startsAt = now + (request.startInMs ?? 0);
     const endsAt = startsAt + request.durationMs;
     const effects = devices.map((device) => {
@@ -143,7 +146,7 @@ export class AnomalyService {
       kind,
       sensor,
       magnitude,
-      target: copyTarget(target),
+      target,
       deviceCount: devices.length,
       devices: devices.slice(0, LISTED_DEVICES).map((d) => d.id),
       startsAt,
@@ -274,9 +277,9 @@ export class AnomalyService {
 function copyTarget(t: AnomalyTarget): AnomalyTarget {
   return {
     fleetId: t.fleetId,
-    ...(t.building !== undefined ? { building: t.building } : {}),
-    ...(t.floor !== undefined ? { floor: t.floor } : {}),
-    ...(t.room !== undefined ? { room: t.room } : {}),
-    ...(t.deviceIds ? { deviceIds: [...t.deviceIds] } : {}),
+    ...(t.building != null ? { building: t.building } : {}),
+    ...(t.floor != null ? { floor: t.floor } : {}),
+    ...(t.room != null ? { room: t.room } : {}),
+    ...(t.deviceIds != null ? { deviceIds: [...t.deviceIds] } : {}),
   };
 }
