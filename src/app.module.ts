@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AnomaliesModule } from './anomalies/anomalies.module.js';
 import type { LoadedConfig } from './config/config.loader.js';
 import { ConfigModule } from './config/config.module.js';
 import { DevicesModule } from './devices/devices.module.js';
@@ -6,6 +7,7 @@ import { HealthModule } from './health/health.module.js';
 import { KafkaTarget } from './kafka/kafka-target.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProducerModule } from './producer/producer.module.js';
+import { ScenariosModule } from './scenarios/scenarios.module.js';
 import { SimulationModule } from './simulation/simulation.module.js';
 
 @Module({})
@@ -20,6 +22,8 @@ export class AppModule {
         ProducerModule,
         SimulationModule,
         DevicesModule,
+        AnomaliesModule,
+        ScenariosModule,
         HealthModule,
       ],
     };

@@ -180,6 +180,21 @@ export class FleetsimMetrics {
       'How late the most overdue reading is now',
       () => (simulation()?.behindMs ?? 0) / 1000,
     );
+    metric(
+      `${METRIC_PREFIX}scenario_stage_info`,
+      () =>
+        new Gauge({
+          name: `${METRIC_PREFIX}scenario_stage_info`,
+          help: 'The running scenario and its stage (1); no series while none runs',
+          labelNames: ['scenario', 'stage'] as const,
+          collect() {
+            // Only the active pair is exported, so the series count stays at most one.
+            this.reset();
+            const scenario = simulation()?.scenario;
+            if (scenario) this.set({ scenario: scenario.name, stage: scenario.stage }, 1);
+          },
+        }),
+    );
   }
 
   watchProducer(read: () => ProducerGauges): void {

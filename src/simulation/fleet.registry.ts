@@ -5,6 +5,7 @@ import type { Fleet } from '../devices/fleet.js';
 @Injectable()
 export class FleetRegistry {
   private readonly fleets = new Map<string, Fleet>();
+  private readonly deleteListeners: Array<(fleetId: string) => void> = [];
 
   get(id: string): Fleet | undefined {
     return this.fleets.get(id);
@@ -19,7 +20,14 @@ export class FleetRegistry {
   }
 
   delete(id: string): boolean {
-    return this.fleets.delete(id);
+    const deleted = this.fleets.delete(id);
+    if (deleted) for (const listener of this.deleteListeners) listener(id);
+    return deleted;
+  }
+
+  /** Calls `listener` with the id of every fleet deleted from now on. */
+  onDelete(listener: (fleetId: string) => void): void {
+    this.deleteListeners.push(listener);
   }
 
   all(): Fleet[] {

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { SimulationModule } from '../simulation/simulation.module.js';
+import { AnomalyController } from './anomaly.controller.js';
+import { AnomalyService } from './anomaly.service.js';
+
+@Module({
+  imports: [SimulationModule],
+  controllers: [AnomalyController],
+  providers: [AnomalyService],
+  exports: [AnomalyService],
+})
+export class AnomaliesModule {}
