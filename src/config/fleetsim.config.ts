@@ -15,8 +15,11 @@ import {
   ValidateNested,
 } from 'class-validator';
 
-/** The value formats a reading can be serialized to. */
-export const VALUE_FORMATS = ['json'] as const;
+/**
+ * The value formats a reading can be serialized to: JSON (docs/reading.schema.json) or
+ * Protobuf (fleetsim.v1.Reading in proto/reading.proto). docs/messages.md describes both.
+ */
+export const VALUE_FORMATS = ['json', 'protobuf'] as const;
 export type ValueFormat = (typeof VALUE_FORMATS)[number];
 
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
@@ -159,6 +162,7 @@ export class ProducerConfig {
   @IsIn(BACKPRESSURE_POLICIES)
   backpressure: BackpressurePolicy = 'block';
 
+  /** Format of message values: json or protobuf. */
   @IsIn(VALUE_FORMATS)
   valueFormat: ValueFormat = 'json';
 

@@ -10,10 +10,13 @@ import kafkajs, {
 } from 'kafkajs';
 import type { CompressionName } from '../config/fleetsim.config.js';
 import type { BatchSender } from './batching.producer.js';
+import { registerCompressionCodecs } from './compression.codecs.js';
 import { partitionFor } from './fnv1a.partitioner.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
+
+registerCompressionCodecs();
 
 export interface KafkaSenderOptions {
   brokers: string[];
@@ -41,7 +44,16 @@ const COMPRESSION_TYPES: Record<CompressionName, number> = {
 /** The kafkajs codec for a compression, or an error saying it is not available. */
 export function compressionType(name: CompressionName): number {
   const type = COMPRESSION_TYPES[name];
-  if (type !== CompressionTypes.None && !(CompressionCodecs as Record<number, unknown>)[type]) {
+  if (type === CompressionTypes.None) return type;
+  // kafkajs's own table has placeholders for snappy, lz4 and zstd that throw when looked up.
+  const lookup = (CompressionCodecs as Record<number, (() => unknown) | undefined>)[type];
+  let codec: unknown;
+  try {
+    codec = lookup?.();
+  } catch {
+    codec = undefined;
+  }
+  if (!codec) {
     throw new Error(`compression "${name}" has no codec registered in this build of fleetsim`);
   }
   return type;

@@ -1,7 +1,8 @@
 import type { Device, Fleet } from '../devices/fleet.js';
 import type { SensorName } from './sensors/sensor.model.js';
 
-const SENSOR_INDEX: Record<Exclude<SensorName, 'switch'>, number> = {
+/** Where each numeric sensor's value sits in `Device.values`. */
+export const SENSOR_INDEX: Record<Exclude<SensorName, 'switch'>, number> = {
   temperature: 0,
   humidity: 1,
   pressure: 2,
@@ -9,14 +10,24 @@ const SENSOR_INDEX: Record<Exclude<SensorName, 'switch'>, number> = {
 };
 
 /** Rounds to two decimals, the precision every numeric reading carries. */
-const round2 = (v: number) => Math.round(v * 100) / 100;
+export const round2 = (v: number) => Math.round(v * 100) / 100;
+
+/** Turns a device's latest reading into a Kafka message value. */
+export interface ReadingSerializer {
+  /** Media type of the values written. */
+  readonly contentType: string;
+  /** The value of the reading `d` just made at event time `ts` (ms since the epoch). */
+  serialize(fleet: Fleet, d: Device, ts: number): Buffer;
+  /** Forgets cached per-fleet state (when a fleet is removed). */
+  forget(fleetId: string): void;
+}
 
 /**
  * Writes a device's latest reading as the JSON value documented in docs/reading.schema.json.
  * Built by string concatenation around per-device prefixes computed once, because this runs
  * for every message.
  */
-export class JsonReadingSerializer {
+export class JsonReadingSerializer implements ReadingSerializer {
   readonly contentType = 'application/json';
   private readonly writers = new Map<string, (d: Device) => string>();
 

@@ -5,6 +5,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
+import type { ValueFormat } from '../config/fleetsim.config.js';
 import type { Device, Fleet } from '../devices/fleet.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
@@ -12,7 +13,8 @@ import { ProducerService } from '../producer/producer.service.js';
 import { systemClock } from './clock.js';
 import { FleetRegistry } from './fleet.registry.js';
 import { type GenerationParams, generateReading } from './reading.generator.js';
-import { JsonReadingSerializer } from './reading.serializer.js';
+import { ProtobufReadingSerializer } from './protobuf.serializer.js';
+import { JsonReadingSerializer, type ReadingSerializer } from './reading.serializer.js';
 import { Scheduler, type TickResult } from './scheduler.js';
 
 /** How often the rate line is logged. */
@@ -40,7 +42,8 @@ export interface ScenarioStatus {
 export class SimulationService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Simulation');
   readonly scheduler: Scheduler;
-  readonly serializer = new JsonReadingSerializer();
+  /** Writes message values in the configured producer.valueFormat. */
+  serializer: ReadingSerializer;
   private baseParams: GenerationParams;
   private overrides: ParamOverrides[] = [];
   private paramsByFleet = new Map<string, GenerationParams>();
@@ -59,8 +62,12 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   ) {
     const sim = config.config.simulation;
     this.baseParams = paramsOf(config.config);
+    this.serializer = serializerFor(config.config.producer.valueFormat);
     this.scheduler = new Scheduler(systemClock, this.sink, { tickMs: sim.tickMs });
-    config.onUpdated(({ current }) => {
+    config.onUpdated(({ previous, current }) => {
+      if (current.producer.valueFormat !== previous.producer.valueFormat) {
+        this.serializer = serializerFor(current.producer.valueFormat);
+      }
       this.baseParams = paramsOf(current);
       this.scheduler.setTickMs(current.simulation.tickMs);
       this.recomputeParams();
@@ -203,6 +210,16 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
 
   beforeApplicationShutdown(): void {
     this.stop();
+  }
+}
+
+/** The serializer writing values in `format`. */
+export function serializerFor(format: ValueFormat): ReadingSerializer {
+  switch (format) {
+    case 'json':
+      return new JsonReadingSerializer();
+    case 'protobuf':
+      return new ProtobufReadingSerializer();
   }
 }
 
