@@ -79,6 +79,7 @@ function sampleRecords(): OutgoingRecord[] {
         key: d.key,
         value: serializer.serialize(fleet, d, ts),
         hash: d.hash,
+        partition: partitionFor(d.hash, PARTITIONS),
         scheduledAt: ts,
       });
     }
@@ -88,7 +89,8 @@ function sampleRecords(): OutgoingRecord[] {
   for (let i = 0; i < noise.length; i++) noise[i] = Math.floor(rng.next() * 256);
   const edge = (key: string, value: Buffer): OutgoingRecord => {
     const k = Buffer.from(key);
-    return { key: k, value, hash: fnv1a32Bytes(k), scheduledAt: 0 };
+    const hash = fnv1a32Bytes(k);
+    return { key: k, value, hash, partition: partitionFor(hash, PARTITIONS), scheduledAt: 0 };
   };
   out.splice(100, 0, edge('edge-large', Buffer.concat(out.slice(0, 500).map((r) => r.value))));
   out.splice(200, 0, edge('edge-incompressible', noise));
