@@ -1,22 +1,20 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type LogLevel, ValidationPipe } from '@nestjs/common';
+import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
+import { MERGE_PATCH_CONTENT_TYPE } from './config/config.controller.js';
 import type { LoadedConfig } from './config/config.loader.js';
-import type { LogLevelName } from './config/fleetsim.config.js';
+import { ConfigService } from './config/config.service.js';
+import { registerAccessLog } from './http/access.log.js';
 import { validationException } from './http/problem.js';
 import { fastifyErrorProblem, ProblemFilter } from './http/problem.filter.js';
 import { PROBLEM_CONTENT_TYPE } from './http/problem.js';
+import { registerRequestContext, requestIdOf } from './http/request.context.js';
 import { KafkaTarget } from './kafka/kafka-target.js';
-
-const LOG_LEVELS: Record<LogLevelName, LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-};
+import { FleetsimLogger } from './logging/fleetsim.logger.js';
+import { FleetsimMetrics } from './metrics/fleetsim.metrics.js';
 
 export interface CreateAppOptions {
   /** False to boot without touching Kafka (OpenAPI generation). */
@@ -33,18 +31,29 @@ export async function createApp(
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const { config } = loaded;
-  const adapter = new FastifyAdapter({ bodyLimit: config.server.bodyLimitBytes });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.server.bodyLimitBytes,
+    genReqId: requestIdOf,
+  });
+  const fastify = adapter.getInstance();
+  registerRequestContext(fastify);
+  registerAccessLog(fastify);
+  fastify.addContentTypeParser(
+    MERGE_PATCH_CONTENT_TYPE,
+    { parseAs: 'string' },
+    fastify.getDefaultJsonParser('error', 'error'),
+  );
+  const logger = new FleetsimLogger({ json: options.json ?? true, level: config.server.logLevel });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, new KafkaTarget(brokers, embedded, options.connectKafka ?? true)),
     adapter,
-    {
-      logger: new ConsoleLogger({
-        json: options.json ?? true,
-        logLevels: LOG_LEVELS[config.server.logLevel],
-      }),
-      abortOnError: false,
-    },
+    { logger, abortOnError: false },
   );
+  app.get(ConfigService).onUpdated(({ previous, current }) => {
+    if (current.server.logLevel !== previous.server.logLevel)
+      logger.setLevel(current.server.logLevel);
+  });
+  app.get(FleetsimMetrics).watchHttpServer(fastify.server);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -54,9 +63,11 @@ export async function createApp(
     }),
   );
   app.useGlobalFilters(new ProblemFilter(config.server.bodyLimitBytes));
-  const fastify = app.getHttpAdapter().getInstance();
   fastify.setErrorHandler((error, request, reply) => {
-    const problem = fastifyErrorProblem(error as never, request.url, config.server.bodyLimitBytes);
+    const problem = {
+      ...fastifyErrorProblem(error as never, request.url, config.server.bodyLimitBytes),
+      requestId: request.id,
+    };
     void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
   });
   SwaggerModule.setup('docs', app, () => openApiDocument(app), {
