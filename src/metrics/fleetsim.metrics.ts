@@ -27,6 +27,17 @@ export interface ProducerGauges {
 /** One reading in this many is timed for fleetsim_serialization_seconds (a power of two). */
 export const SERIALIZATION_SAMPLE_EVERY = 64;
 
+/**
+ * prom-client's default gauges whose names end in _total, which Prometheus reserves for
+ * counters (promtool check metrics refuses them). The per-type gauges without the suffix
+ * (nodejs_active_handles and the like) stay, and sum() gives the same totals.
+ */
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 /** Outcomes of a configuration change over REST. */
 export const CONFIG_CHANGE_RESULTS = ['applied', 'rejected', 'failed'] as const;
 
@@ -112,6 +123,7 @@ export class FleetsimMetrics implements OnModuleDestroy {
   );
 
   constructor() {
+    for (const name of MISNAMED_DEFAULT_METRICS) register.removeSingleMetric(name);
     for (const result of CONFIG_CHANGE_RESULTS) this.configChanges.inc({ result }, 0);
     this.loopDelay.enable();
     const loopDelay = this.loopDelay;
