@@ -52,15 +52,19 @@ async function main(): Promise<void> {
     logger.log(`${signal} received: stopping the scheduler and flushing the producer`, {
       signal,
     });
+    let code = 0;
     try {
       await app.close();
+    } catch (err) {
+      code = 1;
+      logger.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
     } finally {
       if (embedded) {
         await embedded.stop();
         logger.log('embedded Kafka stopped');
       }
-      logger.log('fleetsim stopped');
-      process.exit(0);
+      logger.log('fleetsim stopped', { exitCode: code });
+      process.exit(code);
     }
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
