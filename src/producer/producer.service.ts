@@ -175,6 +175,8 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     changed: readonly string[],
     previous: FleetsimConfig,
   ): Promise<void> {
+    // Shutdown began while the new client connected: it closes the client in use, not this one.
+    if (this.stopped) return next.disconnect();
     const old = (await this.producer.setSender(next)) as KafkaSender;
     this.current = next;
     this.logger.log(
