@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpStatus, Patch } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ProblemException } from '../http/problem.js';
 import { ConfigViewDto } from './config.dto.js';
 import { ConfigPatchService } from './config.patch.service.js';
@@ -18,14 +18,16 @@ export class ConfigController {
     return this.patches.view();
   }
 
-  /**
-   * Change settings while running: a JSON merge patch (RFC 7396) of the configuration; `null`
-   * puts a setting back to its built-in default. The result is validated as a whole and
-   * applied all or nothing: simulation settings from the next tick, producer batching at once,
-   * and settings of the Kafka client (topic, clientId, requiredAcks, compression, idempotent,
-   * maxInFlightRequests) by connecting a new client that takes over the queue, losing nothing.
-   */
+  /** Change settings while running: a JSON merge patch, applied all or nothing. */
   @Patch()
+  @ApiOperation({
+    description:
+      'A JSON merge patch (RFC 7396) of the configuration; `null` puts a setting back to its built-in default. ' +
+      'The result is validated as a whole and applied all or nothing: simulation settings from the next tick, ' +
+      'producer batching at once, and settings of the Kafka client (topic, clientId, requiredAcks, compression, ' +
+      'idempotent, maxInFlightRequests) by connecting a new client that takes over the queue, losing nothing. ' +
+      'Answers with the configuration now in force. docs/operations.md has the details.',
+  })
   @ApiConsumes('application/merge-patch+json', 'application/json')
   @ApiBody({
     description: 'A JSON merge patch of the configuration (the shape of `config` in GET).',

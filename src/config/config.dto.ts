@@ -9,8 +9,8 @@ export class ConfigViewDto {
   version!: number;
 
   /**
-   * The effective configuration (sections server, kafka, producer, simulation; docs/operations.md
-   * lists every key with its range). Values of keys named like a password, secret, token or SASL
+   * The effective configuration: sections server, kafka, producer and simulation, as in the
+   * YAML file (docs/operations.md says what can change at runtime and how). Values of keys named like a password, secret, token or SASL
    * setting are shown as "********"; sending that back in a patch leaves them as they are.
    */
   @ApiProperty({
