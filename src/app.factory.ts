@@ -1,21 +1,19 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type LogLevel, ValidationPipe } from '@nestjs/common';
+import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
+import { MERGE_PATCH_CONTENT_TYPE } from './config/config.controller.js';
 import type { LoadedConfig } from './config/config.loader.js';
-import type { LogLevelName } from './config/fleetsim.config.js';
+import { ConfigService } from './config/config.service.js';
+import { registerAccessLog } from './http/access.log.js';
 import { validationException } from './http/problem.js';
 import { ProblemFilter } from './http/problem.filter.js';
+import { registerRequestContext, requestIdOf } from './http/request.context.js';
 import { KafkaTarget } from './kafka/kafka-target.js';
-
-const LOG_LEVELS: Record<LogLevelName, LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-};
+import { FleetsimLogger } from './logging/fleetsim.logger.js';
+import { FleetsimMetrics } from './metrics/fleetsim.metrics.js';
 
 export interface CreateAppOptions {
   /** False to boot without touching Kafka (OpenAPI generation). */
@@ -32,18 +30,29 @@ export async function createApp(
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const { config } = loaded;
-  const adapter = new FastifyAdapter({ bodyLimit: config.server.bodyLimitBytes });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.server.bodyLimitBytes,
+    genReqId: requestIdOf,
+  });
+  const fastify = adapter.getInstance();
+  registerRequestContext(fastify);
+  registerAccessLog(fastify);
+  fastify.addContentTypeParser(
+    MERGE_PATCH_CONTENT_TYPE,
+    { parseAs: 'string' },
+    fastify.getDefaultJsonParser('error', 'error'),
+  );
+  const logger = new FleetsimLogger({ json: options.json ?? true, level: config.server.logLevel });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, new KafkaTarget(brokers, embedded, options.connectKafka ?? true)),
     adapter,
-    {
-      logger: new ConsoleLogger({
-        json: options.json ?? true,
-        logLevels: LOG_LEVELS[config.server.logLevel],
-      }),
-      abortOnError: false,
-    },
+    { logger, abortOnError: false },
   );
+  app.get(ConfigService).onUpdated(({ previous, current }) => {
+    if (current.server.logLevel !== previous.server.logLevel)
+      logger.setLevel(current.server.logLevel);
+  });
+  app.get(FleetsimMetrics).watchHttpServer(fastify.server);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

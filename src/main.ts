@@ -1,10 +1,10 @@
-import { ConsoleLogger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
 import { ConfigError, loadConfig } from './config/config.loader.js';
 import { FleetService } from './devices/fleet.service.js';
 import { EmbeddedKafka, EmbeddedKafkaError } from './kafka/embedded-kafka.js';
+import { FleetsimLogger } from './logging/fleetsim.logger.js';
 
-const logger = new ConsoleLogger('fleetsim', { json: process.env.LOG_FORMAT !== 'text' });
+const logger = new FleetsimLogger({ json: process.env.LOG_FORMAT !== 'text', context: 'fleetsim' });
 
 async function main(): Promise<void> {
   let loaded;
@@ -49,16 +49,22 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    logger.log(`${signal} received: stopping the scheduler and flushing the producer`);
+    logger.log(`${signal} received: stopping the scheduler and flushing the producer`, {
+      signal,
+    });
+    let code = 0;
     try {
       await app.close();
+    } catch (err) {
+      code = 1;
+      logger.error(`shutdown failed: ${err instanceof Error ? (err.stack ?? err.message) : err}`);
     } finally {
       if (embedded) {
         await embedded.stop();
         logger.log('embedded Kafka stopped');
       }
-      logger.log('fleetsim stopped');
-      process.exit(0);
+      logger.log('fleetsim stopped', { exitCode: code });
+      process.exit(code);
     }
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
@@ -71,6 +77,7 @@ async function main(): Promise<void> {
   logger.log(
     `fleetsim listening on ${url} (Swagger UI at /docs, metrics at /metrics); ` +
       `Kafka ${brokers.join(',')}${embedded ? ' (embedded)' : ''}, topic ${config.kafka.topic}`,
+    { url, brokers, embedded: embedded !== undefined, topic: config.kafka.topic },
   );
 }
 

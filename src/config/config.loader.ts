@@ -143,12 +143,13 @@ function flattenErrors(
 
 /**
  * Validates a plain configuration object as a whole. Returns the typed config or the
- * list of problems, each naming the key, its value, where it came from and the rule.
+ * list of problems, each naming the key, its value, where it came from and the rule (and
+ * class-validator's errors, for callers that report field and rule separately).
  */
 export function validateConfig(
   plain: Plain,
   describeSource: (path: string) => string = () => '',
-): { config: FleetsimConfig; problems: string[] } {
+): { config: FleetsimConfig; problems: string[]; errors: ValidationError[] } {
   const config = plainToInstance(FleetsimConfig, plain, { exposeDefaultValues: true });
   const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
   const problems = flattenErrors(errors).map(({ path, value, rules }) => {
@@ -157,7 +158,7 @@ export function validateConfig(
       : `${path} = ${JSON.stringify(value)}${describeSource(path)}: ${rules.join('; ')}`;
     return shown;
   });
-  return { config, problems };
+  return { config, problems, errors };
 }
 
 /** Loads defaults ← YAML file (FLEETSIM_CONFIG) ← environment, and validates the result. */

@@ -1,5 +1,7 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { ConfigController } from './config.controller.js';
 import type { LoadedConfig } from './config.loader.js';
+import { ConfigPatchService } from './config.patch.service.js';
 import { ConfigService } from './config.service.js';
 
 @Global()
@@ -8,7 +10,11 @@ export class ConfigModule {
   static forRoot(loaded: LoadedConfig): DynamicModule {
     return {
       module: ConfigModule,
-      providers: [{ provide: ConfigService, useValue: new ConfigService(loaded) }],
+      controllers: [ConfigController],
+      providers: [
+        { provide: ConfigService, useValue: new ConfigService(loaded) },
+        ConfigPatchService,
+      ],
       exports: [ConfigService],
     };
   }

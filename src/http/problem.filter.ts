@@ -75,6 +75,7 @@ export class ProblemFilter implements ExceptionFilter {
       );
       body = problemOf(HttpStatus.INTERNAL_SERVER_ERROR, 'an unexpected error occurred', instance);
     }
+    if (request?.id) body.requestId = request.id;
     void reply.status(body.status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);
   }
 }

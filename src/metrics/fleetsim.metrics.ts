@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import type { Server } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Counter, Gauge, Histogram, type Metric, register } from 'prom-client';
 import type { BreakerState } from '../producer/circuit.breaker.js';
 import { DROP_REASONS, type DeliveryStats } from '../producer/delivery.stats.js';
@@ -22,6 +24,23 @@ export interface ProducerGauges {
   partitions: number;
 }
 
+/** One reading in this many is timed for fleetsim_serialization_seconds (a power of two). */
+export const SERIALIZATION_SAMPLE_EVERY = 64;
+
+/**
+ * prom-client's default gauges whose names end in _total, which Prometheus reserves for
+ * counters (promtool check metrics refuses them). The per-type gauges without the suffix
+ * (nodejs_active_handles and the like) stay, and sum() gives the same totals.
+ */
+const MISNAMED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** Outcomes of a configuration change over REST. */
+export const CONFIG_CHANGE_RESULTS = ['applied', 'rejected', 'failed'] as const;
+
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 /** Registers a metric, replacing one of the same name left by an earlier app in this process. */
@@ -36,9 +55,12 @@ function metric<T extends Metric>(name: string, create: () => T): T {
  * metrics can never disagree.
  */
 @Injectable()
-export class FleetsimMetrics {
+export class FleetsimMetrics implements OnModuleDestroy {
   private producer?: () => ProducerGauges;
   private simulation?: () => SimulationGauges;
+  private httpConnections = 0;
+  /** Event-loop delay, sampled by Node every 10 ms; reset at every scrape. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   readonly sendLatency = metric(
     `${METRIC_PREFIX}send_latency_seconds`,
@@ -80,7 +102,31 @@ export class FleetsimMetrics {
       }),
   );
 
+  readonly serialization = metric(
+    `${METRIC_PREFIX}serialization_seconds`,
+    () =>
+      new Histogram({
+        name: `${METRIC_PREFIX}serialization_seconds`,
+        help: `Time to serialize one reading (one reading in ${SERIALIZATION_SAMPLE_EVERY} is timed)`,
+        buckets: [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3],
+      }),
+  );
+
+  readonly configChanges = metric(
+    `${METRIC_PREFIX}config_changes_total`,
+    () =>
+      new Counter({
+        name: `${METRIC_PREFIX}config_changes_total`,
+        help: 'Configuration changes over REST: applied, rejected (4xx) or failed (5xx)',
+        labelNames: ['result'] as const,
+      }),
+  );
+
   constructor() {
+    for (const name of MISNAMED_DEFAULT_METRICS) register.removeSingleMetric(name);
+    for (const result of CONFIG_CHANGE_RESULTS) this.configChanges.inc({ result }, 0);
+    this.loopDelay.enable();
+    const loopDelay = this.loopDelay;
     const producer = () => this.producer?.();
     const simulation = () => this.simulation?.();
     const books = (name: string, help: string, read: (p: ProducerGauges) => number) =>
@@ -165,6 +211,20 @@ export class FleetsimMetrics {
       'Partitions of the target topic as last read',
       () => producer()?.partitions,
     );
+    gauge('http_connections', 'Open HTTP connections', () => this.httpConnections);
+    metric(
+      `${METRIC_PREFIX}event_loop_delay_p99_seconds`,
+      () =>
+        new Gauge({
+          name: `${METRIC_PREFIX}event_loop_delay_p99_seconds`,
+          help: '99th percentile of the event-loop delay since the previous scrape',
+          collect() {
+            // Before the first 10 ms sample the histogram holds nothing and reports 0.
+            this.set(loopDelay.count ? loopDelay.percentile(99) / 1e9 : 0);
+            loopDelay.reset();
+          },
+        }),
+    );
     gauge('simulation_running', '1 while the scheduler produces readings', () =>
       simulation()?.running ? 1 : 0,
     );
@@ -195,6 +255,18 @@ export class FleetsimMetrics {
           },
         }),
     );
+  }
+
+  /** Counts the server's open connections for fleetsim_http_connections. */
+  watchHttpServer(server: Server): void {
+    server.on('connection', (socket) => {
+      this.httpConnections++;
+      socket.once('close', () => this.httpConnections--);
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.loopDelay.disable();
   }
 
   watchProducer(read: () => ProducerGauges): void {

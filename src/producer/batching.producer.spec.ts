@@ -304,3 +304,66 @@ test('kafkajs errors are classified by their retriable flag, through retry wrapp
   );
   assert.equal(isRetriable(new TypeError('bug')), false);
 });
+
+test('setSender waits for the sends in flight, then the new sender takes the rest, in order, once', async () => {
+  const before = new ScriptedSender();
+  const after = new ScriptedSender();
+  const p = new BatchingProducer(before, { ...OPTIONS, batchSize: 10, maxInFlightRequests: 2 });
+  before.holding = true;
+  for (let i = 0; i < 100; i++) p.offer(record(i));
+  await until('two sends in flight on the old sender', () => before.inFlight === 2);
+
+  let swapped = false;
+  const swap = p.setSender(after).then((previous) => {
+    swapped = true;
+    return previous;
+  });
+  // More readings arrive while the swap waits; none may start on either sender yet.
+  for (let i = 100; i < 150; i++) p.offer(record(i));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(swapped, false, 'the swap must wait for the sends in flight');
+  assert.equal(before.inFlight, 2, 'no new send may start on the old sender');
+  assert.equal(after.batches.length + after.inFlight, 0, 'nor on the new one');
+  assert.ok(p.stats.balanced());
+
+  before.release();
+  assert.equal(await swap, before, 'setSender resolves with the previous sender');
+  await p.flush();
+
+  const sentBefore = before.batches.flat().map((r) => r.hash);
+  const sentAfter = after.batches.flat().map((r) => r.hash);
+  assert.deepEqual(
+    sentBefore,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
+  assert.deepEqual(
+    [...sentBefore, ...sentAfter],
+    Array.from({ length: 150 }, (_, i) => i),
+    'every record once, in order, across the swap',
+  );
+  assert.equal(p.stats.acknowledged, 150);
+  assert.equal(p.stats.generated, 150);
+  assert.ok(p.stats.balanced());
+});
+
+test('a swap while nothing is in flight takes effect at once; failures on the new sender are retried there', async () => {
+  const before = new ScriptedSender();
+  const after = new ScriptedSender();
+  const p = new BatchingProducer(before, { ...OPTIONS, batchSize: 5, lingerMs: 1 });
+  assert.equal(await p.setSender(after), before);
+  after.fail = 'retriable';
+  for (let i = 0; i < 20; i++) p.offer(record(i));
+  await until('a retry on the new sender', () => p.stats.retried > 0);
+  after.fail = 'no';
+  await p.flush();
+  assert.equal(before.batches.length, 0);
+  // Retries may reorder batches across the two requests in flight; each record arrives once.
+  assert.deepEqual(
+    after.batches
+      .flat()
+      .map((r) => r.hash)
+      .sort((a, b) => a - b),
+    Array.from({ length: 20 }, (_, i) => i),
+  );
+  assert.ok(p.stats.balanced());
+});

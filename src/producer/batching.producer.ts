@@ -91,10 +91,13 @@ export class BatchingProducer {
   /** Set when close() gave up waiting: nothing more is sent. */
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
+  /** Set while setSender() waits for the sends in flight on the previous sender. */
+  private swapping?: Promise<BatchSender>;
+  private drainWaiters: Array<() => void> = [];
   private highWaterBytes: number;
 
   constructor(
-    private readonly sender: BatchSender,
+    private sender: BatchSender,
     private options: BatchingOptions,
     private readonly observer: ProducerObserver = {},
   ) {
@@ -161,6 +164,34 @@ export class BatchingProducer {
   }
 
   /**
+   * Hands the queue over to `next` (a Kafka client built with other settings). No new send
+   * starts until every send in flight on the current sender is answered, so one device's
+   * messages never race on two connections; then `next` takes over. The queue and the books
+   * stay one, so nothing is lost or counted twice. Resolves with the previous sender, which
+   * the caller closes.
+   */
+  async setSender(next: BatchSender): Promise<BatchSender> {
+    while (this.swapping) await this.swapping.catch(() => {});
+    const swap = (async () => {
+      if (this.inFlightRequests > 0) {
+        await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+      }
+      const previous = this.sender;
+      this.sender = next;
+      // A new topic may have another partition count: route what is queued by the new one.
+      this.queue.repartition((r) => next.partition(r.hash));
+      return previous;
+    })();
+    this.swapping = swap;
+    try {
+      return await swap;
+    } finally {
+      this.swapping = undefined;
+      this.pump(true);
+    }
+  }
+
+  /**
    * Stops taking new readings, sends what is queued and waits for in-flight sends, for at
    * most `timeoutMs`. What is still queued then is dropped with reason `shutdown`.
    */
@@ -214,9 +245,9 @@ export class BatchingProducer {
 
   /** Starts as many sends as the in-flight limit, the breaker and the batch rules allow. */
   private pump(force: boolean): void {
-    if (this.stopped) return;
+    if (this.stopped) return this.notifyIdle();
     const o = this.options;
-    while (this.inFlightRequests < o.maxInFlightRequests && this.queue.sendable) {
+    while (this.inFlightRequests < o.maxInFlightRequests && this.queue.sendable && !this.swapping) {
       const full = this.queue.length >= o.batchSize || this.queue.bytes >= o.batchBytes;
       if (!full && !force && !this.flushing) break;
       if (!this.breaker.allow()) {
@@ -311,6 +342,11 @@ export class BatchingProducer {
   }
 
   private notifyIdle(): void {
+    if (this.inFlightRequests === 0 && this.drainWaiters.length) {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
     if (this.queue.length === 0 && this.inFlightRequests === 0 && this.idleWaiters.length) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];

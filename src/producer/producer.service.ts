@@ -1,17 +1,30 @@
 import {
+  HttpStatus,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ConfigService } from '../config/config.service.js';
+import { getPath } from '../config/config.loader.js';
+import { type ConfigChange, ConfigService, type PreparedChange } from '../config/config.service.js';
 import type { FleetsimConfig } from '../config/fleetsim.config.js';
+import { ProblemException } from '../http/problem.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { BatchingProducer, type BatchingOptions } from './batching.producer.js';
-import { KafkaSender } from './kafka.sender.js';
+import { compressionType, KafkaSender } from './kafka.sender.js';
 import type { OutgoingRecord } from './outgoing.record.js';
+
+/** Settings baked into the kafkajs client: changing one means connecting a new client. */
+export const CLIENT_SETTINGS = [
+  'kafka.topic',
+  'kafka.clientId',
+  'producer.requiredAcks',
+  'producer.compression',
+  'producer.idempotent',
+  'producer.maxInFlightRequests',
+] as const;
 
 function batchingOptions(config: FleetsimConfig): BatchingOptions {
   const p = config.producer;
@@ -32,9 +45,11 @@ function batchingOptions(config: FleetsimConfig): BatchingOptions {
 @Injectable()
 export class ProducerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Producer');
-  readonly sender: KafkaSender;
+  private current: KafkaSender;
   readonly producer: BatchingProducer;
   private connecting?: Promise<void>;
+  /** A client swap under way (config change), awaited at shutdown. */
+  private swapping?: Promise<void>;
   private stopped = false;
   lastConnectError?: string;
 
@@ -44,20 +59,8 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     metrics: FleetsimMetrics,
   ) {
     const c = config.config;
-    this.sender = new KafkaSender({
-      brokers: target.brokers.length ? target.brokers : ['127.0.0.1:9092'],
-      clientId: c.kafka.clientId,
-      topic: c.kafka.topic,
-      topicPartitions: c.kafka.topicPartitions,
-      topicReplicationFactor: c.kafka.topicReplicationFactor,
-      requiredAcks: c.producer.requiredAcks,
-      compression: c.producer.compression,
-      idempotent: c.producer.idempotent,
-      maxInFlightRequests: c.producer.maxInFlightRequests,
-      metadataRefreshMs: c.kafka.metadataRefreshMs,
-      logCreator: kafkajsLogCreator(new Logger('kafkajs')),
-    });
-    this.producer = new BatchingProducer(this.sender, batchingOptions(c), {
+    this.current = this.buildSender(c);
+    this.producer = new BatchingProducer(this.current, batchingOptions(c), {
       batchAcknowledged: (messages, _bytes, ms) => {
         metrics.sendLatency.observe(ms / 1000);
         metrics.batchSize.observe(messages);
@@ -76,6 +79,112 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       breaker: this.producer.breaker.state,
       partitions: this.sender.partitionCount,
     }));
+    config.onUpdated(({ previous, current }) => {
+      const options = batchingOptions(current);
+      if (JSON.stringify(options) !== JSON.stringify(batchingOptions(previous))) {
+        this.producer.reconfigure(options);
+      }
+    });
+    config.onPrepare((change) => this.prepareClient(change));
+  }
+
+  /** The Kafka client in use. */
+  get sender(): KafkaSender {
+    return this.current;
+  }
+
+  private buildSender(c: FleetsimConfig): KafkaSender {
+    return new KafkaSender({
+      brokers: this.target.brokers.length ? this.target.brokers : ['127.0.0.1:9092'],
+      clientId: c.kafka.clientId,
+      topic: c.kafka.topic,
+      topicPartitions: c.kafka.topicPartitions,
+      topicReplicationFactor: c.kafka.topicReplicationFactor,
+      requiredAcks: c.producer.requiredAcks,
+      compression: c.producer.compression,
+      idempotent: c.producer.idempotent,
+      maxInFlightRequests: c.producer.maxInFlightRequests,
+      metadataRefreshMs: c.kafka.metadataRefreshMs,
+      logCreator: kafkajsLogCreator(new Logger('kafkajs')),
+    });
+  }
+
+  /**
+   * For a change of a setting baked into the kafkajs client: connects a new client with the
+   * new settings before anything changes (a failure refuses the change), and once the change
+   * is applied hands the queue over to it (BatchingProducer.setSender) and closes the old one.
+   */
+  private async prepareClient({
+    previous,
+    next,
+    changedPaths,
+  }: ConfigChange): Promise<PreparedChange | undefined> {
+    const changed = CLIENT_SETTINGS.filter((path) => changedPaths.includes(path));
+    if (changed.length === 0) return undefined;
+    try {
+      compressionType(next.producer.compression);
+    } catch (err) {
+      throw new ProblemException(HttpStatus.BAD_REQUEST, (err as Error).message, {
+        errors: [
+          {
+            field: 'producer.compression',
+            rule: 'codecAvailable',
+            message: (err as Error).message,
+          },
+        ],
+      });
+    }
+    if (this.stopped) {
+      throw new ProblemException(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        'fleetsim is shutting down; nothing was changed',
+      );
+    }
+    if (!this.target.connect || !this.current.connected) {
+      throw new ProblemException(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        `${changed.join(', ')} can only change while the producer is connected to Kafka ` +
+          '(see /health/ready); nothing was changed',
+      );
+    }
+    const sender = this.buildSender(next);
+    try {
+      await sender.connect();
+    } catch (err) {
+      await sender.disconnect();
+      throw new ProblemException(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        `could not connect a Kafka client with the new settings (${(err as Error).message}); nothing was changed`,
+      );
+    }
+    return {
+      abort: () => sender.disconnect(),
+      commit: async () => {
+        const swap = this.swapClient(sender, changed, previous);
+        this.swapping = swap;
+        try {
+          await swap;
+        } finally {
+          if (this.swapping === swap) this.swapping = undefined;
+        }
+      },
+    };
+  }
+
+  private async swapClient(
+    next: KafkaSender,
+    changed: readonly string[],
+    previous: FleetsimConfig,
+  ): Promise<void> {
+    // Shutdown began while the new client connected: it closes the client in use, not this one.
+    if (this.stopped) return next.disconnect();
+    const old = (await this.producer.setSender(next)) as KafkaSender;
+    this.current = next;
+    this.logger.log(
+      `new Kafka client in use for ${changed.map((p) => `${p}=${JSON.stringify(getPath(this.config.config, p))}`).join(', ')}; ` +
+        `the previous one (${changed.map((p) => `${p}=${JSON.stringify(getPath(previous, p))}`).join(', ')}) has been drained`,
+    );
+    await old.disconnect();
   }
 
   onApplicationBootstrap(): void {
@@ -137,6 +246,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     await this.connecting?.catch(() => {});
+    await this.swapping?.catch(() => {});
     const { flushed, dropped } = await this.producer.close(
       this.config.config.producer.shutdownFlushMs,
     );
@@ -144,6 +254,18 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     this.logger.log(
       `producer closed: flushed ${flushed} messages at shutdown, dropped ${dropped}; ` +
         `totals generated=${s.generated} acknowledged=${s.acknowledged} failed=${s.failed} dropped=${s.droppedTotal}`,
+      {
+        flushed,
+        droppedAtShutdown: dropped,
+        totals: {
+          generated: s.generated,
+          acknowledged: s.acknowledged,
+          failed: s.failed,
+          dropped: s.droppedTotal,
+          queued: s.queued,
+          inFlight: s.inFlight,
+        },
+      },
     );
     await this.sender.disconnect();
   }

@@ -161,6 +161,22 @@ export class PartitionedQueue {
     this.release(batch.partitions);
   }
 
+  /**
+   * Moves every queued record to the partition `partitionOf` names, keeping each device's
+   * order (a device's records are in one queue, in order, and are re-queued in that order).
+   * Only while nothing is in flight.
+   */
+  repartition(partitionOf: (record: OutgoingRecord) => number): void {
+    const all: OutgoingRecord[] = [];
+    for (const q of this.queues) if (q) for (const r of q.clear()) all.push(r);
+    this.length = 0;
+    this.bytes = 0;
+    for (const r of all) {
+      r.partition = partitionOf(r);
+      this.push(r, r.key.length + r.value.length);
+    }
+  }
+
   /** Empties every partition and returns how many records were dropped. */
   clear(): number {
     let n = 0;

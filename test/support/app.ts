@@ -47,7 +47,7 @@ export async function http(
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; type: string; body: any }> {
+): Promise<{ status: number; type: string; body: any; headers: Headers }> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -60,7 +60,12 @@ export async function http(
   } catch {
     // not JSON: keep the text
   }
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: parsed };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type') ?? '',
+    body: parsed,
+    headers: res.headers,
+  };
 }
 
 /** Polls `check` every 50 ms until it returns a value other than undefined, or fails after `ms`. */
