@@ -265,7 +265,8 @@ export class BatchingProducer {
       void this.dispatch(batch);
       force = this.flushing;
     }
-    if (this.queue.length > 0 && !this.lingerTimer && this.breaker.state === 'closed') {
+    // Muted partitions are picked up when their batch is answered (dispatch pumps again).
+    if (this.queue.sendable && !this.lingerTimer && this.breaker.state === 'closed') {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = undefined;
         this.pump(true);
