@@ -82,6 +82,8 @@ const PLANS: RunPlan[] = [
 function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
   return new Promise((resolve, reject) => {
     const child = fork(join(root, 'dist', 'bench', 'pipeline-run.js'), [], {
+      // createApp replaces Fastify's error handler on purpose; its warning is noise here.
+      execArgv: [...process.execArgv, '--disable-warning=FSTWRN004'],
       env: {
         ...env,
         BENCH_PIPELINE_SPEC: JSON.stringify(spec),
