@@ -320,7 +320,10 @@ async function main(): Promise<void> {
     env.KAFKA_BROKERS?.split(',')
       .map((b) => b.trim())
       .filter(Boolean) ?? [];
-  if (brokers.length === 0) {
+  const needsKafka = ['50k', '100k', 'flat-out', 'pp', 'flat-out-gzip', 'pp-gzip'].some(wanted);
+  if (!needsKafka) {
+    log('no Kafka runs selected');
+  } else if (brokers.length === 0) {
     embedded = new EmbeddedKafka({ port: 0, heap: '1g', partitions: PARTITIONS, log });
     brokers = await embedded.start();
   } else {
