@@ -78,6 +78,11 @@ export interface PipelineResult {
   behindMsAtEnd: number;
   /** Messages queued in the producer at the end of the window. */
   queuedAtEnd: number;
+  /**
+   * Most the producer held (queued + in flight) during the window, as a share of
+   * bufferMemory; at 0.8 the block policy holds the scheduler back.
+   */
+  peakBufferShare: number;
   final: {
     generated: number;
     acknowledged: number;
@@ -184,7 +189,12 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   latencies = [];
   keyBytes = valueBytes = offered = 0;
   eld.reset();
+  let peakBuffered = 0;
+  const sampler = setInterval(() => {
+    peakBuffered = Math.max(peakBuffered, producer.bufferedBytes);
+  }, 50);
   await sleep(spec.measureMs);
+  clearInterval(sampler);
   const b = await snap();
   const eldP50 = eld.percentile(50) / 1e6;
   const eldP99 = eld.percentile(99) / 1e6;
@@ -255,6 +265,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     peakRssMb,
     behindMsAtEnd,
     queuedAtEnd,
+    peakBufferShare: peakBuffered / p.bufferMemory,
     final: {
       generated: stats.generated,
       acknowledged: stats.acknowledged,
