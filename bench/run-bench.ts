@@ -441,9 +441,12 @@ async function main(): Promise<void> {
     console.log(
       `\nCPU profile of the flat-out window (top self time, ${fmt(profileTop.totalMs)} ms sampled):`,
     );
-    for (const r of profileTop.rows) {
-      console.log(`  ${fmt(r.selfPct, 1).padStart(5)} %  ${r.fn}  ${r.where}`);
-    }
+    const pct = (n: number) => `${fmt(n, 1).padStart(5)} %`;
+    console.log(
+      '  by owner (node core and builtins charged to their caller): ' +
+        profileTop.owners.map((o) => `${o.area} ${fmt(o.selfPct, 1)} %`).join(', '),
+    );
+    for (const r of profileTop.rows) console.log(`  ${pct(r.selfPct)}  ${r.fn}  ${r.where}`);
   }
 
   const report = {
