@@ -150,6 +150,11 @@ export class EmbeddedKafka {
     return [`127.0.0.1:${this.port}`];
   }
 
+  /** Process id of the broker's JVM while it runs (for CPU accounting). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null;
   }

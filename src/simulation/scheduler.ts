@@ -105,6 +105,12 @@ export interface SchedulerOptions {
   tickMs: number;
   /** Most readings taken in one tick, to keep the event loop responsive. */
   maxPerTick?: number;
+  /**
+   * Most wall time, in ms, the running scheduler spends taking readings in one go before it
+   * lets timers and I/O (acknowledgements, REST calls) run; it comes straight back when
+   * readings are still due. Default 20.
+   */
+  maxTickWorkMs?: number;
 }
 
 /**
@@ -116,6 +122,7 @@ export interface SchedulerOptions {
 export class Scheduler {
   private readonly schedules = new Map<string, FleetSchedule>();
   private timer?: NodeJS.Timeout;
+  private immediate?: NodeJS.Immediate;
   private rotation = 0;
   running = false;
 
@@ -147,8 +154,11 @@ export class Scheduler {
     this.schedules.get(fleet.id)?.retime(oldIntervalMs, fleet.intervalMs, this.clock.now());
   }
 
-  /** Takes every reading due by `now`. */
-  tick(now = this.clock.now()): TickResult {
+  /**
+   * Takes every reading due by `now`, up to `maxPerTick` readings and, when `workUntil` is
+   * given, until `performance.now()` passes it (checked every 256 readings).
+   */
+  tick(now = this.clock.now(), workUntil = Infinity): TickResult {
     let emitted = 0;
     let held = false;
     let budget = this.options.maxPerTick ?? 50_000;
@@ -170,6 +180,7 @@ export class Scheduler {
         const due = s.cycleStart + s.phases[s.cursor] * interval;
         if (due > now) break;
         if (budget === 0) break outer;
+        if ((emitted & 255) === 255 && performance.now() >= workUntil) break outer;
         if (!this.sink(fleet, devices[s.order[s.cursor]], due)) {
           held = true;
           break outer;
@@ -203,15 +214,19 @@ export class Scheduler {
     const now = this.clock.now();
     for (const s of this.schedules.values()) s.rebase(now);
     const loop = () => {
+      this.immediate = undefined;
       if (!this.running) return;
-      const result = this.tick();
+      const result = this.tick(
+        this.clock.now(),
+        performance.now() + (this.options.maxTickWorkMs ?? 20),
+      );
       onTick?.(result);
-      // Come back at once when work is left over, else at the next tick.
-      const wait =
-        result.emitted > 0 && result.behindMs > this.options.tickMs && !result.held
-          ? 0
-          : this.options.tickMs;
-      this.timer = setTimeout(loop, wait);
+      // Come back at once (after pending I/O) when work is left over, else at the next tick.
+      if (result.emitted > 0 && result.behindMs > this.options.tickMs && !result.held) {
+        this.immediate = setImmediate(loop);
+      } else {
+        this.timer = setTimeout(loop, this.options.tickMs);
+      }
     };
     this.timer = setTimeout(loop, 0);
   }
@@ -219,5 +234,7 @@ export class Scheduler {
   stop(): void {
     this.running = false;
     clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
   }
 }

@@ -32,16 +32,27 @@ export function hourOfDay(ts: number): number {
   return (ts % DAY) / HOUR;
 }
 
+/**
+ * Day of the week (0 = Sunday … 6 = Saturday, UTC) of an event time: what
+ * `new Date(ts).getUTCDay()` says, without building a Date for every reading.
+ */
+export function utcDayOfWeek(ts: number): number {
+  const t = Math.trunc(ts); // what new Date(ts) keeps of a fractional time
+  if (!(Math.abs(t) <= 8.64e15)) return NaN; // an invalid Date
+  // 1970-01-01 was a Thursday; the outer modulo keeps days before it in 0 … 6.
+  return (((Math.floor(t / DAY) + 4) % 7) + 7) % 7;
+}
+
 /** True from 08:00 to 18:00 UTC, Monday to Friday. */
 export function isWorkingHours(ts: number): boolean {
-  const day = new Date(ts).getUTCDay();
+  const day = utcDayOfWeek(ts);
   const h = hourOfDay(ts);
   return day >= 1 && day <= 5 && h >= 8 && h < 18;
 }
 
 /** Smooth 0 … 1 working-hours load: ramps up 07–09, full 09–17, down 17–19 on weekdays. */
 export function workingLoad(ts: number): number {
-  const day = new Date(ts).getUTCDay();
+  const day = utcDayOfWeek(ts);
   if (day === 0 || day === 6) return 0;
   const h = hourOfDay(ts);
   if (h < 7 || h >= 19) return 0;

@@ -1,0 +1,293 @@
+/**
+ * Part 2, one run, in a process of its own (started by run-bench.ts with fork): boots the real
+ * server (createApp, listening on a free port), creates the fleets, starts the simulation and
+ * measures the whole path scheduler → generator → serializer → producer → broker over a
+ * window after a warm-up. Reports one PipelineResult over IPC.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createApp } from '../src/app.factory.js';
+import { loadConfig } from '../src/config/config.loader.js';
+import { FleetService } from '../src/devices/fleet.service.js';
+import { FleetsimMetrics } from '../src/metrics/fleetsim.metrics.js';
+import type { OutgoingRecord } from '../src/producer/outgoing.record.js';
+import { ProducerService } from '../src/producer/producer.service.js';
+import { SimulationService } from '../src/simulation/simulation.service.js';
+import { MsHistogram, percentile, procCpuSeconds } from './stats.js';
+
+export interface PipelineSpec {
+  name: string;
+  brokers: string[];
+  topic: string;
+  partitions: number;
+  fleets: number;
+  devicesPerFleet: number;
+  intervalMs: number;
+  compression: 'none' | 'gzip';
+  acks: 1 | -1 | 0;
+  warmupMs: number;
+  measureMs: number;
+  brokerPid?: number;
+  /** Write a V8 CPU profile of the measurement window here. */
+  profileFile?: string;
+  /** Extra environment for loadConfig (KAFKA_BATCH_SIZE, …). */
+  env?: Record<string, string>;
+}
+
+export interface PipelineResult {
+  name: string;
+  topic: string;
+  partitions: number;
+  devices: number;
+  fleets: number;
+  intervalMs: number;
+  targetRate: number;
+  compression: string;
+  acks: number;
+  producer: {
+    batchSize: number;
+    batchBytes: number;
+    lingerMs: number;
+    maxInFlightRequests: number;
+    bufferMemory: number;
+    backpressure: string;
+  };
+  windowSec: number;
+  generatedPerSec: number;
+  /** Acknowledged messages per second by the producer's books. */
+  ackedPerSec: number;
+  /** Growth of the topic's end offsets (sum of high-water marks) per second. */
+  offsetsPerSec: number;
+  /** Key + value bytes acknowledged per second, in MiB (2^20, like ProducerPerformance). */
+  mibPerSec: number;
+  avgValueBytes: number;
+  avgKeyBytes: number;
+  batchesPerSec: number;
+  avgBatchMessages: number;
+  sendLatencyMs: { p50: number; p99: number; max: number; batches: number };
+  scheduleLagMs: { p50: number; p99: number; max: number };
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  serverCpuPct: number;
+  /** Server CPU time per acknowledged message, µs (less sensitive to CPU stolen by others). */
+  serverCpuUsPerMsg: number;
+  brokerCpuPct?: number;
+  peakRssMb: number;
+  /** Scheduler lateness at the end of the window, ms. */
+  behindMsAtEnd: number;
+  /** Messages queued in the producer at the end of the window. */
+  queuedAtEnd: number;
+  /**
+   * Most the producer held (queued + in flight) during the window, as a share of
+   * bufferMemory; at 0.8 the block policy holds the scheduler back.
+   */
+  peakBufferShare: number;
+  final: {
+    generated: number;
+    acknowledged: number;
+    failed: number;
+    dropped: number;
+    retried: number;
+    topicMessages: number;
+    /** acknowledged equals the topic's message count after the flush. */
+    offsetsMatch: boolean;
+    /** generated = acknowledged + failed + dropped + queued + inFlight. */
+    balanced: boolean;
+  };
+  profileFile?: string;
+}
+
+async function run(spec: PipelineSpec): Promise<PipelineResult> {
+  const loaded = loadConfig({
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    KAFKA_BROKERS: spec.brokers.join(','),
+    KAFKA_TOPIC: spec.topic,
+    KAFKA_TOPIC_PARTITIONS: String(spec.partitions),
+    KAFKA_ACKS: String(spec.acks),
+    KAFKA_COMPRESSION: spec.compression,
+    FLEETSIM_BACKPRESSURE: 'block',
+    FLEETSIM_AUTOSTART: 'false',
+    FLEETSIM_ANOMALY_RATE: '0.01',
+    FLEETSIM_TREND_ENABLED: 'true',
+    ...spec.env,
+  });
+  const app = await createApp(loaded, spec.brokers, false, { json: true });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const producerService = app.get(ProducerService);
+  await producerService.ready();
+  const simulation = app.get(SimulationService);
+  const fleets = app.get(FleetService);
+  const metrics = app.get(FleetsimMetrics);
+  const producer = producerService.producer;
+  const stats = producer.stats;
+
+  // Schedule lag of every reading: wrap the producer's entry point (the sink calls it right
+  // after generating and serializing), so the figure does not depend on the lag metric's code.
+  const lag = new MsHistogram();
+  let keyBytes = 0;
+  let valueBytes = 0;
+  let offered = 0;
+  const offer = producerService.offer.bind(producerService);
+  producerService.offer = (record: OutgoingRecord): boolean => {
+    lag.record(Date.now() - record.scheduledAt);
+    keyBytes += record.key.length;
+    valueBytes += record.value.length;
+    offered++;
+    return offer(record);
+  };
+  // Send latency of every acknowledged batch, from the producer's own observer.
+  let latencies: number[] = [];
+  const observe = metrics.sendLatency.observe.bind(metrics.sendLatency);
+  metrics.sendLatency.observe = ((seconds: number) => {
+    latencies.push(seconds * 1000);
+    observe(seconds);
+  }) as typeof metrics.sendLatency.observe;
+
+  const admin = producerService.sender.kafka.admin();
+  await admin.connect();
+  const topicMessages = async () =>
+    (await admin.fetchTopicOffsets(spec.topic)).reduce((n, o) => n + Number(o.high), 0);
+
+  for (let i = 0; i < spec.fleets; i++) {
+    fleets.create({
+      name: `bench-${i}`,
+      deviceCount: spec.devicesPerFleet,
+      intervalMs: spec.intervalMs,
+      seed: 1000 + i,
+    } as Parameters<FleetService['create']>[0]);
+  }
+  const eld = monitorEventLoopDelay({ resolution: 10 });
+  eld.enable();
+  simulation.start();
+  await sleep(spec.warmupMs);
+
+  let session: Session | undefined;
+  if (spec.profileFile) {
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  const snap = async () => {
+    const offsets = await topicMessages();
+    return {
+      offsets,
+      t: performance.now(),
+      cpu: process.cpuUsage(),
+      broker: procCpuSeconds(spec.brokerPid),
+      generated: stats.generated,
+      acknowledged: stats.acknowledged,
+      bytes: stats.bytes,
+      batches: stats.batches,
+    };
+  };
+  const a = await snap();
+  lag.reset();
+  latencies = [];
+  keyBytes = valueBytes = offered = 0;
+  eld.reset();
+  let peakBuffered = 0;
+  const sampler = setInterval(() => {
+    peakBuffered = Math.max(peakBuffered, producer.bufferedBytes);
+  }, 50);
+  await sleep(spec.measureMs);
+  clearInterval(sampler);
+  const b = await snap();
+  const eldP50 = eld.percentile(50) / 1e6;
+  const eldP99 = eld.percentile(99) / 1e6;
+  const eldMax = eld.max / 1e6;
+  const behindMsAtEnd = simulation.scheduler.behind(Date.now());
+  const queuedAtEnd = stats.queued;
+  const lagSnapshot = { p50: lag.percentile(50), p99: lag.percentile(99), max: lag.max };
+  const batchLatencies = latencies;
+  const sampleBytes = { key: keyBytes / offered, value: valueBytes / offered };
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(spec.profileFile!, JSON.stringify(profile));
+    session.disconnect();
+  }
+
+  // Stop generating, send what is queued, and check the books against the topic.
+  simulation.stop();
+  await Promise.race([producer.flush(), sleep(60_000)]);
+  const inTopic = await topicMessages();
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  await admin.disconnect();
+
+  const secs = (b.t - a.t) / 1000;
+  const cpuUs = b.cpu.user + b.cpu.system - (a.cpu.user + a.cpu.system);
+  const acked = b.acknowledged - a.acknowledged;
+  const p = loaded.config.producer;
+  const result: PipelineResult = {
+    name: spec.name,
+    topic: spec.topic,
+    partitions: producerService.sender.partitionCount,
+    devices: spec.fleets * spec.devicesPerFleet,
+    fleets: spec.fleets,
+    intervalMs: spec.intervalMs,
+    targetRate: (spec.fleets * spec.devicesPerFleet * 1000) / spec.intervalMs,
+    compression: spec.compression,
+    acks: spec.acks,
+    producer: {
+      batchSize: p.batchSize,
+      batchBytes: p.batchBytes,
+      lingerMs: p.lingerMs,
+      maxInFlightRequests: p.maxInFlightRequests,
+      bufferMemory: p.bufferMemory,
+      backpressure: p.backpressure,
+    },
+    windowSec: secs,
+    generatedPerSec: (b.generated - a.generated) / secs,
+    ackedPerSec: acked / secs,
+    offsetsPerSec: (b.offsets - a.offsets) / secs,
+    mibPerSec: (b.bytes - a.bytes) / secs / 2 ** 20,
+    avgValueBytes: sampleBytes.value,
+    avgKeyBytes: sampleBytes.key,
+    batchesPerSec: (b.batches - a.batches) / secs,
+    avgBatchMessages: acked / Math.max(1, b.batches - a.batches),
+    sendLatencyMs: {
+      p50: percentile(batchLatencies, 50),
+      p99: percentile(batchLatencies, 99),
+      max: percentile(batchLatencies, 100),
+      batches: batchLatencies.length,
+    },
+    scheduleLagMs: lagSnapshot,
+    eventLoopDelayMs: { p50: eldP50, p99: eldP99, max: eldMax },
+    serverCpuPct: cpuUs / 1e4 / secs,
+    serverCpuUsPerMsg: cpuUs / Math.max(1, acked),
+    brokerCpuPct:
+      a.broker !== undefined && b.broker !== undefined
+        ? ((b.broker - a.broker) * 100) / secs
+        : undefined,
+    peakRssMb,
+    behindMsAtEnd,
+    queuedAtEnd,
+    peakBufferShare: peakBuffered / p.bufferMemory,
+    final: {
+      generated: stats.generated,
+      acknowledged: stats.acknowledged,
+      failed: stats.failed,
+      dropped: stats.droppedTotal,
+      retried: stats.retried,
+      topicMessages: inTopic,
+      offsetsMatch: inTopic === stats.acknowledged,
+      balanced: stats.balanced(),
+    },
+    profileFile: spec.profileFile,
+  };
+  await app.close();
+  return result;
+}
+
+const spec = JSON.parse(process.env.BENCH_PIPELINE_SPEC ?? 'null') as PipelineSpec | null;
+if (!spec || !process.send) {
+  console.error('pipeline-run.js is started by run-bench.js (npm run bench)');
+  process.exit(2);
+}
+run(spec).then(
+  (result) => process.send!({ result }, () => process.exit(0)),
+  (err: Error) => process.send!({ error: err.stack ?? err.message }, () => process.exit(1)),
+);
