@@ -9,7 +9,7 @@
  * Flags: --unit (unit tier only), --coverage (c8 over everything); any other argument keeps
  * only the files whose path contains it (e.g. `npm test -- outage`).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { EmbeddedKafka } from '../src/kafka/embedded-kafka.js';
@@ -40,6 +40,15 @@ async function main(): Promise<number> {
     filters.length ? list.filter((f) => filters.some((x) => f.includes(x))) : list;
   const files = [...pick(unit), ...pick(integration), ...pick(e2e)];
   if (files.length === 0) throw new Error(`no test file matches ${filters.join(', ')}`);
+
+  if (files.some((f) => f.includes('metrics.test'))) {
+    // The metrics test runs Debian's promtool and prometheus; fetch them once if missing.
+    const install = spawnSync('bash', [join(root, '.ci', 'install-prometheus')], {
+      stdio: 'inherit',
+    });
+    if (install.status !== 0)
+      console.error('could not install prometheus/promtool: the metrics test will fail');
+  }
 
   const env: NodeJS.ProcessEnv = { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1' };
   let broker: EmbeddedKafka | undefined;

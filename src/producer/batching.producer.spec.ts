@@ -342,7 +342,11 @@ test('setSender waits for the sends in flight, then the new sender takes the res
   );
   for (const q of [0, 1]) {
     const order = all.filter((h) => h % 2 === q);
-    assert.deepEqual(order, [...order].sort((a, b) => a - b), `partition ${q} in order`);
+    assert.deepEqual(
+      order,
+      [...order].sort((a, b) => a - b),
+      `partition ${q} in order`,
+    );
   }
   assert.equal(p.stats.acknowledged, 150);
   assert.equal(p.stats.generated, 150);
