@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpException, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { Fleet } from '../devices/fleet.js';
 import { FakeClock } from '../simulation/clock.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { type GenerationParams, generateReading } from '../simulation/reading.generator.js';
 import { ENDED_KEPT, type InjectRequest, AnomalyService } from './anomaly.service.js';
+import { thrownProblem } from '../../test/support/problems.js';
 
 Logger.overrideLogger(false);
 
@@ -43,17 +44,6 @@ const spike = (over: Partial<InjectRequest> = {}): InjectRequest => ({
   durationMs: 5000,
   ...over,
 });
-
-/** The status and problem body a call throws. */
-function problemOf(fn: () => unknown): { status: number; body: any } {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof HttpException, String(err));
-    return { status: err.getStatus(), body: err.getResponse() };
-  }
-  assert.fail('expected a problem');
-}
 
 test('injecting puts one effect object per targeted device, in event time', () => {
   const { fleet, service, clock } = setup();
@@ -157,11 +147,11 @@ test('cancelling ends an active anomaly now and drops a scheduled one', () => {
 
 test('bad requests: kind × sensor, magnitude, fleet, sensor carried, target matching nothing', () => {
   const { service } = setup(['temperature', 'switch']);
-  let p = problemOf(() => service.inject(spike({ sensor: 'switch' })));
+  let p = thrownProblem(() => service.inject(spike({ sensor: 'switch' })));
   assert.equal(p.status, 400);
   assert.equal(p.body.errors[0].rule, 'validForKind');
 
-  p = problemOf(() => service.inject(spike({ magnitude: 80 })));
+  p = thrownProblem(() => service.inject(spike({ magnitude: 80 })));
   assert.equal(p.status, 400);
   assert.deepEqual(p.body.errors, [
     {
@@ -171,11 +161,11 @@ test('bad requests: kind × sensor, magnitude, fleet, sensor carried, target mat
     },
   ]);
 
-  p = problemOf(() => service.inject(spike({ target: { fleetId: 'nope' } })));
+  p = thrownProblem(() => service.inject(spike({ target: { fleetId: 'nope' } })));
   assert.equal(p.status, 404);
   assert.equal(p.body.detail, 'fleet "nope" does not exist');
 
-  p = problemOf(() => service.inject(spike({ sensor: 'humidity' })));
+  p = thrownProblem(() => service.inject(spike({ sensor: 'humidity' })));
   assert.equal(p.status, 400);
   assert.deepEqual(p.body.errors, [
     {
@@ -185,7 +175,7 @@ test('bad requests: kind × sensor, magnitude, fleet, sensor carried, target mat
     },
   ]);
 
-  p = problemOf(() => service.inject(spike({ target: { fleetId: 'plant', building: 2 } })));
+  p = thrownProblem(() => service.inject(spike({ target: { fleetId: 'plant', building: 2 } })));
   assert.equal(p.status, 422);
   assert.equal(
     p.body.detail,
@@ -193,7 +183,7 @@ test('bad requests: kind × sensor, magnitude, fleet, sensor carried, target mat
   );
   assert.equal(p.body.errors[0].rule, 'matchesDevices');
 
-  p = problemOf(() =>
+  p = thrownProblem(() =>
     service.inject(spike({ target: { fleetId: 'plant', deviceIds: ['plant.b1.f1.r1.d1', 'x'] } })),
   );
   assert.equal(p.status, 422);
@@ -214,7 +204,10 @@ test('the list keeps live anomalies and the last ended ones, newest first', () =
   assert.equal(items[0].id, `inj-${ENDED_KEPT + 21}`, 'newest first');
   assert.equal(service.list({ state: 'active' }).items.length, 1);
   assert.equal(service.list({ fleetId: 'other' }).items.length, 0);
-  assert.equal(problemOf(() => service.get('inj-2')).body.detail, 'anomaly "inj-2" does not exist');
+  assert.equal(
+    thrownProblem(() => service.get('inj-2')).body.detail,
+    'anomaly "inj-2" does not exist',
+  );
 });
 
 test('deleting a fleet forgets its anomalies', () => {
@@ -222,7 +215,7 @@ test('deleting a fleet forgets its anomalies', () => {
   const a = service.inject(spike());
   registry.delete('plant');
   assert.equal(service.list().items.length, 0);
-  assert.equal(problemOf(() => service.get(a.id)).status, 404);
+  assert.equal(thrownProblem(() => service.get(a.id)).status, 404);
 });
 
 test('random anomalies acting now are counted', () => {

@@ -9,8 +9,8 @@ export interface BatchSender {
   /** The partition for a key hash under the topic's current partition count. */
   partition(hash: number): number;
   /**
-   * Sends records to the partitions they carry. Resolves with the records the broker did not
-   * take (never sent, or refused per partition), if any; they are counted as failed.
+   * Sends records to the partitions they carry. Resolves with the records the client did not
+   * send (whole partitions), if any; they are queued again and retried.
    */
   send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void>;
 }
@@ -94,6 +94,13 @@ export class BatchingProducer {
   /** Set while setSender() waits for the sends in flight on the previous sender. */
   private swapping?: Promise<BatchSender>;
   private drainWaiters: Array<() => void> = [];
+  /**
+   * Batches whose send failed, waiting to be sent again exactly as they were: the idempotent
+   * producer numbers a batch once, and a retry with other records after an ambiguous failure
+   * would be refused as out of order. Their partitions stay muted meanwhile.
+   */
+  private readonly retries: TakenBatch[] = [];
+  private retryBytes = 0;
   private highWaterBytes: number;
 
   constructor(
@@ -118,7 +125,7 @@ export class BatchingProducer {
 
   /** Bytes held: queued plus in flight. */
   get bufferedBytes(): number {
-    return this.queue.bytes + this.inFlightBytes;
+    return this.queue.bytes + this.retryBytes + this.inFlightBytes;
   }
 
   /**
@@ -179,6 +186,9 @@ export class BatchingProducer {
       const previous = this.sender;
       this.sender = next;
       // A new topic may have another partition count: route what is queued by the new one.
+      // A new client numbers batches afresh: retries go back into the queue, in order.
+      for (const b of this.retries.splice(0).reverse()) this.queue.requeue(b);
+      this.retryBytes = 0;
       this.queue.repartition((r) => next.partition(r.hash));
       return previous;
     })();
@@ -209,7 +219,9 @@ export class BatchingProducer {
     this.stopped = true;
     clearTimeout(this.lingerTimer);
     clearTimeout(this.wakeTimer);
-    const left = this.queue.clear();
+    let left = this.queue.clear();
+    for (const b of this.retries.splice(0)) left += b.records.length;
+    this.retryBytes = 0;
     this.stats.queued -= left;
     if (left) this.drop(left, 'shutdown');
     return {
@@ -228,7 +240,9 @@ export class BatchingProducer {
 
   /** Resolves when nothing is queued or in flight. */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && this.inFlightRequests === 0) return Promise.resolve();
+    if (this.queue.length === 0 && this.retries.length === 0 && this.inFlightRequests === 0) {
+      return Promise.resolve();
+    }
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -247,6 +261,19 @@ export class BatchingProducer {
   private pump(force: boolean): void {
     if (this.stopped) return this.notifyIdle();
     const o = this.options;
+    while (this.inFlightRequests < o.maxInFlightRequests && this.retries.length && !this.swapping) {
+      if (!this.breaker.allow()) {
+        if (this.breaker.state === 'open') this.scheduleWake();
+        return this.notifyIdle();
+      }
+      const batch = this.retries.shift()!;
+      this.retryBytes -= batch.bytes;
+      this.stats.queued -= batch.records.length;
+      this.stats.inFlight += batch.records.length;
+      this.inFlightBytes += batch.bytes;
+      this.inFlightRequests++;
+      void this.dispatch(batch);
+    }
     while (this.inFlightRequests < o.maxInFlightRequests && this.queue.sendable && !this.swapping) {
       const full = this.queue.length >= o.batchSize || this.queue.bytes >= o.batchBytes;
       if (!full && !force && !this.flushing) break;
@@ -283,23 +310,37 @@ export class BatchingProducer {
     for (;;) {
       const started = performance.now();
       try {
-        const refused = (await this.sender.send(batch)) ?? [];
-        this.breaker.success();
-        const ok = n - refused.length;
+        const unsent = (await this.sender.send(batch)) ?? [];
+        const ok = n - unsent.length;
         this.stats.inFlight -= n;
         this.stats.acknowledged += ok;
-        this.stats.failed += refused.length;
-        this.stats.batches++;
-        this.stats.bytes += bytes;
-        this.observer.batchAcknowledged?.(ok, bytes, performance.now() - started);
-        if (refused.length) {
-          this.observer.batchFailed?.(
-            refused.length,
-            new Error('partitions not taken by the broker'),
-            false,
-          );
+        if (unsent.length === 0) {
+          this.breaker.success();
+          this.stats.batches++;
+          this.stats.bytes += bytes;
+          this.observer.batchAcknowledged?.(ok, bytes, performance.now() - started);
+          this.queue.release(taken.partitions);
+          break;
         }
-        this.queue.release(taken.partitions);
+        // Partitions the client did not send (stale metadata): they go back to the front of
+        // their queues, as a failed attempt; each partition is all sent or all unsent.
+        let unsentBytes = 0;
+        for (const r of unsent) unsentBytes += r.key.length + r.value.length;
+        const unsentPartitions = [...new Set(unsent.map((r) => r.partition))];
+        this.stats.bytes += bytes - unsentBytes;
+        if (ok > 0) this.stats.batches++;
+        this.breaker.failure();
+        this.observer.batchFailed?.(
+          unsent.length,
+          new Error('partitions not sent by the client'),
+          true,
+        );
+        this.stats.queued += unsent.length;
+        this.stats.retried += unsent.length;
+        this.observer.retried?.(unsent.length);
+        this.queue.release(taken.partitions.filter((q) => !unsentPartitions.includes(q)));
+        this.retries.push({ records: unsent, bytes: unsentBytes, partitions: unsentPartitions });
+        this.retryBytes += unsentBytes;
         break;
       } catch (err) {
         const retriable = isRetriable(err);
@@ -333,7 +374,8 @@ export class BatchingProducer {
         this.stats.queued += n;
         this.stats.retried += n;
         this.observer.retried?.(n);
-        this.queue.requeue(taken);
+        this.retries.push(taken);
+        this.retryBytes += bytes;
         break;
       }
     }
@@ -348,7 +390,12 @@ export class BatchingProducer {
       this.drainWaiters = [];
       for (const w of waiters) w();
     }
-    if (this.queue.length === 0 && this.inFlightRequests === 0 && this.idleWaiters.length) {
+    if (
+      this.queue.length === 0 &&
+      this.retries.length === 0 &&
+      this.inFlightRequests === 0 &&
+      this.idleWaiters.length
+    ) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();

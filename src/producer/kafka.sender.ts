@@ -81,6 +81,7 @@ export class KafkaSender implements BatchSender {
   /** Sends in flight per kafkajs producer, so a replaced one is closed only when idle. */
   private readonly inFlight = new Map<Producer, number>();
   private readonly settled = new EventEmitter();
+  private renewing = false;
   private readonly compression: number;
   partitionCount: number;
   connected = false;
@@ -169,6 +170,21 @@ export class KafkaSender implements BatchSender {
     return this.partitionCount;
   }
 
+  /** Replaces a kafkajs producer whose metadata is stale with a fresh one (once per producer). */
+  private async renewProducer(stale: Producer): Promise<void> {
+    if (this.producer !== stale || this.renewing) return;
+    this.renewing = true;
+    try {
+      await this.refreshPartitions();
+      if (this.producer === stale) {
+        this.producer = await this.newProducer();
+        void this.retire(stale);
+      }
+    } finally {
+      this.renewing = false;
+    }
+  }
+
   private async retire(producer: Producer): Promise<void> {
     while ((this.inFlight.get(producer) ?? 0) > 0) {
       await new Promise<void>((resolve) => this.settled.once('settled', resolve));
@@ -218,11 +234,12 @@ export class KafkaSender implements BatchSender {
       this.settled.emit('settled');
     }
     if (acks !== 0) {
-      // Never count as acknowledged what kafkajs did not send (it skips unknown partitions).
+      // Never count as acknowledged what kafkajs did not send: it silently skips partitions
+      // its metadata does not know (e.g. right after a broker restart or a partition change).
       const ok = new Set(answered.filter((r) => r.errorCode === 0).map((r) => r.partition));
       const unanswered = records.filter((r) => !ok.has(r.partition));
       if (unanswered.length) {
-        void this.refreshPartitions().catch(() => {});
+        void this.renewProducer(producer).catch(() => {});
         return unanswered;
       }
     }

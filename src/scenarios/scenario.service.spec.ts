@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpException, Logger } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { AnomalyService } from '../anomalies/anomaly.service.js';
 import { Fleet } from '../devices/fleet.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
@@ -10,6 +10,7 @@ import { FakeTimers } from './fake.timers.js';
 import { scenarioDuration } from './scenario.js';
 import type { CreateScenarioDto } from './scenario.dto.js';
 import { ScenarioService, stageAnomalyProblems } from './scenario.service.js';
+import { thrownProblem } from '../../test/support/problems.js';
 
 Logger.overrideLogger(false);
 
@@ -43,16 +44,6 @@ function setup() {
   const service = new ScenarioService(simulation, anomalies, registry);
   service.timers = timers;
   return { registry, simulation, overrides, timers, anomalies, service };
-}
-
-function statusOf(fn: () => unknown): { status: number; body: any } {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof HttpException, String(err));
-    return { status: err.getStatus(), body: err.getResponse() };
-  }
-  assert.fail('expected a problem');
 }
 
 test('built-in scenarios are valid plans', () => {
@@ -131,11 +122,11 @@ test('starting another scenario stops the first and cancels its anomalies', () =
 
 test('stop: 409 when not running, 404 for an unknown scenario; clears overrides', () => {
   const { overrides, service, simulation, timers } = setup();
-  assert.equal(statusOf(() => service.stop('heat-wave')).status, 409);
-  assert.equal(statusOf(() => service.stop('nope')).status, 404);
-  assert.equal(statusOf(() => service.start('nope')).status, 404);
+  assert.equal(thrownProblem(() => service.stop('heat-wave')).status, 409);
+  assert.equal(thrownProblem(() => service.stop('nope')).status, 404);
+  assert.equal(thrownProblem(() => service.start('nope')).status, 404);
   assert.equal(
-    statusOf(() => service.start('heat-wave', 'ghost')).body.detail,
+    thrownProblem(() => service.start('heat-wave', 'ghost')).body.detail,
     'fleet "ghost" does not exist',
   );
   service.start('heat-wave');
@@ -176,8 +167,8 @@ test('user-defined scenarios: created, listed, run to the end, deleted; names ar
   assert.equal(created.builtIn, false);
   assert.equal(created.durationMs, 3000);
   assert.deepEqual(created.stages[1].overrides, {});
-  assert.equal(statusOf(() => service.create(dto)).status, 409);
-  assert.equal(statusOf(() => service.create({ ...dto, name: 'heat-wave' })).status, 409);
+  assert.equal(thrownProblem(() => service.create(dto)).status, 409);
+  assert.equal(thrownProblem(() => service.create({ ...dto, name: 'heat-wave' })).status, 409);
   assert.equal(service.list().length, 5);
 
   service.start('night-shift');
@@ -190,13 +181,13 @@ test('user-defined scenarios: created, listed, run to the end, deleted; names ar
   assert.equal(simulation.scenarioStatus(), null);
 
   service.delete('night-shift');
-  assert.equal(statusOf(() => service.get('night-shift')).status, 404);
-  assert.equal(statusOf(() => service.delete('heat-wave')).status, 409);
+  assert.equal(thrownProblem(() => service.get('night-shift')).status, 404);
+  assert.equal(thrownProblem(() => service.delete('heat-wave')).status, 409);
 });
 
 test('stage anomalies are checked for kind × sensor and magnitude, naming the field', () => {
   const { service } = setup();
-  const problem = statusOf(() =>
+  const problem = thrownProblem(() =>
     service.create({
       name: 'broken',
       stages: [

@@ -60,16 +60,20 @@ test('a broker outage opens the circuit, keeps generating, and loses nothing', a
   assert.ok(down.balanced);
 
   await broker.start();
+  let last: unknown;
   await waitFor(
     'the backlog to be sent',
     async () => {
       const p = await producer();
+      last = p;
       return p.circuit === 'closed' && p.queued < 1000 && p.acknowledged > down.generated
         ? true
         : undefined;
     },
     90_000,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; producer: ${JSON.stringify(last)}`);
+  });
   assert.equal(
     (await http(t.url, 'GET', '/health/ready')).status,
     200,
