@@ -8,13 +8,20 @@ import { createApp, openApiDocument } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/config.loader.js';
 import { projectRoot } from '../src/kafka/project-root.js';
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
+/**
+ * Sorts object keys, and `enum` lists: the Swagger plugin takes enums of union types from the
+ * type checker, whose member order is not stable between runs.
+ */
+function sortKeys(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map((v) => sortKeys(v));
+    return key === 'enum' && items.every((v) => typeof v === 'string') ? items.sort() : items;
+  }
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.keys(value)
         .sort()
-        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+        .map((k) => [k, sortKeys((value as Record<string, unknown>)[k], k)]),
     );
   }
   return value;
