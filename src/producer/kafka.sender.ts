@@ -59,6 +59,23 @@ export function compressionType(name: CompressionName): number {
   return type;
 }
 
+/** Errors after which an idempotent producer cannot go on with its current producer id. */
+const PRODUCER_STATE_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+/** The Kafka error type of a kafkajs error, looking through its wrappers. */
+function errorType(err: unknown): string {
+  let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (e.type) return e.type;
+    e = (e.originalError ?? e.cause) as typeof e;
+  }
+  return '';
+}
+
 /** kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. */
 const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
   const socket = new Socket();
@@ -226,6 +243,18 @@ export class KafkaSender implements BatchSender {
         topicMessages: [{ topic: this.options.topic, messages }],
       });
     } catch (err) {
+      if (PRODUCER_STATE_ERRORS.has(errorType(err))) {
+        // The idempotent producer's numbering no longer matches the broker's (e.g. state lost
+        // in a broker failure): a fresh client gets a new producer id; the batch is retried.
+        void this.renewProducer(producer).catch(() => {});
+        const type = errorType(err);
+        throw Object.assign(
+          new Error(
+            `producer state lost (${type}: ${(err as Error).message}); renewing the client`,
+          ),
+          { retriable: true },
+        );
+      }
       // A partition error may mean the partition count changed: re-read it before the retry.
       void this.refreshPartitions().catch(() => {});
       throw err;
