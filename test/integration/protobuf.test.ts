@@ -109,11 +109,10 @@ void test('FLEETSIM_VALUE_FORMAT=protobuf: messages decode with protobufjs and a
     assert.equal(byDevice.size, 40, 'every device sent readings');
     assert.ok(anomalous > 0, 'some readings carry an anomaly label');
 
-    // Every reading of a device exactly once: seq 0 … n-1, event time rising with seq. (Not
-    // their order in the partition: concurrent produce requests can land out of order.)
+    // Every reading of a device exactly once and in order in its partition (the consumer hands
+    // a partition's messages over in offset order): seq 0 … n-1, event time rising with seq.
     const last = new Map<string, Record<string, any>>();
     for (const [id, readings] of byDevice) {
-      readings.sort((a, b) => a.seq - b.seq);
       assert.deepEqual(
         readings.map((r) => r.seq),
         readings.map((_, i) => i),
