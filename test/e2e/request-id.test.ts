@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { http, waitFor } from '../support/app.js';
+import { http } from '../support/app.js';
 import { uniqueTopic } from '../support/kafka.js';
-import { spawnServer } from '../support/server.js';
+import { spawnServer, terminate } from '../support/server.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -87,15 +87,6 @@ test('every request gets an id: kept from x-request-id, else generated, echoed, 
     '/metrics is not logged at info level',
   );
 
-  server.child.kill('SIGTERM');
-  const exit = await waitFor(
-    'the server to exit',
-    () =>
-      Promise.race([
-        server.exited,
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), 200)),
-      ]),
-    60_000,
-  );
+  const exit = await terminate(server, 60_000);
   assert.equal(exit.code, 0);
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { http, waitFor } from '../support/app.js';
 import { consumeAll, uniqueTopic } from '../support/kafka.js';
-import { spawnServer } from '../support/server.js';
+import { spawnServer, terminate } from '../support/server.js';
 
 const DEVICES = 3000;
 const INTERVAL_MS = 200;
@@ -39,16 +39,7 @@ test('SIGTERM stops the scheduler, then flushes the producer: the topic holds ex
   );
 
   const sigtermAt = Date.now();
-  server.child.kill('SIGTERM');
-  const exit = await waitFor(
-    'the server to exit',
-    () =>
-      Promise.race([
-        server.exited,
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), 200)),
-      ]),
-    90_000,
-  );
+  const exit = await terminate(server, 90_000);
   assert.deepEqual(exit, { code: 0, signal: null });
 
   const index = (context: string, prefix: string) =>

@@ -93,3 +93,23 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
     throw err;
   }
 }
+
+/** Sends SIGTERM and waits, at most `ms`, for the process to exit; resolves with how it exited. */
+export async function terminate(
+  server: ServerProcess,
+  ms = 90_000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  server.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the server did not exit within ${ms} ms of SIGTERM`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([server.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
