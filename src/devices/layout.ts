@@ -50,11 +50,6 @@ export function locate(layout: Layout, index: number): Location {
   };
 }
 
-/** The 0-based room number (0 … rooms-1) a device with ordinal `index` belongs to. */
-export function roomIndexOf(layout: Layout, index: number): number {
-  return index % roomCount(layout);
-}
-
 /**
  * A device id: the fleet id, the device's place and its 1-based number in the fleet, e.g.
  * `plant-a.b2.f3.r4.d1234`. Stable for the life of the fleet.

@@ -119,10 +119,6 @@ export class BatchingProducer {
     );
   }
 
-  get settings(): Readonly<BatchingOptions> {
-    return this.options;
-  }
-
   /** Bytes held: queued plus in flight. */
   get bufferedBytes(): number {
     return this.queue.bytes + this.retryBytes + this.inFlightBytes;

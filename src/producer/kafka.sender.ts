@@ -4,7 +4,6 @@ import kafkajs, {
   type Admin,
   type ISocketFactory,
   type Kafka,
-  type Logger,
   type Producer,
   type logCreator,
 } from 'kafkajs';
@@ -281,5 +280,3 @@ export class KafkaSender implements BatchSender {
     await this.admin?.disconnect().catch(() => {});
   }
 }
-
-export type { Logger };

@@ -43,13 +43,6 @@ export function utcDayOfWeek(ts: number): number {
   return (((Math.floor(t / DAY) + 4) % 7) + 7) % 7;
 }
 
-/** True from 08:00 to 18:00 UTC, Monday to Friday. */
-export function isWorkingHours(ts: number): boolean {
-  const day = utcDayOfWeek(ts);
-  const h = hourOfDay(ts);
-  return day >= 1 && day <= 5 && h >= 8 && h < 18;
-}
-
 /** Smooth 0 … 1 working-hours load: ramps up 07–09, full 09–17, down 17–19 on weekdays. */
 export function workingLoad(ts: number): number {
   const day = utcDayOfWeek(ts);
