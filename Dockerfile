@@ -7,7 +7,7 @@
 # e.g. `docker compose up` (see docker-compose.yml) or the Helm chart's kafka.brokers.
 # Without it the server exits at start (code 3) with a message saying that Java is missing.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: all dependencies, compile TypeScript to dist/ ---------------------------------
 FROM ${NODE_IMAGE} AS build
