@@ -312,6 +312,10 @@ func main() {
 		fail("cannot start the producer: " + err.Error())
 	}
 
+	// Devices first, so that building them does not count as schedule lag.
+	rng := rand.New(rand.NewPCG(7, uint64(*devices)))
+	ds := newDevices(*devices, *perFleet, rng)
+
 	// The window is the time between windowStart and windowEnd (ns since start); per-message
 	// figures count messages generated inside it.
 	start := time.Now()
@@ -347,8 +351,6 @@ func main() {
 
 	// The generator: one goroutine builds every reading and hands it to the producer, whose
 	// input channel blocks when the producer is behind (the flat-out run's backpressure).
-	rng := rand.New(rand.NewPCG(7, uint64(*devices)))
-	ds := newDevices(*devices, *perFleet, rng)
 	stop := make(chan struct{})
 	genDone := make(chan struct{})
 	var lag *hist
