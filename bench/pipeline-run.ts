@@ -17,8 +17,13 @@ import { ProducerService } from '../src/producer/producer.service.js';
 import { SimulationService } from '../src/simulation/simulation.service.js';
 import { MsHistogram, percentile, procCpuSeconds } from './stats.js';
 
+/** fleetsim's producer engines (`kafka.client`, env KAFKA_CLIENT). */
+export type Engine = 'platformatic' | 'kafkajs';
+
 export interface PipelineSpec {
   name: string;
+  /** The producer engine asked for, as KAFKA_CLIENT. */
+  engine: Engine;
   brokers: string[];
   topic: string;
   partitions: number;
@@ -38,6 +43,13 @@ export interface PipelineSpec {
 
 export interface PipelineResult {
   name: string;
+  /** The engine asked for (KAFKA_CLIENT). */
+  engine: Engine;
+  /**
+   * The server's `kafka.client` after loading that configuration; undefined when this
+   * version of fleetsim has no such setting (then kafkajs ran, whatever was asked for).
+   */
+  engineConfigured?: string;
   topic: string;
   partitions: number;
   devices: number;
@@ -112,6 +124,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     FLEETSIM_AUTOSTART: 'false',
     FLEETSIM_ANOMALY_RATE: '0.01',
     FLEETSIM_TREND_ENABLED: 'true',
+    KAFKA_CLIENT: spec.engine,
     ...spec.env,
   });
   const app = await createApp(loaded, spec.brokers, false, { json: true });
@@ -223,6 +236,8 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const p = loaded.config.producer;
   const result: PipelineResult = {
     name: spec.name,
+    engine: spec.engine,
+    engineConfigured: (loaded.config.kafka as { client?: string }).client,
     topic: spec.topic,
     partitions: producerService.sender.partitionCount,
     devices: spec.fleets * spec.devicesPerFleet,
