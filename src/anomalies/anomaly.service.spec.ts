@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Logger } from '@nestjs/common';
-import { Fleet } from '../devices/fleet.js';
+import { Fleet } from '../model/fleet.js';
 import { FakeClock } from '../simulation/clock.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { type GenerationParams, generateReading } from '../simulation/reading.generator.js';

@@ -1,10 +1,10 @@
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import type { Device } from '../devices/fleet.js';
+import type { Device } from '../model/fleet.js';
 import { type FieldProblem, notFound, ProblemException } from '../http/problem.js';
 import { type Clock, systemClock } from '../simulation/clock.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
-import type { SensorName } from '../simulation/sensors/sensor.model.js';
-import type { AnomalyEffect, AnomalyKind } from './anomaly.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
+import type { AnomalyEffect, AnomalyKind } from '../model/anomaly.js';
 import type { AnomalyDto, AnomalyListDto, AnomalyQueryDto, AnomalyState } from './anomaly.dto.js';
 import { effectiveMagnitude, kindSensorProblem, magnitudeProblem } from './anomaly.rules.js';
 import { type AnomalyTarget, describeTarget, resolveTarget } from './anomaly.target.js';

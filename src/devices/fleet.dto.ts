@@ -13,7 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { SENSOR_NAMES, type SensorName } from '../simulation/sensors/sensor.model.js';
+import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 
 export class LayoutDto {
   /** Buildings on the site. */

@@ -1,16 +1,17 @@
 import { randomInt } from 'node:crypto';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { notFound, ProblemException } from '../http/problem.js';
-import { partitionFor } from '../producer/fnv1a.partitioner.js';
+import { partitionFor } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
+import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { readingObject } from '../simulation/reading.serializer.js';
-import { SENSOR_NAMES } from '../simulation/sensors/sensor.model.js';
+import { SENSOR_NAMES } from '../model/sensors/sensor.model.js';
 import { SimulationService } from '../simulation/simulation.service.js';
 import type { DeviceDto, DevicePageDto, DeviceQueryDto } from './device.dto.js';
-import { Device, Fleet } from './fleet.js';
+import { Device, Fleet } from '../model/fleet.js';
 import type { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
-import { deriveLayout, parseDeviceId, slugify } from './layout.js';
+import { deriveLayout, parseDeviceId, slugify } from '../model/layout.js';
 
 /** Most devices across all fleets, so one process cannot be asked for unbounded memory. */
 export const MAX_TOTAL_DEVICES = 1_000_000;
@@ -158,7 +159,7 @@ export class FleetService {
       number: d.index + 1,
       location: { ...d.location },
       sensors: fleet.sensors,
-      partition: partitionFor(d.hash, this.producer.sender.partitionCount),
+      partition: partitionFor(recordKey(d.id).hash, this.producer.sender.partitionCount),
       nextSeq: d.seq,
       lastReading: d.lastTs >= 0 ? readingObject(fleet, d) : null,
     };

@@ -10,7 +10,7 @@ import kafkajs, {
 import type { CompressionName } from '../config/fleetsim.config.js';
 import type { BatchSender } from './batching.producer.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
-import { partitionFor } from './fnv1a.partitioner.js';
+import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Logger } from '@nestjs/common';
 import { AnomalyService } from '../anomalies/anomaly.service.js';
-import { Fleet } from '../devices/fleet.js';
+import { Fleet } from '../model/fleet.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import type { ParamOverrides, SimulationService } from '../simulation/simulation.service.js';
 import { BUILTIN_SCENARIOS } from './builtin.scenarios.js';

@@ -2,7 +2,7 @@ import { HttpStatus, Injectable, Logger, type OnApplicationShutdown } from '@nes
 import { kindSensorProblem, magnitudeProblem } from '../anomalies/anomaly.rules.js';
 import { AnomalyService } from '../anomalies/anomaly.service.js';
 import { clampToLayout } from '../anomalies/anomaly.target.js';
-import type { Fleet } from '../devices/fleet.js';
+import type { Fleet } from '../model/fleet.js';
 import { type FieldProblem, notFound, ProblemException } from '../http/problem.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import type { GenerationParams } from '../simulation/reading.generator.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Device, Fleet } from '../devices/fleet.js';
+import { type Device, Fleet } from '../model/fleet.js';
 import { FakeClock } from './clock.js';
 import { phaseOf, Scheduler } from './scheduler.js';
 

@@ -1,4 +1,4 @@
-import type { Device, Fleet } from '../devices/fleet.js';
+import type { Device, Fleet } from '../model/fleet.js';
 import type { Clock } from './clock.js';
 
 /**

@@ -6,10 +6,11 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
 import type { ValueFormat } from '../config/fleetsim.config.js';
-import type { Device, Fleet } from '../devices/fleet.js';
+import type { Device, Fleet } from '../model/fleet.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import { FleetsimMetrics, SERIALIZATION_SAMPLE_EVERY } from '../metrics/fleetsim.metrics.js';
 import { ProducerService } from '../producer/producer.service.js';
+import { RecordKeys } from '../producer/record.key.js';
 import { systemClock } from './clock.js';
 import { FleetRegistry } from './fleet.registry.js';
 import { type GenerationParams, generateReading } from './reading.generator.js';
@@ -51,6 +52,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   private rateTimer?: NodeJS.Timeout;
   private lastRate = { at: Date.now(), generated: 0, acknowledged: 0 };
   private serialized = 0;
+  private readonly keys = new RecordKeys();
   /** Reports the active scenario, set by the scenario service. */
   scenarioStatus: () => ScenarioStatus | null = () => null;
 
@@ -92,10 +94,11 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     if (!producer.accepting && this.config.config.producer.backpressure === 'block') return false;
     const params = this.paramsByFleet.get(fleet.id) ?? this.baseParams;
     if (generateReading(fleet, device, scheduledAt, params)) {
+      const { key, hash } = this.keys.of(device);
       producer.offer({
-        key: device.key,
+        key,
         value: this.serialize(fleet, device, scheduledAt),
-        hash: device.hash,
+        hash,
         partition: 0,
         scheduledAt,
       });
