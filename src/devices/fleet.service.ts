@@ -1,7 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { notFound, ProblemException } from '../http/problem.js';
-import { partitionFor } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
@@ -159,7 +158,7 @@ export class FleetService {
       number: d.index + 1,
       location: { ...d.location },
       sensors: fleet.sensors,
-      partition: partitionFor(recordKey(d.id).hash, this.producer.sender.partitionCount),
+      partition: this.producer.partitionOf(recordKey(d.id).hash),
       nextSeq: d.seq,
       lastReading: d.lastTs >= 0 ? readingObject(fleet, d) : null,
     };

@@ -14,7 +14,16 @@ import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { BatchingProducer, type BatchingOptions } from './batching.producer.js';
 import { compressionType, KafkaSender } from './kafka.sender.js';
+import type { BreakerState } from './circuit.breaker.js';
+import type { DeliveryStats } from './delivery.stats.js';
 import type { OutgoingRecord } from './outgoing.record.js';
+
+/** The target topic as the producer sees it. */
+export interface TopicInfo {
+  topic: string;
+  partitions: number;
+  connected: boolean;
+}
 
 /** Settings baked into the kafkajs client: changing one means connecting a new client. */
 export const CLIENT_SETTINGS = [
@@ -46,7 +55,7 @@ function batchingOptions(config: FleetsimConfig): BatchingOptions {
 export class ProducerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Producer');
   private current: KafkaSender;
-  readonly producer: BatchingProducer;
+  private readonly producer: BatchingProducer;
   private connecting?: Promise<void>;
   /** A client swap under way (config change), awaited at shutdown. */
   private swapping?: Promise<void>;
@@ -77,7 +86,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       stats: this.producer.stats,
       bufferedBytes: this.producer.bufferedBytes,
       breaker: this.producer.breaker.state,
-      partitions: this.sender.partitionCount,
+      partitions: this.current.partitionCount,
     }));
     config.onUpdated(({ previous, current }) => {
       const options = batchingOptions(current);
@@ -88,9 +97,43 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     config.onPrepare((change) => this.prepareClient(change));
   }
 
-  /** The Kafka client in use. */
-  get sender(): KafkaSender {
-    return this.current;
+  /** The producer's books (live: read, never write). */
+  stats(): Readonly<DeliveryStats> {
+    return this.producer.stats;
+  }
+
+  /** The circuit breaker's state. */
+  circuit(): BreakerState {
+    return this.producer.breaker.state;
+  }
+
+  /** The partition a key with this FNV-1a hash goes to under the topic's partition count. */
+  partitionOf(hash: number): number {
+    return this.current.partition(hash);
+  }
+
+  /** The target topic as last read, and whether the client is connected. */
+  topicInfo(): TopicInfo {
+    return {
+      topic: this.current.topic,
+      partitions: this.current.partitionCount,
+      connected: this.current.connected,
+    };
+  }
+
+  /** Bytes the producer holds (queued and in flight). */
+  get bufferedBytes(): number {
+    return this.producer.bufferedBytes;
+  }
+
+  /** Sends everything queued now, ignoring linger; resolves when nothing is left. */
+  flush(): Promise<void> {
+    return this.producer.flush();
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    return this.producer.idle();
   }
 
   private buildSender(c: FleetsimConfig): KafkaSender {
@@ -200,16 +243,16 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   private async connectUntilUp(): Promise<void> {
     while (!this.stopped) {
       try {
-        await this.sender.connect();
+        await this.current.connect();
         this.lastConnectError = undefined;
         this.logger.log(
-          `connected to ${this.target.brokers.join(',')}; topic ${this.sender.topic} has ${this.sender.partitionCount} partitions`,
+          `connected to ${this.target.brokers.join(',')}; topic ${this.current.topic} has ${this.current.partitionCount} partitions`,
         );
         return;
       } catch (err) {
         this.lastConnectError = (err as Error).message;
         this.logger.warn(`cannot reach Kafka yet (${this.lastConnectError}); retrying`);
-        await this.sender.disconnect();
+        await this.current.disconnect();
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
@@ -225,15 +268,15 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
 
   /** Whether the broker answers now. */
   async reachable(): Promise<boolean> {
-    return this.sender.connected && (await this.sender.ping());
+    return this.current.connected && (await this.current.ping());
   }
 
   status() {
     const c = this.config.config;
     return {
-      topic: this.sender.topic,
-      partitions: this.sender.partitionCount,
-      connected: this.sender.connected,
+      topic: this.current.topic,
+      partitions: this.current.partitionCount,
+      connected: this.current.connected,
       circuit: this.producer.breaker.state,
       bufferedBytes: this.producer.bufferedBytes,
       bufferMemory: c.producer.bufferMemory,
@@ -267,6 +310,6 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
         },
       },
     );
-    await this.sender.disconnect();
+    await this.current.disconnect();
   }
 }

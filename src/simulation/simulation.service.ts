@@ -186,7 +186,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private counts() {
-    const s = this.producer.producer.stats;
+    const s = this.producer.stats();
     return { generated: s.generated, acknowledged: s.acknowledged };
   }
 
@@ -197,7 +197,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     const gen = (c.generated - this.lastRate.generated) / secs;
     const ack = (c.acknowledged - this.lastRate.acknowledged) / secs;
     this.lastRate = { at: now, ...c };
-    const s = this.producer.producer.stats;
+    const s = this.producer.stats();
     this.logger.log(
       `rate ${gen.toFixed(0)} msg/s generated, ${ack.toFixed(0)} msg/s acknowledged ` +
         `(target ${this.fleets.targetRate.toFixed(0)}/s, ${this.fleets.deviceCount} devices in ${this.fleets.size} fleets); ` +
@@ -206,7 +206,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   status() {
-    const s = this.producer.producer.stats;
+    const s = this.producer.stats();
     return {
       state: this.scheduler.running ? ('running' as const) : ('stopped' as const),
       fleets: this.fleets.size,
