@@ -1,4 +1,4 @@
-import type { FieldProblem } from '../http/problem.js';
+import type { FieldProblem } from '../model/domain.error.js';
 import { NUMERIC_MODELS } from '../model/sensor.table.js';
 import type { NumericSensorModel, SensorName } from '../model/sensors/sensor.model.js';
 import { type AnomalyKind, defaultMagnitude, KIND_SENSORS } from '../model/anomaly.js';

@@ -1,6 +1,6 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Device } from '../model/fleet.js';
-import { type FieldProblem, notFound, ProblemException } from '../http/problem.js';
+import { DomainError, type FieldProblem, invalidField, notFound } from '../model/domain.error.js';
 import { type Clock, systemClock } from '../simulation/clock.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import type { SensorName } from '../model/sensors/sensor.model.js';
@@ -47,11 +47,10 @@ interface InjectedAnomaly {
   effects: Array<{ device: Device; effect: AnomalyEffect }>;
 }
 
-const badRequest = (problem: FieldProblem) =>
-  new ProblemException(HttpStatus.BAD_REQUEST, problem.message, { errors: [problem] });
+const badRequest = invalidField;
 
 const unprocessable = (problem: FieldProblem) =>
-  new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, problem.message, { errors: [problem] });
+  new DomainError('INVALID_PLAN', problem.message, [problem]);
 
 /**
  * Injected anomalies: validates a request against the kind, the sensor and the fleet, puts
@@ -116,8 +115,8 @@ export class AnomalyService {
     this.sweep(now);
     const live = [...this.anomalies.values()].filter((a) => !this.isOver(a, now)).length;
     if (live >= MAX_LIVE_ANOMALIES) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
         `${live} anomalies are scheduled or active, the most fleetsim runs at once; cancel some or wait until they end`,
       );
     }

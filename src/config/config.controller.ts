@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Headers, HttpStatus, Patch } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ProblemException } from '../http/problem.js';
+import { statusOf } from '../http/problem.filter.js';
 import { ConfigViewDto } from './config.dto.js';
 import { ConfigPatchService } from './config.patch.service.js';
 
@@ -47,7 +48,10 @@ export class ConfigController {
     status: 503,
     description: 'A new Kafka client was needed and could not connect; nothing was changed',
   })
-  patch(@Body() patch: unknown, @Headers('content-type') contentType = ''): Promise<ConfigViewDto> {
+  async patch(
+    @Body() patch: unknown,
+    @Headers('content-type') contentType = '',
+  ): Promise<ConfigViewDto> {
     const type = contentType.split(';')[0].trim().toLowerCase();
     if (type !== MERGE_PATCH_CONTENT_TYPE && type !== 'application/json') {
       throw new ProblemException(
@@ -55,6 +59,11 @@ export class ConfigController {
         `send the patch as ${MERGE_PATCH_CONTENT_TYPE} or application/json, not ${type || 'no content type'}`,
       );
     }
-    return this.patches.patch(patch);
+    try {
+      return await this.patches.patch(patch);
+    } catch (err) {
+      this.patches.refused(err, statusOf(err));
+      throw err;
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import { notFound, ProblemException } from '../http/problem.js';
+import { Injectable, Logger } from '@nestjs/common';
+import { DomainError, invalidField, notFound } from '../model/domain.error.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
@@ -28,14 +28,14 @@ export class FleetService {
   create(dto: CreateFleetDto): FleetDto {
     const id = slugify(dto.name);
     if (!id) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'name must contain a letter or digit', {
-        errors: [
-          { field: 'name', rule: 'matches', message: 'name must contain a letter or digit' },
-        ],
+      throw invalidField({
+        field: 'name',
+        rule: 'matches',
+        message: 'name must contain a letter or digit',
       });
     }
     if (this.fleets.has(id)) {
-      throw new ProblemException(HttpStatus.CONFLICT, `a fleet with id "${id}" already exists`);
+      throw new DomainError('CONFLICT', `a fleet with id "${id}" already exists`);
     }
     this.checkTotal(dto.deviceCount);
     const fleet = new Fleet({
@@ -68,10 +68,10 @@ export class FleetService {
   update(id: string, dto: UpdateFleetDto): FleetDto {
     const fleet = this.fleet(id);
     if (dto.deviceCount === undefined && dto.intervalMs === undefined) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'give deviceCount and/or intervalMs', {
-        errors: [
-          { field: 'deviceCount', rule: 'required', message: 'give deviceCount and/or intervalMs' },
-        ],
+      throw invalidField({
+        field: 'deviceCount',
+        rule: 'required',
+        message: 'give deviceCount and/or intervalMs',
       });
     }
     if (dto.deviceCount !== undefined && dto.deviceCount !== fleet.deviceCount) {
@@ -120,7 +120,7 @@ export class FleetService {
     return this.deviceDto(fleet, device);
   }
 
-  /** The fleet with this id, or a 404 problem. */
+  /** The fleet with this id, or a NOT_FOUND error. */
   fleet(id: string): Fleet {
     const fleet = this.fleets.get(id);
     if (!fleet) throw notFound('fleet', id);
@@ -130,8 +130,8 @@ export class FleetService {
   private checkTotal(adding: number): void {
     const total = this.fleets.deviceCount + adding;
     if (total > MAX_TOTAL_DEVICES) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
         `that would make ${total} devices in all; one fleetsim runs at most ${MAX_TOTAL_DEVICES}`,
       );
     }

@@ -1,5 +1,4 @@
 import {
-  HttpStatus,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
@@ -8,8 +7,8 @@ import {
 import { getPath } from '../config/config.loader.js';
 import { type ConfigChange, ConfigService, type PreparedChange } from '../config/config.service.js';
 import type { FleetsimConfig } from '../config/fleetsim.config.js';
-import { ProblemException } from '../http/problem.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
+import { DomainError } from '../model/domain.error.js';
 import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { BatchingProducer, type BatchingOptions } from './batching.producer.js';
@@ -167,25 +166,20 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     try {
       compressionType(next.producer.compression);
     } catch (err) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, (err as Error).message, {
-        errors: [
-          {
-            field: 'producer.compression',
-            rule: 'codecAvailable',
-            message: (err as Error).message,
-          },
-        ],
-      });
+      throw new DomainError('INVALID_INPUT', (err as Error).message, [
+        {
+          field: 'producer.compression',
+          rule: 'codecAvailable',
+          message: (err as Error).message,
+        },
+      ]);
     }
     if (this.stopped) {
-      throw new ProblemException(
-        HttpStatus.SERVICE_UNAVAILABLE,
-        'fleetsim is shutting down; nothing was changed',
-      );
+      throw new DomainError('UNAVAILABLE', 'fleetsim is shutting down; nothing was changed');
     }
     if (!this.target.connect || !this.current.connected) {
-      throw new ProblemException(
-        HttpStatus.SERVICE_UNAVAILABLE,
+      throw new DomainError(
+        'UNAVAILABLE',
         `${changed.join(', ')} can only change while the producer is connected to Kafka ` +
           '(see /health/ready); nothing was changed',
       );
@@ -195,8 +189,8 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       await sender.connect();
     } catch (err) {
       await sender.disconnect();
-      throw new ProblemException(
-        HttpStatus.SERVICE_UNAVAILABLE,
+      throw new DomainError(
+        'UNAVAILABLE',
         `could not connect a Kafka client with the new settings (${(err as Error).message}); nothing was changed`,
       );
     }

@@ -1,9 +1,9 @@
-import { HttpStatus, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { kindSensorProblem, magnitudeProblem } from '../anomalies/anomaly.rules.js';
 import { AnomalyService } from '../anomalies/anomaly.service.js';
 import { clampToLayout } from '../anomalies/anomaly.target.js';
 import type { Fleet } from '../model/fleet.js';
-import { type FieldProblem, notFound, ProblemException } from '../http/problem.js';
+import { DomainError, type FieldProblem, notFound } from '../model/domain.error.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import type { GenerationParams } from '../simulation/reading.generator.js';
 import { type ScenarioStatus, SimulationService } from '../simulation/simulation.service.js';
@@ -83,10 +83,7 @@ export class ScenarioService implements OnApplicationShutdown {
 
   create(dto: CreateScenarioDto): ScenarioDto {
     if (this.catalog.has(dto.name)) {
-      throw new ProblemException(
-        HttpStatus.CONFLICT,
-        `a scenario named ${dto.name} already exists`,
-      );
+      throw new DomainError('CONFLICT', `a scenario named ${dto.name} already exists`);
     }
     const definition: ScenarioDefinition = {
       name: dto.name,
@@ -100,16 +97,12 @@ export class ScenarioService implements OnApplicationShutdown {
     };
     const problems = stageAnomalyProblems(definition.stages);
     if (problems.length) {
-      throw new ProblemException(
-        HttpStatus.BAD_REQUEST,
-        problems.map((p) => p.message).join('; '),
-        { errors: problems },
-      );
+      throw new DomainError('INVALID_INPUT', problems.map((p) => p.message).join('; '), problems);
     }
     const userDefined = [...this.catalog.values()].filter((e) => !e.builtIn).length;
     if (userDefined >= MAX_USER_SCENARIOS) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
         `there are already ${userDefined} user-defined scenarios, the most fleetsim keeps; delete one first`,
       );
     }
@@ -125,10 +118,7 @@ export class ScenarioService implements OnApplicationShutdown {
   delete(name: string): void {
     const entry = this.entry(name);
     if (entry.builtIn) {
-      throw new ProblemException(
-        HttpStatus.CONFLICT,
-        `${name} is a built-in scenario and cannot be deleted`,
-      );
+      throw new DomainError('CONFLICT', `${name} is a built-in scenario and cannot be deleted`);
     }
     const run = this.running;
     if (run?.scenario === entry.definition) this.halt(run);
@@ -162,7 +152,7 @@ export class ScenarioService implements OnApplicationShutdown {
     this.entry(name);
     const run = this.running;
     if (!run || run.scenario.name !== name) {
-      throw new ProblemException(HttpStatus.CONFLICT, `scenario ${name} is not running`);
+      throw new DomainError('CONFLICT', `scenario ${name} is not running`);
     }
     this.halt(run);
     this.logger.log(`scenario ${name} stopped`);
@@ -235,10 +225,7 @@ export class ScenarioService implements OnApplicationShutdown {
     } catch (err) {
       // One fleet that cannot take an anomaly (an empty floor, too many anomalies) does not
       // stop the scenario for the others.
-      const detail =
-        err instanceof ProblemException
-          ? (err.getResponse() as { detail: string }).detail
-          : String(err);
+      const detail = err instanceof DomainError ? err.message : String(err);
       this.logger.warn(
         `scenario ${run.scenario.name}, stage ${stage.name}: ${a.kind} on ${a.sensor} not injected into fleet ${fleet.id}: ${detail}`,
       );
