@@ -1,7 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Device } from '../model/fleet.js';
 import { DomainError, type FieldProblem, invalidField, notFound } from '../model/domain.error.js';
-import { type Clock, systemClock } from '../simulation/clock.js';
+import { CLOCK, type Clock } from '../model/clock.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import type { SensorName } from '../model/sensors/sensor.model.js';
 import type { AnomalyEffect, AnomalyKind } from '../model/anomaly.js';
@@ -66,10 +66,11 @@ export class AnomalyService {
   private readonly logger = new Logger('Anomalies');
   private readonly anomalies = new Map<string, InjectedAnomaly>();
   private nextSeq = 1;
-  /** Wall clock that event times are compared with; replaced by a fake one in unit tests. */
-  clock: Clock = systemClock;
-
-  constructor(private readonly fleets: FleetRegistry) {
+  constructor(
+    private readonly fleets: FleetRegistry,
+    /** Wall clock that event times are compared with. */
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
     fleets.onDelete((fleetId) => this.forgetFleet(fleetId));
   }
 

@@ -10,7 +10,7 @@ import { ProtobufReadingSerializer, varintSize, writeVarint } from './protobuf.s
 import { type GenerationParams, generateReading } from './reading.generator.js';
 import { JsonReadingSerializer } from './reading.serializer.js';
 import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
-import { serializerFor } from './simulation.service.js';
+import { serializerFor } from './reading.pipeline.js';
 
 // The independent decoder: protobufjs reading the committed .proto.
 const root = protobuf.loadSync(join(projectRoot(), 'proto', 'reading.proto'));
