@@ -3,6 +3,7 @@ import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestj
 import { ProblemException } from '../http/problem.js';
 import { statusOf } from '../http/problem.filter.js';
 import { ConfigViewDto } from './config.dto.js';
+import { KAFKA_CLIENT_SETTING_NAMES } from './config.patch.js';
 import { ConfigPatchService } from './config.patch.service.js';
 
 /** The content type of a JSON merge patch (RFC 7396); app.factory registers its parser. */
@@ -25,8 +26,8 @@ export class ConfigController {
     description:
       'A JSON merge patch (RFC 7396) of the configuration; `null` puts a setting back to its built-in default. ' +
       'The result is validated as a whole and applied all or nothing: simulation settings from the next tick, ' +
-      'producer batching at once, and settings of the Kafka client (topic, clientId, requiredAcks, compression, ' +
-      'idempotent, maxInFlightRequests) by connecting a new client that takes over the queue, losing nothing. ' +
+      `producer batching at once, and settings of the Kafka client (${KAFKA_CLIENT_SETTING_NAMES}) ` +
+      'by connecting a new client that takes over the queue, losing nothing. ' +
       'Answers with the configuration now in force. docs/operations.md has the details.',
   })
   @ApiConsumes('application/merge-patch+json', 'application/json')

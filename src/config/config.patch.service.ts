@@ -2,9 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { DomainError } from '../model/domain.error.js';
 import { fieldProblems } from '../model/field.problems.js';
-import { type ConfigSource, getPath, leafPaths, validateConfig } from './config.loader.js';
+import { type ConfigSource, validateConfig } from './config.loader.js';
 import {
-  applyMergePatch,
   changedPaths,
   immutableSetting,
   maskSecrets,
@@ -13,8 +12,7 @@ import {
 } from './config.patch.js';
 import { ConfigService } from './config.service.js';
 import type { FleetsimConfig } from './fleetsim.config.js';
-
-type Plain = Record<string, unknown>;
+import { applyMergePatch, getPath, isPlain, leafPaths, type Plain } from './plain.js';
 
 /** The configuration in force as the REST API shows it. */
 export interface ConfigView {
@@ -32,9 +30,6 @@ export interface SettingChange {
 }
 
 const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(config)) as Plain;
-
-const isPlain = (v: unknown): v is Plain =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Changes the configuration at runtime from a JSON merge patch: merge onto what is in force,

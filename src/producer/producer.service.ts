@@ -4,14 +4,18 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { getPath } from '../config/config.loader.js';
+import { KAFKA_CLIENT_SETTINGS } from '../config/config.patch.js';
+import { getPath } from '../config/plain.js';
 import { type ConfigChange, ConfigService, type PreparedChange } from '../config/config.service.js';
 import type { FleetsimConfig } from '../config/fleetsim.config.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import { DomainError } from '../model/domain.error.js';
 import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
-import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
-import { BatchingProducer, type BatchingOptions } from './batching.producer.js';
+import {
+  BatchingProducer,
+  type BatchingOptions,
+  type ProducerObserver,
+} from './batching.producer.js';
 import { compressionType, KafkaSender } from './kafka.sender.js';
 import type { BreakerState } from './circuit.breaker.js';
 import type { DeliveryStats } from './delivery.stats.js';
@@ -23,16 +27,6 @@ export interface TopicInfo {
   partitions: number;
   connected: boolean;
 }
-
-/** Settings baked into the kafkajs client: changing one means connecting a new client. */
-export const CLIENT_SETTINGS = [
-  'kafka.topic',
-  'kafka.clientId',
-  'producer.requiredAcks',
-  'producer.compression',
-  'producer.idempotent',
-  'producer.maxInFlightRequests',
-] as const;
 
 function batchingOptions(config: FleetsimConfig): BatchingOptions {
   const p = config.producer;
@@ -60,33 +54,37 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   private swapping?: Promise<void>;
   private stopped = false;
   lastConnectError?: string;
+  /** Per-batch hooks of others (metrics), called after the producer's own. */
+  private readonly observers: ProducerObserver[] = [];
 
   constructor(
     private readonly config: ConfigService,
     private readonly target: KafkaTarget,
-    metrics: FleetsimMetrics,
   ) {
     const c = config.config;
     this.current = this.buildSender(c);
+    const observers = this.observers;
     this.producer = new BatchingProducer(this.current, batchingOptions(c), {
-      batchAcknowledged: (messages, _bytes, ms) => {
-        metrics.sendLatency.observe(ms / 1000);
-        metrics.batchSize.observe(messages);
+      batchAcknowledged: (messages, bytes, ms) => {
+        for (const o of observers) o.batchAcknowledged?.(messages, bytes, ms);
       },
-      batchFailed: (_n, error, retriable) => {
-        metrics.sendErrors.inc({ retriable: String(retriable) });
+      batchFailed: (n, error, retriable) => {
+        for (const o of observers) o.batchFailed?.(n, error, retriable);
         this.logger.warn(
           `send failed (${retriable ? 'retriable' : 'not retriable'}): ${error.message}`,
         );
       },
-      breakerChanged: (state) => this.logger.warn(`circuit breaker ${state}`),
+      retried: (n) => {
+        for (const o of observers) o.retried?.(n);
+      },
+      dropped: (n, reason) => {
+        for (const o of observers) o.dropped?.(n, reason);
+      },
+      breakerChanged: (state) => {
+        for (const o of observers) o.breakerChanged?.(state);
+        this.logger.warn(`circuit breaker ${state}`);
+      },
     });
-    metrics.watchProducer(() => ({
-      stats: this.producer.stats,
-      bufferedBytes: this.producer.bufferedBytes,
-      breaker: this.producer.breaker.state,
-      partitions: this.current.partitionCount,
-    }));
     config.onUpdated(({ previous, current }) => {
       const options = batchingOptions(current);
       if (JSON.stringify(options) !== JSON.stringify(batchingOptions(previous))) {
@@ -94,6 +92,11 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       }
     });
     config.onPrepare((change) => this.prepareClient(change));
+  }
+
+  /** Adds hooks called per batch (never per message), e.g. for metrics. */
+  observe(observer: ProducerObserver): void {
+    this.observers.push(observer);
   }
 
   /** The producer's books (live: read, never write). */
@@ -161,7 +164,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     next,
     changedPaths,
   }: ConfigChange): Promise<PreparedChange | undefined> {
-    const changed = CLIENT_SETTINGS.filter((path) => changedPaths.includes(path));
+    const changed = KAFKA_CLIENT_SETTINGS.filter((path) => changedPaths.includes(path));
     if (changed.length === 0) return undefined;
     try {
       compressionType(next.producer.compression);
