@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import kafkajs from 'kafkajs';
 import { createApp } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/config.loader.js';
 import { FleetService } from '../src/devices/fleet.service.js';
@@ -134,8 +135,8 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const simulation = app.get(SimulationService);
   const fleets = app.get(FleetService);
   const metrics = app.get(FleetsimMetrics);
-  const producer = producerService.producer;
-  const stats = producer.stats;
+  const producer = producerService;
+  const stats = producer.stats();
 
   // Schedule lag of every reading: wrap the producer's entry point (the sink calls it right
   // after generating and serializing), so the figure does not depend on the lag metric's code.
@@ -159,7 +160,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     observe(seconds);
   }) as typeof metrics.sendLatency.observe;
 
-  const admin = producerService.sender.kafka.admin();
+  const admin = new kafkajs.Kafka({ clientId: 'fleetsim-bench', brokers: spec.brokers }).admin();
   await admin.connect();
   const topicMessages = async () =>
     (await admin.fetchTopicOffsets(spec.topic)).reduce((n, o) => n + Number(o.high), 0);
@@ -239,7 +240,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     engine: spec.engine,
     engineConfigured: (loaded.config.kafka as { client?: string }).client,
     topic: spec.topic,
-    partitions: producerService.sender.partitionCount,
+    partitions: producerService.topicInfo().partitions,
     devices: spec.fleets * spec.devicesPerFleet,
     fleets: spec.fleets,
     intervalMs: spec.intervalMs,

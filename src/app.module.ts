@@ -9,6 +9,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { ProducerModule } from './producer/producer.module.js';
 import { ScenariosModule } from './scenarios/scenarios.module.js';
 import { SimulationModule } from './simulation/simulation.module.js';
+import { ProducerMetrics } from './wiring/producer.metrics.js';
 
 @Module({})
 export class AppModule {
@@ -26,6 +27,7 @@ export class AppModule {
         ScenariosModule,
         HealthModule,
       ],
+      providers: [ProducerMetrics],
     };
   }
 }

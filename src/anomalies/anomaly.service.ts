@@ -1,10 +1,10 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import type { Device } from '../devices/fleet.js';
-import { type FieldProblem, notFound, ProblemException } from '../http/problem.js';
-import { type Clock, systemClock } from '../simulation/clock.js';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Device } from '../model/fleet.js';
+import { DomainError, type FieldProblem, invalidField, notFound } from '../model/domain.error.js';
+import { CLOCK, type Clock } from '../model/clock.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
-import type { SensorName } from '../simulation/sensors/sensor.model.js';
-import type { AnomalyEffect, AnomalyKind } from './anomaly.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
+import type { AnomalyEffect, AnomalyKind } from '../model/anomaly.js';
 import type { AnomalyDto, AnomalyListDto, AnomalyQueryDto, AnomalyState } from './anomaly.dto.js';
 import { effectiveMagnitude, kindSensorProblem, magnitudeProblem } from './anomaly.rules.js';
 import { type AnomalyTarget, describeTarget, resolveTarget } from './anomaly.target.js';
@@ -47,11 +47,10 @@ interface InjectedAnomaly {
   effects: Array<{ device: Device; effect: AnomalyEffect }>;
 }
 
-const badRequest = (problem: FieldProblem) =>
-  new ProblemException(HttpStatus.BAD_REQUEST, problem.message, { errors: [problem] });
+const badRequest = invalidField;
 
 const unprocessable = (problem: FieldProblem) =>
-  new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, problem.message, { errors: [problem] });
+  new DomainError('INVALID_PLAN', problem.message, [problem]);
 
 /**
  * Injected anomalies: validates a request against the kind, the sensor and the fleet, puts
@@ -67,10 +66,11 @@ export class AnomalyService {
   private readonly logger = new Logger('Anomalies');
   private readonly anomalies = new Map<string, InjectedAnomaly>();
   private nextSeq = 1;
-  /** Wall clock that event times are compared with; replaced by a fake one in unit tests. */
-  clock: Clock = systemClock;
-
-  constructor(private readonly fleets: FleetRegistry) {
+  constructor(
+    private readonly fleets: FleetRegistry,
+    /** Wall clock that event times are compared with. */
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
     fleets.onDelete((fleetId) => this.forgetFleet(fleetId));
   }
 
@@ -116,8 +116,8 @@ export class AnomalyService {
     this.sweep(now);
     const live = [...this.anomalies.values()].filter((a) => !this.isOver(a, now)).length;
     if (live >= MAX_LIVE_ANOMALIES) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
         `${live} anomalies are scheduled or active, the most fleetsim runs at once; cancel some or wait until they end`,
       );
     }

@@ -1,7 +1,9 @@
 import { Body, Controller, Get, Headers, HttpStatus, Patch } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ProblemException } from '../http/problem.js';
+import { statusOf } from '../http/problem.filter.js';
 import { ConfigViewDto } from './config.dto.js';
+import { KAFKA_CLIENT_SETTING_NAMES } from './config.patch.js';
 import { ConfigPatchService } from './config.patch.service.js';
 
 /** The content type of a JSON merge patch (RFC 7396); app.factory registers its parser. */
@@ -24,8 +26,8 @@ export class ConfigController {
     description:
       'A JSON merge patch (RFC 7396) of the configuration; `null` puts a setting back to its built-in default. ' +
       'The result is validated as a whole and applied all or nothing: simulation settings from the next tick, ' +
-      'producer batching at once, and settings of the Kafka client (topic, clientId, requiredAcks, compression, ' +
-      'idempotent, maxInFlightRequests) by connecting a new client that takes over the queue, losing nothing. ' +
+      `producer batching at once, and settings of the Kafka client (${KAFKA_CLIENT_SETTING_NAMES}) ` +
+      'by connecting a new client that takes over the queue, losing nothing. ' +
       'Answers with the configuration now in force. docs/operations.md has the details.',
   })
   @ApiConsumes('application/merge-patch+json', 'application/json')
@@ -47,7 +49,10 @@ export class ConfigController {
     status: 503,
     description: 'A new Kafka client was needed and could not connect; nothing was changed',
   })
-  patch(@Body() patch: unknown, @Headers('content-type') contentType = ''): Promise<ConfigViewDto> {
+  async patch(
+    @Body() patch: unknown,
+    @Headers('content-type') contentType = '',
+  ): Promise<ConfigViewDto> {
     const type = contentType.split(';')[0].trim().toLowerCase();
     if (type !== MERGE_PATCH_CONTENT_TYPE && type !== 'application/json') {
       throw new ProblemException(
@@ -55,6 +60,11 @@ export class ConfigController {
         `send the patch as ${MERGE_PATCH_CONTENT_TYPE} or application/json, not ${type || 'no content type'}`,
       );
     }
-    return this.patches.patch(patch);
+    try {
+      return await this.patches.patch(patch);
+    } catch (err) {
+      this.patches.refused(err, statusOf(err));
+      throw err;
+    }
   }
 }

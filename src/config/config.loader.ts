@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
 import { FleetsimConfig } from './fleetsim.config.js';
+import { applyMergePatch, isPlain, leafPaths, type Plain, setPath } from './plain.js';
 
 /** Where an effective setting came from. */
 export type ConfigSource = 'default' | 'file' | 'env' | 'api';
@@ -53,47 +54,6 @@ export interface LoadedConfig {
   config: FleetsimConfig;
   sources: Map<string, ConfigSource>;
   file?: string;
-}
-
-type Plain = Record<string, unknown>;
-
-const isPlain = (v: unknown): v is Plain =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Reads a dotted path from a plain object. */
-export function getPath(obj: unknown, path: string): unknown {
-  let cur: unknown = obj;
-  for (const part of path.split('.')) {
-    if (!isPlain(cur)) return undefined;
-    cur = cur[part];
-  }
-  return cur;
-}
-
-function setPath(obj: Plain, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let cur = obj;
-  for (const part of parts.slice(0, -1)) {
-    if (!isPlain(cur[part])) cur[part] = {};
-    cur = cur[part] as Plain;
-  }
-  cur[parts[parts.length - 1]] = value;
-}
-
-/** Every leaf path of a plain object ("a.b.c"); arrays are leaves. */
-export function leafPaths(obj: Plain, prefix = ''): string[] {
-  return Object.entries(obj).flatMap(([k, v]) =>
-    isPlain(v) ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
-  );
-}
-
-/** Deep merge of plain objects; arrays and scalars of `patch` replace those of `base`. */
-export function deepMerge(base: Plain, patch: Plain): Plain {
-  const out: Plain = { ...base };
-  for (const [k, v] of Object.entries(patch)) {
-    out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k] as Plain, v) : v;
-  }
-  return out;
 }
 
 function parseEnv(name: string, kind: EnvKind, raw: string, problems: string[]): unknown {
@@ -181,7 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       throw new ConfigError([`FLEETSIM_CONFIG=${file}: the file must hold a YAML mapping`]);
     }
     if (parsed) {
-      merged = deepMerge(merged, parsed);
+      merged = applyMergePatch(merged, parsed, 'keep') as Plain;
       for (const path of leafPaths(parsed)) sources.set(path, 'file');
     }
   }

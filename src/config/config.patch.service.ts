@@ -1,9 +1,9 @@
-import { HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
-import { fieldProblems, type FieldProblem, ProblemException } from '../http/problem.js';
+import { Injectable, Logger } from '@nestjs/common';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
-import { type ConfigSource, getPath, leafPaths, validateConfig } from './config.loader.js';
+import { DomainError } from '../model/domain.error.js';
+import { fieldProblems } from '../model/field.problems.js';
+import { type ConfigSource, validateConfig } from './config.loader.js';
 import {
-  applyMergePatch,
   changedPaths,
   immutableSetting,
   maskSecrets,
@@ -12,8 +12,7 @@ import {
 } from './config.patch.js';
 import { ConfigService } from './config.service.js';
 import type { FleetsimConfig } from './fleetsim.config.js';
-
-type Plain = Record<string, unknown>;
+import { applyMergePatch, getPath, isPlain, leafPaths, type Plain } from './plain.js';
 
 /** The configuration in force as the REST API shows it. */
 export interface ConfigView {
@@ -31,9 +30,6 @@ export interface SettingChange {
 }
 
 const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(config)) as Plain;
-
-const isPlain = (v: unknown): v is Plain =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Changes the configuration at runtime from a JSON merge patch: merge onto what is in force,
@@ -64,37 +60,35 @@ export class ConfigPatchService {
     };
   }
 
-  /** Applies a JSON merge patch; resolves with the new view, or throws a problem. */
+  /**
+   * Applies a JSON merge patch; resolves with the new view, or rejects with a DomainError
+   * (or an unexpected error), which the caller reports with `refused`.
+   */
   patch(patch: unknown): Promise<ConfigView> {
-    const run = this.tail.then(() => this.patchNow(patch));
+    const run = this.tail.then(() => this.applyPatch(patch));
     this.tail = run.catch(() => {});
     return run;
   }
 
-  private async patchNow(patch: unknown): Promise<ConfigView> {
-    try {
-      const view = await this.applyPatch(patch);
-      return view;
-    } catch (err) {
-      const status = err instanceof HttpException ? err.getStatus() : 500;
-      this.metrics.configChanges.inc({ result: status < 500 ? 'rejected' : 'failed' });
-      const response = err instanceof HttpException ? err.getResponse() : undefined;
-      const detail =
-        (response as { detail?: string } | undefined)?.detail ?? (err as Error).message;
-      this.logger.warn(`configuration change refused (${status}): ${detail}`, {
-        status,
-        errors: (response as { errors?: FieldProblem[] } | undefined)?.errors,
-      });
-      throw err;
-    }
+  /**
+   * Counts and logs a change `patch` refused; `status` is what the caller answers with (the
+   * HTTP edge maps errors to statuses), below 500 for a rejected change, else a failed one.
+   */
+  refused(err: unknown, status: number): void {
+    this.metrics.configChanges.inc({ result: status < 500 ? 'rejected' : 'failed' });
+    const detail = (err as Error).message;
+    this.logger.warn(`configuration change refused (${status}): ${detail}`, {
+      status,
+      errors: err instanceof DomainError ? err.errors : undefined,
+    });
   }
 
   private async applyPatch(patch: unknown): Promise<ConfigView> {
     if (!isPlain(patch)) {
-      throw new ProblemException(
-        HttpStatus.BAD_REQUEST,
+      throw new DomainError(
+        'INVALID_INPUT',
         'the body must be a JSON merge patch of the configuration: a JSON object such as {"producer":{"lingerMs":20}}',
-        { errors: [{ field: '', rule: 'isObject', message: 'the body must be a JSON object' }] },
+        [{ field: '', rule: 'isObject', message: 'the body must be a JSON object' }],
       );
     }
     const previous = toPlain(this.config.config);
@@ -102,10 +96,10 @@ export class ConfigPatchService {
     const { config: next, errors } = validateConfig(merged);
     if (errors.length) {
       const problems = fieldProblems(errors);
-      throw new ProblemException(
-        HttpStatus.BAD_REQUEST,
+      throw new DomainError(
+        'INVALID_INPUT',
         `the configuration would be invalid, nothing was changed: ${problems.map((p) => p.message).join('; ')}`,
-        { errors: problems },
+        problems,
       );
     }
     const changed = changedPaths(previous, toPlain(next));
@@ -122,10 +116,10 @@ export class ConfigPatchService {
         : [];
     });
     if (refused.length) {
-      throw new ProblemException(
-        HttpStatus.CONFLICT,
+      throw new DomainError(
+        'CONFLICT',
         `nothing was changed: ${refused.map((r) => r.message).join('; ')}`,
-        { errors: refused },
+        refused,
       );
     }
     if (!changed.length) return this.view();

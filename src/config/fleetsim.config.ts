@@ -6,7 +6,6 @@ import {
   IsIn,
   IsInt,
   IsNumber,
-  IsOptional,
   IsString,
   Matches,
   Max,
@@ -14,6 +13,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
+import { FleetSpecDto } from './fleet-spec.dto.js';
 
 /**
  * The value formats a reading can be serialized to: JSON (docs/reading.schema.json) or
@@ -211,24 +211,9 @@ export class SimulationConfig {
   fleets: BootFleetConfig[] = [];
 }
 
-export class BootFleetConfig {
-  @IsString()
-  @MinLength(1)
-  name!: string;
-
-  @IsInt()
-  @Min(1)
-  @Max(100_000)
-  deviceCount!: number;
-
-  @IsInt()
-  @Min(100)
-  @Max(3_600_000)
-  intervalMs = 5000;
-
-  @IsOptional()
-  @IsInt()
-  seed?: number;
+/** A fleet created at boot: the rules of POST /api/v1/fleets (FleetSpecDto). */
+export class BootFleetConfig extends FleetSpecDto {
+  override intervalMs? = 5000;
 }
 
 export class FleetsimConfig {

@@ -1,16 +1,16 @@
 import { randomInt } from 'node:crypto';
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import { notFound, ProblemException } from '../http/problem.js';
-import { partitionFor } from '../producer/fnv1a.partitioner.js';
+import { Injectable, Logger } from '@nestjs/common';
+import { DomainError, invalidField, notFound } from '../model/domain.error.js';
 import { ProducerService } from '../producer/producer.service.js';
+import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { readingObject } from '../simulation/reading.serializer.js';
-import { SENSOR_NAMES } from '../simulation/sensors/sensor.model.js';
+import { SENSOR_NAMES } from '../model/sensors/sensor.model.js';
 import { SimulationService } from '../simulation/simulation.service.js';
 import type { DeviceDto, DevicePageDto, DeviceQueryDto } from './device.dto.js';
-import { Device, Fleet } from './fleet.js';
+import { Device, Fleet } from '../model/fleet.js';
 import type { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
-import { deriveLayout, parseDeviceId, slugify } from './layout.js';
+import { deriveLayout, parseDeviceId, slugify } from '../model/layout.js';
 
 /** Most devices across all fleets, so one process cannot be asked for unbounded memory. */
 export const MAX_TOTAL_DEVICES = 1_000_000;
@@ -28,14 +28,14 @@ export class FleetService {
   create(dto: CreateFleetDto): FleetDto {
     const id = slugify(dto.name);
     if (!id) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'name must contain a letter or digit', {
-        errors: [
-          { field: 'name', rule: 'matches', message: 'name must contain a letter or digit' },
-        ],
+      throw invalidField({
+        field: 'name',
+        rule: 'matches',
+        message: 'name must contain a letter or digit',
       });
     }
     if (this.fleets.has(id)) {
-      throw new ProblemException(HttpStatus.CONFLICT, `a fleet with id "${id}" already exists`);
+      throw new DomainError('CONFLICT', `a fleet with id "${id}" already exists`);
     }
     this.checkTotal(dto.deviceCount);
     const fleet = new Fleet({
@@ -68,10 +68,10 @@ export class FleetService {
   update(id: string, dto: UpdateFleetDto): FleetDto {
     const fleet = this.fleet(id);
     if (dto.deviceCount === undefined && dto.intervalMs === undefined) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'give deviceCount and/or intervalMs', {
-        errors: [
-          { field: 'deviceCount', rule: 'required', message: 'give deviceCount and/or intervalMs' },
-        ],
+      throw invalidField({
+        field: 'deviceCount',
+        rule: 'required',
+        message: 'give deviceCount and/or intervalMs',
       });
     }
     if (dto.deviceCount !== undefined && dto.deviceCount !== fleet.deviceCount) {
@@ -120,7 +120,7 @@ export class FleetService {
     return this.deviceDto(fleet, device);
   }
 
-  /** The fleet with this id, or a 404 problem. */
+  /** The fleet with this id, or a NOT_FOUND error. */
   fleet(id: string): Fleet {
     const fleet = this.fleets.get(id);
     if (!fleet) throw notFound('fleet', id);
@@ -130,8 +130,8 @@ export class FleetService {
   private checkTotal(adding: number): void {
     const total = this.fleets.deviceCount + adding;
     if (total > MAX_TOTAL_DEVICES) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
         `that would make ${total} devices in all; one fleetsim runs at most ${MAX_TOTAL_DEVICES}`,
       );
     }
@@ -158,7 +158,7 @@ export class FleetService {
       number: d.index + 1,
       location: { ...d.location },
       sensors: fleet.sensors,
-      partition: partitionFor(d.hash, this.producer.sender.partitionCount),
+      partition: this.producer.partitionOf(recordKey(d.id).hash),
       nextSeq: d.seq,
       lastReading: d.lastTs >= 0 ? readingObject(fleet, d) : null,
     };

@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  type BatchingOptions,
-  BatchingProducer,
-  type BatchSender,
-  isRetriable,
-} from './batching.producer.js';
+import { type BatchingOptions, BatchingProducer, type BatchSender } from './batching.producer.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 
 const OPTIONS: BatchingOptions = {
@@ -272,37 +267,6 @@ test('close flushes what it can in time and drops the rest as shutdown', async (
   assert.equal(q.stats.dropped.shutdown + q.stats.inFlight, 150);
   assert.equal(q.offer(record(1)), false, 'a closed producer takes nothing');
   assert.ok(q.stats.balanced());
-});
-
-test('kafkajs errors are classified by their retriable flag, through retry wrappers', () => {
-  assert.equal(isRetriable({ name: 'KafkaJSConnectionError', retriable: true }), true);
-  assert.equal(isRetriable({ name: 'KafkaJSProtocolError', retriable: false }), false);
-  assert.equal(
-    isRetriable({
-      name: 'KafkaJSNumberOfRetriesExceeded',
-      retriable: false,
-      originalError: { name: 'KafkaJSConnectionError', retriable: true },
-    }),
-    true,
-  );
-  assert.equal(
-    isRetriable({
-      name: 'KafkaJSNonRetriableError',
-      retriable: false,
-      originalError: { name: 'KafkaJSConnectionError', retriable: false },
-    }),
-    true,
-    'a refused connection is worth another try, whatever the wrapper says',
-  );
-  assert.equal(
-    isRetriable({
-      name: 'KafkaJSNonRetriableError',
-      retriable: false,
-      originalError: { name: 'KafkaJSProtocolError', retriable: false, type: 'MESSAGE_TOO_LARGE' },
-    }),
-    false,
-  );
-  assert.equal(isRetriable(new TypeError('bug')), false);
 });
 
 test('setSender waits for the sends in flight, then the new sender takes the rest, in order, once', async () => {

@@ -4,7 +4,30 @@ import { type DropReason, DeliveryStats } from './delivery.stats.js';
 import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
 import { PartitionedQueue, type TakenBatch } from './record.queue.js';
 
-/** Sends one batch to Kafka; rejects with `retriable` set on errors worth another try. */
+/**
+ * How a sender rejects: a plain Error saying whether another try may succeed and, when the
+ * broker named one, the Kafka error type (e.g. "MESSAGE_TOO_LARGE"; "" otherwise). Each
+ * sender translates its client's errors into this, so the batching knows no Kafka client.
+ */
+export interface SendError extends Error {
+  retriable: boolean;
+  type: string;
+}
+
+/** A SendError with this message; `cause` keeps the client's own error. */
+export function sendError(
+  message: string,
+  retriable: boolean,
+  type = '',
+  cause?: unknown,
+): SendError {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), {
+    retriable,
+    type,
+  });
+}
+
+/** Sends one batch to Kafka; rejects with a SendError (`retriable` set on errors worth another try). */
 export interface BatchSender {
   /** The partition for a key hash under the topic's current partition count. */
   partition(hash: number): number;
@@ -38,35 +61,6 @@ export interface ProducerObserver {
 
 /** Share of `bufferMemory` past which the backpressure policy acts. */
 export const HIGH_WATER = 0.8;
-
-const TRANSIENT =
-  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
-
-/**
- * Whether a send error is worth another try. kafkajs wraps the cause when its own retries run
- * out (KafkaJSNumberOfRetriesExceeded) or when it gives up (KafkaJSNonRetriableError, flagged
- * not retriable even around a refused connection), so the whole chain is read: a broker that
- * cannot be reached is always worth another try.
- */
-export function isRetriable(err: unknown): boolean {
-  type KafkaError = {
-    retriable?: boolean;
-    name?: string;
-    originalError?: unknown;
-    cause?: unknown;
-  };
-  let e = err as KafkaError | undefined;
-  let innermost = e;
-  for (let depth = 0; e && depth < 10; depth++) {
-    if (TRANSIENT.test(e.name ?? '')) return true;
-    innermost = e;
-    e = (e.originalError ?? e.cause) as KafkaError | undefined;
-  }
-  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
-  const outer = err as KafkaError | undefined;
-  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
-  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -298,86 +292,109 @@ export class BatchingProducer {
     this.notifyIdle();
   }
 
+  /**
+   * Sends a taken batch until it is acknowledged, fails for good, or is kept to be sent again
+   * once the circuit lets sends through; then frees its request slot and pumps.
+   */
   private async dispatch(taken: TakenBatch): Promise<void> {
-    const batch = taken.records;
-    const bytes = taken.bytes;
-    const n = batch.length;
-    let attempt = 0;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const started = performance.now();
+      let unsent: OutgoingRecord[];
       try {
-        const unsent = (await this.sender.send(batch)) ?? [];
-        const ok = n - unsent.length;
-        this.stats.inFlight -= n;
-        this.stats.acknowledged += ok;
-        if (unsent.length === 0) {
-          this.breaker.success();
-          this.stats.batches++;
-          this.stats.bytes += bytes;
-          this.observer.batchAcknowledged?.(ok, bytes, performance.now() - started);
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Partitions the client did not send (stale metadata): they go back to the front of
-        // their queues, as a failed attempt; each partition is all sent or all unsent.
-        let unsentBytes = 0;
-        for (const r of unsent) unsentBytes += r.key.length + r.value.length;
-        const unsentPartitions = [...new Set(unsent.map((r) => r.partition))];
-        this.stats.bytes += bytes - unsentBytes;
-        if (ok > 0) this.stats.batches++;
-        this.breaker.failure();
-        this.observer.batchFailed?.(
-          unsent.length,
-          new Error('partitions not sent by the client'),
-          true,
-        );
-        this.stats.queued += unsent.length;
-        this.stats.retried += unsent.length;
-        this.observer.retried?.(unsent.length);
-        this.queue.release(taken.partitions.filter((q) => !unsentPartitions.includes(q)));
-        this.retries.push({ records: unsent, bytes: unsentBytes, partitions: unsentPartitions });
-        this.retryBytes += unsentBytes;
-        break;
+        unsent = (await this.sender.send(taken.records)) ?? [];
       } catch (err) {
-        const retriable = isRetriable(err);
-        this.observer.batchFailed?.(n, err as Error, retriable);
-        if (!retriable) {
-          this.breaker.success(); // the broker answered; the batch itself is bad
-          this.stats.inFlight -= n;
-          this.stats.failed += n;
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Every failed attempt counts towards opening the circuit.
-        this.breaker.failure();
-        if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
-          attempt++;
-          await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
-          // Another send may have opened the circuit meanwhile: then wait for its probe.
-          if (this.breaker.state === 'closed' && !this.stopped) {
-            this.stats.retried += n;
-            this.observer.retried?.(n);
-            continue;
-          }
-        }
-        this.stats.inFlight -= n;
-        if (this.stopped) {
-          this.drop(n, 'shutdown');
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Keep the batch: it goes out first once the circuit lets sends through.
-        this.stats.queued += n;
-        this.stats.retried += n;
-        this.observer.retried?.(n);
-        this.retries.push(taken);
-        this.retryBytes += bytes;
+        if (await this.sendFailed(taken, err as Error, attempt)) continue;
         break;
       }
+      if (unsent.length === 0) this.acknowledged(taken, performance.now() - started);
+      else this.partlySent(taken, unsent);
+      break;
     }
-    this.inFlightBytes -= bytes;
+    this.inFlightBytes -= taken.bytes;
     this.inFlightRequests--;
     this.pump(this.flushing || this.queue.length >= this.options.batchSize);
+  }
+
+  /** Books a batch Kafka acknowledged in full. */
+  private acknowledged(taken: TakenBatch, latencyMs: number): void {
+    const n = taken.records.length;
+    this.stats.inFlight -= n;
+    this.stats.acknowledged += n;
+    this.breaker.success();
+    this.stats.batches++;
+    this.stats.bytes += taken.bytes;
+    this.observer.batchAcknowledged?.(n, taken.bytes, latencyMs);
+    this.queue.release(taken.partitions);
+  }
+
+  /**
+   * Partitions the client did not send (stale metadata): they go back to the front of their
+   * queues, as a failed attempt; each partition is all sent or all unsent.
+   */
+  private partlySent(taken: TakenBatch, unsent: OutgoingRecord[]): void {
+    const n = taken.records.length;
+    const ok = n - unsent.length;
+    this.stats.inFlight -= n;
+    this.stats.acknowledged += ok;
+    let unsentBytes = 0;
+    for (const r of unsent) unsentBytes += recordBytes(r);
+    const unsentPartitions = [...new Set(unsent.map((r) => r.partition))];
+    this.stats.bytes += taken.bytes - unsentBytes;
+    if (ok > 0) this.stats.batches++;
+    this.breaker.failure();
+    this.observer.batchFailed?.(
+      unsent.length,
+      new Error('partitions not sent by the client'),
+      true,
+    );
+    this.queue.release(taken.partitions.filter((q) => !unsentPartitions.includes(q)));
+    this.keepForRetry({ records: unsent, bytes: unsentBytes, partitions: unsentPartitions });
+  }
+
+  /**
+   * A rejected send. Resolves true when the batch is worth another try now (after the
+   * backoff of this attempt); otherwise books it as failed, dropped or kept for later.
+   */
+  private async sendFailed(taken: TakenBatch, err: Error, attempt: number): Promise<boolean> {
+    const n = taken.records.length;
+    const retriable = (err as Partial<SendError>).retriable === true;
+    this.observer.batchFailed?.(n, err, retriable);
+    if (!retriable) {
+      this.breaker.success(); // the broker answered; the batch itself is bad
+      this.stats.inFlight -= n;
+      this.stats.failed += n;
+      this.queue.release(taken.partitions);
+      return false;
+    }
+    // Every failed attempt counts towards opening the circuit.
+    this.breaker.failure();
+    if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
+      await sleep(this.options.retryBackoffMs * 2 ** attempt);
+      // Another send may have opened the circuit meanwhile: then wait for its probe.
+      if (this.breaker.state === 'closed' && !this.stopped) {
+        this.stats.retried += n;
+        this.observer.retried?.(n);
+        return true;
+      }
+    }
+    this.stats.inFlight -= n;
+    if (this.stopped) {
+      this.drop(n, 'shutdown');
+      this.queue.release(taken.partitions);
+      return false;
+    }
+    this.keepForRetry(taken);
+    return false;
+  }
+
+  /** Keeps a batch to send again exactly as it is, first, once the circuit lets sends through. */
+  private keepForRetry(batch: TakenBatch): void {
+    const n = batch.records.length;
+    this.stats.queued += n;
+    this.stats.retried += n;
+    this.observer.retried?.(n);
+    this.retries.push(batch);
+    this.retryBytes += batch.bytes;
   }
 
   private notifyIdle(): void {

@@ -8,9 +8,9 @@ import kafkajs, {
   type logCreator,
 } from 'kafkajs';
 import type { CompressionName } from '../config/fleetsim.config.js';
-import type { BatchSender } from './batching.producer.js';
+import { type BatchSender, sendError } from './batching.producer.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
-import { partitionFor } from './fnv1a.partitioner.js';
+import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
@@ -65,8 +65,37 @@ const PRODUCER_STATE_ERRORS = new Set([
   'INVALID_PRODUCER_EPOCH',
 ]);
 
+const TRANSIENT =
+  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
+
+/**
+ * Whether a kafkajs send error is worth another try. kafkajs wraps the cause when its own
+ * retries run out (KafkaJSNumberOfRetriesExceeded) or when it gives up
+ * (KafkaJSNonRetriableError, flagged not retriable even around a refused connection), so the
+ * whole chain is read: a broker that cannot be reached is always worth another try.
+ */
+export function isRetriable(err: unknown): boolean {
+  type KafkaError = {
+    retriable?: boolean;
+    name?: string;
+    originalError?: unknown;
+    cause?: unknown;
+  };
+  let e = err as KafkaError | undefined;
+  let innermost = e;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (TRANSIENT.test(e.name ?? '')) return true;
+    innermost = e;
+    e = (e.originalError ?? e.cause) as KafkaError | undefined;
+  }
+  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
+  const outer = err as KafkaError | undefined;
+  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
+}
+
 /** The Kafka error type of a kafkajs error, looking through its wrappers. */
-function errorType(err: unknown): string {
+export function errorType(err: unknown): string {
   let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined;
   for (let depth = 0; e && depth < 10; depth++) {
     if (e.type) return e.type;
@@ -226,7 +255,7 @@ export class KafkaSender implements BatchSender {
 
   async send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void> {
     const producer = this.producer;
-    if (!producer) throw Object.assign(new Error('producer is not connected'), { retriable: true });
+    if (!producer) throw sendError('producer is not connected', true);
     const messages = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
@@ -242,21 +271,21 @@ export class KafkaSender implements BatchSender {
         topicMessages: [{ topic: this.options.topic, messages }],
       });
     } catch (err) {
-      if (PRODUCER_STATE_ERRORS.has(errorType(err))) {
+      const type = errorType(err);
+      if (PRODUCER_STATE_ERRORS.has(type)) {
         // The idempotent producer's numbering no longer matches the broker's (e.g. state lost
         // in a broker failure): a fresh client gets a new producer id; the batch is retried.
         void this.renewProducer(producer).catch(() => {});
-        const type = errorType(err);
-        throw Object.assign(
-          new Error(
-            `producer state lost (${type}: ${(err as Error).message}); renewing the client`,
-          ),
-          { retriable: true },
+        throw sendError(
+          `producer state lost (${type}: ${(err as Error).message}); renewing the client`,
+          true,
+          type,
+          err,
         );
       }
       // A partition error may mean the partition count changed: re-read it before the retry.
       void this.refreshPartitions().catch(() => {});
-      throw err;
+      throw sendError((err as Error).message, isRetriable(err), type, err);
     } finally {
       this.inFlight.set(producer, (this.inFlight.get(producer) ?? 1) - 1);
       this.settled.emit('settled');

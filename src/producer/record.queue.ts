@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from './outgoing.record.js';
+import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
 
 /**
  * A FIFO of records with O(1) push, shift of a run, and unshift of a returned run, kept in a
@@ -27,7 +27,7 @@ export class RecordQueue {
     let bytes = 0;
     while (this.count > 0 && out.length < maxCount) {
       const rec = this.items[this.head]!;
-      const size = rec.key.length + rec.value.length;
+      const size = recordBytes(rec);
       if (out.length > 0 && bytes + size > maxBytes) break;
       this.items[this.head] = undefined;
       this.head = (this.head + 1) % this.items.length;
@@ -153,7 +153,7 @@ export class PartitionedQueue {
     }
     for (const [p, list] of byPartition) {
       let bytes = 0;
-      for (const r of list) bytes += r.key.length + r.value.length;
+      for (const r of list) bytes += recordBytes(r);
       (this.queues[p] ?? this.grow(p)).unshift(list, bytes);
     }
     this.length += batch.records.length;
@@ -173,7 +173,7 @@ export class PartitionedQueue {
     this.bytes = 0;
     for (const r of all) {
       r.partition = partitionOf(r);
-      this.push(r, r.key.length + r.value.length);
+      this.push(r, recordBytes(r));
     }
   }
 

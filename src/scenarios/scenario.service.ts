@@ -1,12 +1,14 @@
-import { HttpStatus, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { kindSensorProblem, magnitudeProblem } from '../anomalies/anomaly.rules.js';
 import { AnomalyService } from '../anomalies/anomaly.service.js';
 import { clampToLayout } from '../anomalies/anomaly.target.js';
-import type { Fleet } from '../devices/fleet.js';
-import { type FieldProblem, notFound, ProblemException } from '../http/problem.js';
+import { CLOCK, type Clock } from '../model/clock.js';
+import type { Fleet } from '../model/fleet.js';
+import { DomainError, type FieldProblem, notFound } from '../model/domain.error.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import type { GenerationParams } from '../simulation/reading.generator.js';
-import { type ScenarioStatus, SimulationService } from '../simulation/simulation.service.js';
+import { ActiveScenario, type ScenarioStatus } from '../simulation/active.scenario.js';
+import { SimulationService } from '../simulation/simulation.service.js';
 import { BUILTIN_SCENARIOS } from './builtin.scenarios.js';
 import { type ScenarioDefinition, scenarioDuration, type ScenarioStage } from './scenario.js';
 import type {
@@ -15,7 +17,7 @@ import type {
   ScenarioRunDto,
   StageOverridesDto,
 } from './scenario.dto.js';
-import { realTimers, ScenarioRun, type Timers } from './scenario.runner.js';
+import { ScenarioRun } from './scenario.runner.js';
 
 /** Most user-defined scenarios; keeps the catalog (and the metric's label values) bounded. */
 export const MAX_USER_SCENARIOS = 100;
@@ -53,18 +55,18 @@ export class ScenarioService implements OnApplicationShutdown {
   private readonly logger = new Logger('Scenarios');
   private readonly catalog = new Map<string, CatalogEntry>();
   private run?: ScenarioRun;
-  /** Timer functions of the runs; fake ones in unit tests. */
-  timers: Timers = realTimers;
 
   constructor(
     private readonly simulation: SimulationService,
     private readonly anomalies: AnomalyService,
     private readonly fleets: FleetRegistry,
+    private readonly active: ActiveScenario,
+    /** Time and stage timers of the runs. */
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {
     for (const definition of BUILTIN_SCENARIOS) {
       this.catalog.set(definition.name, { definition, builtIn: true });
     }
-    simulation.scenarioStatus = () => this.status();
     fleets.onDelete((fleetId) => {
       const run = this.running;
       if (run?.fleetId !== fleetId) return;
@@ -83,10 +85,7 @@ export class ScenarioService implements OnApplicationShutdown {
 
   create(dto: CreateScenarioDto): ScenarioDto {
     if (this.catalog.has(dto.name)) {
-      throw new ProblemException(
-        HttpStatus.CONFLICT,
-        `a scenario named ${dto.name} already exists`,
-      );
+      throw new DomainError('CONFLICT', `a scenario named ${dto.name} already exists`);
     }
     const definition: ScenarioDefinition = {
       name: dto.name,
@@ -100,16 +99,12 @@ export class ScenarioService implements OnApplicationShutdown {
     };
     const problems = stageAnomalyProblems(definition.stages);
     if (problems.length) {
-      throw new ProblemException(
-        HttpStatus.BAD_REQUEST,
-        problems.map((p) => p.message).join('; '),
-        { errors: problems },
-      );
+      throw new DomainError('INVALID_INPUT', problems.map((p) => p.message).join('; '), problems);
     }
     const userDefined = [...this.catalog.values()].filter((e) => !e.builtIn).length;
     if (userDefined >= MAX_USER_SCENARIOS) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
         `there are already ${userDefined} user-defined scenarios, the most fleetsim keeps; delete one first`,
       );
     }
@@ -125,10 +120,7 @@ export class ScenarioService implements OnApplicationShutdown {
   delete(name: string): void {
     const entry = this.entry(name);
     if (entry.builtIn) {
-      throw new ProblemException(
-        HttpStatus.CONFLICT,
-        `${name} is a built-in scenario and cannot be deleted`,
-      );
+      throw new DomainError('CONFLICT', `${name} is a built-in scenario and cannot be deleted`);
     }
     const run = this.running;
     if (run?.scenario === entry.definition) this.halt(run);
@@ -144,7 +136,7 @@ export class ScenarioService implements OnApplicationShutdown {
       this.logger.log(`scenario ${previous.scenario.name} stopped to start ${name}`);
       this.halt(previous);
     }
-    const run = new ScenarioRun(definition, fleetId, this.timers, {
+    const run = new ScenarioRun(definition, fleetId, this.clock, {
       enter: (stage, index, r) => this.enterStage(r, stage, index),
       finish: (r) => this.finish(r),
     });
@@ -162,14 +154,14 @@ export class ScenarioService implements OnApplicationShutdown {
     this.entry(name);
     const run = this.running;
     if (!run || run.scenario.name !== name) {
-      throw new ProblemException(HttpStatus.CONFLICT, `scenario ${name} is not running`);
+      throw new DomainError('CONFLICT', `scenario ${name} is not running`);
     }
     this.halt(run);
     this.logger.log(`scenario ${name} stopped`);
     return this.runDto(run);
   }
 
-  /** The running scenario and stage, for GET /api/v1/simulation and /metrics. */
+  /** The running scenario and stage, for GET /api/v1/simulation and /metrics (ActiveScenario). */
   status(): ScenarioStatus | null {
     const run = this.running;
     if (!run) return null;
@@ -185,6 +177,12 @@ export class ScenarioService implements OnApplicationShutdown {
   onApplicationShutdown(): void {
     // Clears the stage timer so the process (and a test) can exit.
     this.run?.stop();
+    this.publish();
+  }
+
+  /** Tells the simulation which scenario and stage run now. */
+  private publish(): void {
+    this.active.set(this.status());
   }
 
   private get running(): ScenarioRun | undefined {
@@ -208,6 +206,7 @@ export class ScenarioService implements OnApplicationShutdown {
     for (const fleet of fleets) {
       for (const a of stage.anomalies ?? []) this.injectInto(run, fleet, stage, a);
     }
+    this.publish();
     this.logger.log(
       `scenario ${run.scenario.name}: stage ${index + 1}/${run.scenario.stages.length} ${stage.name}`,
     );
@@ -235,10 +234,7 @@ export class ScenarioService implements OnApplicationShutdown {
     } catch (err) {
       // One fleet that cannot take an anomaly (an empty floor, too many anomalies) does not
       // stop the scenario for the others.
-      const detail =
-        err instanceof ProblemException
-          ? (err.getResponse() as { detail: string }).detail
-          : String(err);
+      const detail = err instanceof DomainError ? err.message : String(err);
       this.logger.warn(
         `scenario ${run.scenario.name}, stage ${stage.name}: ${a.kind} on ${a.sensor} not injected into fleet ${fleet.id}: ${detail}`,
       );
@@ -247,6 +243,7 @@ export class ScenarioService implements OnApplicationShutdown {
 
   private finish(run: ScenarioRun): void {
     this.simulation.setOverrides([]);
+    this.publish();
     this.logger.log(`scenario ${run.scenario.name} finished`);
   }
 
@@ -254,6 +251,7 @@ export class ScenarioService implements OnApplicationShutdown {
   private halt(run: ScenarioRun): void {
     run.stop();
     this.simulation.setOverrides([]);
+    this.publish();
     this.anomalies.cancelAll(run.anomalyIds);
   }
 

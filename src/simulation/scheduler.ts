@@ -1,5 +1,5 @@
-import type { Device, Fleet } from '../devices/fleet.js';
-import type { Clock } from './clock.js';
+import type { Device, Fleet } from '../model/fleet.js';
+import type { Clock } from '../model/clock.js';
 
 /**
  * Receives a due reading. Returns false to hold the schedule (backpressure): the reading is

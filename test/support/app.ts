@@ -36,7 +36,7 @@ export async function startApp(
     app,
     url,
     close: () => app.close(),
-    drained: () => app.get(ProducerService).producer.idle(),
+    drained: () => app.get(ProducerService).idle(),
   };
 }
 
