@@ -1,4 +1,6 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { HttpStatus, Injectable, Logger, Optional } from '@nestjs/common';
+import { ConfigService } from '../config/config.service.js';
+import { LimitsConfig } from '../config/fleetsim.config.js';
 import type { Device } from '../devices/fleet.js';
 import { type FieldProblem, notFound, ProblemException } from '../http/problem.js';
 import { type Clock, systemClock } from '../simulation/clock.js';
@@ -70,7 +72,10 @@ export class AnomalyService {
   /** Wall clock that event times are compared with; replaced by a fake one in unit tests. */
   clock: Clock = systemClock;
 
-  constructor(private readonly fleets: FleetRegistry) {
+  constructor(
+    private readonly fleets: FleetRegistry,
+    @Optional() private readonly config?: ConfigService,
+  ) {
     fleets.onDelete((fleetId) => this.forgetFleet(fleetId));
   }
 
@@ -114,12 +119,24 @@ export class AnomalyService {
 
     const now = this.clock.now();
     this.sweep(now);
-    const live = [...this.anomalies.values()].filter((a) => !this.isOver(a, now)).length;
+    const liveAnomalies = [...this.anomalies.values()].filter((a) => !this.isOver(a, now));
+    const live = liveAnomalies.length;
     if (live >= MAX_LIVE_ANOMALIES) {
       throw new ProblemException(
         HttpStatus.UNPROCESSABLE_ENTITY,
         `${live} anomalies are scheduled or active, the most fleetsim runs at once; cancel some or wait until they end`,
       );
+    }
+    const { maxAnomalyDevices } = this.config?.config.limits ?? new LimitsConfig();
+    const targeted = liveAnomalies.reduce((n, a) => n + a.deviceCount, 0) + devices.length;
+    if (targeted > maxAnomalyDevices) {
+      const message =
+        `target: that would make ${targeted} devices targeted by scheduled or active anomalies; ` +
+        `fleetsim allows at most ${maxAnomalyDevices} (limits.maxAnomalyDevices); cancel some or wait until they end`;
+      throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, message, {
+        errors: [{ field: 'target', rule: 'maxAnomalyDevices', message }],
+        limit: maxAnomalyDevices,
+      });
     }
 
     const seq = this.nextSeq++;

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { checkIfMatch } from '../http/etag.js';
 import { fieldProblems, type FieldProblem, ProblemException } from '../http/problem.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { type ConfigSource, getPath, leafPaths, validateConfig } from './config.loader.js';
@@ -44,6 +46,8 @@ const isPlain = (v: unknown): v is Plain =>
 export class ConfigPatchService {
   private readonly logger = new Logger('Config');
   private tail: Promise<unknown> = Promise.resolve();
+  /** Tells this process's versions from another's, so an ETag from before a restart is stale. */
+  private readonly boot = randomUUID().slice(0, 8);
 
   constructor(
     private readonly config: ConfigService,
@@ -64,15 +68,29 @@ export class ConfigPatchService {
     };
   }
 
-  /** Applies a JSON merge patch; resolves with the new view, or throws a problem. */
-  patch(patch: unknown): Promise<ConfigView> {
-    const run = this.tail.then(() => this.patchNow(patch));
+  /** The entity tag of the configuration in force (ETag, If-Match). */
+  etag(version = this.config.version): string {
+    return `"${this.boot}-${version}"`;
+  }
+
+  /**
+   * Applies a JSON merge patch; resolves with the new view, or throws a problem. With
+   * `ifMatch`, only when the configuration is still the version it names (412 otherwise).
+   */
+  patch(patch: unknown, ifMatch?: string): Promise<ConfigView> {
+    const run = this.tail.then(() => this.patchNow(patch, ifMatch));
     this.tail = run.catch(() => {});
     return run;
   }
 
-  private async patchNow(patch: unknown): Promise<ConfigView> {
+  private async patchNow(patch: unknown, ifMatch: string | undefined): Promise<ConfigView> {
     try {
+      checkIfMatch(
+        ifMatch,
+        this.etag(),
+        this.config.config.server.requireIfMatch,
+        'the configuration',
+      );
       const view = await this.applyPatch(patch);
       return view;
     } catch (err) {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '../config/config.service.js';
 import { notFound, ProblemException } from '../http/problem.js';
 import { partitionFor } from '../producer/fnv1a.partitioner.js';
 import { ProducerService } from '../producer/producer.service.js';
@@ -12,9 +13,6 @@ import { Device, Fleet } from './fleet.js';
 import type { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
 import { deriveLayout, parseDeviceId, slugify } from './layout.js';
 
-/** Most devices across all fleets, so one process cannot be asked for unbounded memory. */
-export const MAX_TOTAL_DEVICES = 1_000_000;
-
 @Injectable()
 export class FleetService {
   private readonly logger = new Logger('Fleets');
@@ -23,6 +21,7 @@ export class FleetService {
     private readonly fleets: FleetRegistry,
     private readonly simulation: SimulationService,
     private readonly producer: ProducerService,
+    private readonly config: ConfigService,
   ) {}
 
   create(dto: CreateFleetDto): FleetDto {
@@ -37,7 +36,7 @@ export class FleetService {
     if (this.fleets.has(id)) {
       throw new ProblemException(HttpStatus.CONFLICT, `a fleet with id "${id}" already exists`);
     }
-    this.checkTotal(dto.deviceCount);
+    this.checkCapacity(dto.deviceCount, (dto.deviceCount * 1000) / (dto.intervalMs ?? 5000));
     const fleet = new Fleet({
       id,
       name: dto.name,
@@ -74,8 +73,13 @@ export class FleetService {
         ],
       });
     }
+    const deviceCount = dto.deviceCount ?? fleet.deviceCount;
+    const intervalMs = dto.intervalMs ?? fleet.intervalMs;
+    this.checkCapacity(
+      deviceCount - fleet.deviceCount,
+      (deviceCount * 1000) / intervalMs - fleet.targetRate,
+    );
     if (dto.deviceCount !== undefined && dto.deviceCount !== fleet.deviceCount) {
-      this.checkTotal(dto.deviceCount - fleet.deviceCount);
       const before = fleet.deviceCount;
       fleet.resize(dto.deviceCount);
       this.simulation.resized(fleet);
@@ -127,13 +131,27 @@ export class FleetService {
     return fleet;
   }
 
-  private checkTotal(adding: number): void {
-    const total = this.fleets.deviceCount + adding;
-    if (total > MAX_TOTAL_DEVICES) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
-        `that would make ${total} devices in all; one fleetsim runs at most ${MAX_TOTAL_DEVICES}`,
-      );
+  /**
+   * Refuses a change that would take the fleets past limits.maxDevices or
+   * limits.maxTargetRate (422 naming the field and the limit).
+   */
+  private checkCapacity(addingDevices: number, addingRate: number): void {
+    const { maxDevices, maxTargetRate } = this.config.config.limits;
+    const devices = this.fleets.deviceCount + addingDevices;
+    if (addingDevices > 0 && devices > maxDevices) {
+      const message = `that would make ${devices} devices in all; fleetsim runs at most ${maxDevices} (limits.maxDevices)`;
+      throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, message, {
+        errors: [{ field: 'deviceCount', rule: 'maxDevices', message }],
+        limit: maxDevices,
+      });
+    }
+    const rate = Math.round(this.fleets.targetRate + addingRate);
+    if (addingRate > 0 && rate > maxTargetRate) {
+      const message = `that would make the fleets target ${rate} readings/s in all; fleetsim runs at most ${maxTargetRate} (limits.maxTargetRate)`;
+      throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, message, {
+        errors: [{ field: 'deviceCount', rule: 'maxTargetRate', message }],
+        limit: maxTargetRate,
+      });
     }
   }
 
