@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { DomainError } from '../model/domain.error.js';
+import { checkIfMatch } from '../model/etag.js';
 import { fieldProblems } from '../model/field.problems.js';
 import { type ConfigSource, validateConfig } from './config.loader.js';
 import {
@@ -40,6 +42,8 @@ const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(con
 export class ConfigPatchService {
   private readonly logger = new Logger('Config');
   private tail: Promise<unknown> = Promise.resolve();
+  /** Tells this process's versions from another's, so an ETag from before a restart is stale. */
+  private readonly boot = randomUUID().slice(0, 8);
 
   constructor(
     private readonly config: ConfigService,
@@ -60,12 +64,26 @@ export class ConfigPatchService {
     };
   }
 
+  /** The entity tag of the configuration in force (ETag, If-Match). */
+  etag(version = this.config.version): string {
+    return `"${this.boot}-${version}"`;
+  }
+
   /**
    * Applies a JSON merge patch; resolves with the new view, or rejects with a DomainError
-   * (or an unexpected error), which the caller reports with `refused`.
+   * (or an unexpected error), which the caller reports with `refused`. With `ifMatch`, only
+   * when the configuration is still the version it names (STALE_VERSION otherwise).
    */
-  patch(patch: unknown): Promise<ConfigView> {
-    const run = this.tail.then(() => this.applyPatch(patch));
+  patch(patch: unknown, ifMatch?: string): Promise<ConfigView> {
+    const run = this.tail.then(() => {
+      checkIfMatch(
+        ifMatch,
+        this.etag(),
+        this.config.config.server.requireIfMatch,
+        'the configuration',
+      );
+      return this.applyPatch(patch);
+    });
     this.tail = run.catch(() => {});
     return run;
   }

@@ -1,5 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '../config/config.service.js';
+import { DEFAULT_INTERVAL_MS } from '../config/fleet-spec.dto.js';
 import { DomainError, invalidField, notFound } from '../model/domain.error.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey } from '../producer/record.key.js';
@@ -12,9 +14,6 @@ import { Device, Fleet } from '../model/fleet.js';
 import type { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
 import { deriveLayout, parseDeviceId, slugify } from '../model/layout.js';
 
-/** Most devices across all fleets, so one process cannot be asked for unbounded memory. */
-export const MAX_TOTAL_DEVICES = 1_000_000;
-
 @Injectable()
 export class FleetService {
   private readonly logger = new Logger('Fleets');
@@ -23,6 +22,7 @@ export class FleetService {
     private readonly fleets: FleetRegistry,
     private readonly simulation: SimulationService,
     private readonly producer: ProducerService,
+    private readonly config: ConfigService,
   ) {}
 
   create(dto: CreateFleetDto): FleetDto {
@@ -37,12 +37,15 @@ export class FleetService {
     if (this.fleets.has(id)) {
       throw new DomainError('CONFLICT', `a fleet with id "${id}" already exists`);
     }
-    this.checkTotal(dto.deviceCount);
+    this.checkCapacity(
+      dto.deviceCount,
+      (dto.deviceCount * 1000) / (dto.intervalMs ?? DEFAULT_INTERVAL_MS),
+    );
     const fleet = new Fleet({
       id,
       name: dto.name,
       deviceCount: dto.deviceCount,
-      intervalMs: dto.intervalMs ?? 5000,
+      intervalMs: dto.intervalMs ?? DEFAULT_INTERVAL_MS,
       sensors: dto.sensors
         ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s))
         : [...SENSOR_NAMES],
@@ -74,8 +77,13 @@ export class FleetService {
         message: 'give deviceCount and/or intervalMs',
       });
     }
+    const deviceCount = dto.deviceCount ?? fleet.deviceCount;
+    const intervalMs = dto.intervalMs ?? fleet.intervalMs;
+    this.checkCapacity(
+      deviceCount - fleet.deviceCount,
+      (deviceCount * 1000) / intervalMs - fleet.targetRate,
+    );
     if (dto.deviceCount !== undefined && dto.deviceCount !== fleet.deviceCount) {
-      this.checkTotal(dto.deviceCount - fleet.deviceCount);
       const before = fleet.deviceCount;
       fleet.resize(dto.deviceCount);
       this.simulation.resized(fleet);
@@ -127,12 +135,30 @@ export class FleetService {
     return fleet;
   }
 
-  private checkTotal(adding: number): void {
-    const total = this.fleets.deviceCount + adding;
-    if (total > MAX_TOTAL_DEVICES) {
+  /**
+   * Refuses a change that would take the fleets past limits.maxDevices or
+   * limits.maxTargetRate (422 naming the field and the limit).
+   */
+  private checkCapacity(addingDevices: number, addingRate: number): void {
+    const { maxDevices, maxTargetRate } = this.config.config.limits;
+    const devices = this.fleets.deviceCount + addingDevices;
+    if (addingDevices > 0 && devices > maxDevices) {
+      const message = `that would make ${devices} devices in all; fleetsim runs at most ${maxDevices} (limits.maxDevices)`;
       throw new DomainError(
         'LIMIT_EXCEEDED',
-        `that would make ${total} devices in all; one fleetsim runs at most ${MAX_TOTAL_DEVICES}`,
+        message,
+        [{ field: 'deviceCount', rule: 'maxDevices', message }],
+        { limit: maxDevices },
+      );
+    }
+    const rate = Math.round(this.fleets.targetRate + addingRate);
+    if (addingRate > 0 && rate > maxTargetRate) {
+      const message = `that would make the fleets target ${rate} readings/s in all; fleetsim runs at most ${maxTargetRate} (limits.maxTargetRate)`;
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
+        message,
+        [{ field: 'deviceCount', rule: 'maxTargetRate', message }],
+        { limit: maxTargetRate },
       );
     }
   }
