@@ -34,6 +34,7 @@ export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: En
   { name: 'KAFKA_IDEMPOTENT', path: 'producer.idempotent', kind: 'boolean' },
   { name: 'FLEETSIM_BACKPRESSURE', path: 'producer.backpressure', kind: 'string' },
   { name: 'FLEETSIM_VALUE_FORMAT', path: 'producer.valueFormat', kind: 'string' },
+  { name: 'FLEETSIM_HEADERS', path: 'producer.headers', kind: 'boolean' },
   { name: 'FLEETSIM_AUTOSTART', path: 'simulation.autoStart', kind: 'boolean' },
   { name: 'FLEETSIM_TICK_MS', path: 'simulation.tickMs', kind: 'int' },
   { name: 'FLEETSIM_DATA_VARIATION', path: 'simulation.dataVariation', kind: 'number' },

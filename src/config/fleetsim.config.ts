@@ -166,6 +166,13 @@ export class ProducerConfig {
   @IsIn(VALUE_FORMATS)
   valueFormat: ValueFormat = 'json';
 
+  /**
+   * Record headers on every reading: content-type, fleet-id, schema and, on a reading an
+   * anomaly shaped, anomaly-kind (docs/messages.md).
+   */
+  @IsBoolean()
+  headers = true;
+
   /** Longest the producer waits for queued messages at shutdown, in ms. */
   @IsInt()
   @Min(0)

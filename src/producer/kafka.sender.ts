@@ -115,8 +115,8 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
 
 /**
  * Sends batches with kafkajs: explicit partition per message (FNV-1a of the key modulo the
- * topic's partition count, re-read every `metadataRefreshMs`), pre-serialized values, no
- * headers, TCP_NODELAY sockets.
+ * topic's partition count, re-read every `metadataRefreshMs`), pre-serialized values, the
+ * records' shared headers, TCP_NODELAY sockets.
  */
 export class KafkaSender implements BatchSender {
   readonly kafka: Kafka;
@@ -259,7 +259,13 @@ export class KafkaSender implements BatchSender {
     const messages = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      messages[i] = { key: r.key, value: r.value, partition: r.partition };
+      messages[i] = {
+        key: r.key,
+        value: r.value,
+        partition: r.partition,
+        // Shared, frozen objects: kafkajs only reads them.
+        headers: r.headers?.entries as Record<string, Buffer> | undefined,
+      };
     }
     const acks = this.options.idempotent ? -1 : this.options.requiredAcks;
     this.inFlight.set(producer, (this.inFlight.get(producer) ?? 0) + 1);

@@ -1,3 +1,26 @@
+/**
+ * Kafka record headers shared by many records: built once (per fleet, value format and
+ * anomaly kind) and never changed afterwards, so a record carries a reference, not a copy.
+ * A sender passes `entries` to its client as they are (header name → value bytes; the order
+ * of the names is irrelevant) and must not mutate them.
+ */
+export interface RecordHeaders {
+  readonly entries: Readonly<Record<string, Buffer>>;
+  /** Bytes of the names and values, counted in the producer's buffer. */
+  readonly bytes: number;
+}
+
+/** Shared headers made of these name/value pairs (values UTF-8). */
+export function recordHeaders(pairs: Record<string, string>): RecordHeaders {
+  const entries: Record<string, Buffer> = {};
+  let bytes = 0;
+  for (const [name, value] of Object.entries(pairs)) {
+    entries[name] = Buffer.from(value, 'utf8');
+    bytes += Buffer.byteLength(name) + entries[name].length;
+  }
+  return Object.freeze({ entries: Object.freeze(entries), bytes });
+}
+
 /** A serialized reading on its way to Kafka. */
 export interface OutgoingRecord {
   /** Kafka key: the device id's UTF-8 bytes, built once per device. */
@@ -10,9 +33,11 @@ export interface OutgoingRecord {
   partition: number;
   /** When the reading was scheduled (event time, ms since the epoch). */
   scheduledAt: number;
+  /** Headers, shared between records (see RecordHeaders); none when absent. */
+  headers?: RecordHeaders;
 }
 
 /** Bytes a record holds in the producer's buffer. */
 export function recordBytes(record: OutgoingRecord): number {
-  return record.key.length + record.value.length;
+  return record.key.length + record.value.length + (record.headers?.bytes ?? 0);
 }

@@ -4,6 +4,7 @@ import type { Device, Fleet } from '../model/fleet.js';
 import type { OutgoingRecord } from '../producer/outgoing.record.js';
 import { RecordKeys } from '../producer/record.key.js';
 import { ProtobufReadingSerializer } from './protobuf.serializer.js';
+import { ReadingHeaders } from './reading.headers.js';
 import { type GenerationParams, generateReading } from './reading.generator.js';
 import { JsonReadingSerializer, type ReadingSerializer } from './reading.serializer.js';
 
@@ -31,6 +32,8 @@ export interface PipelineSettings {
   valueFormat: ValueFormat;
   backpressure: BackpressurePolicy;
   params: GenerationParams;
+  /** Whether records carry headers (content-type, fleet-id, schema, anomaly-kind). */
+  headers: boolean;
 }
 
 /** The serializer writing values in `format`. */
@@ -57,6 +60,8 @@ export class ReadingPipeline {
   private paramsByFleet = new Map<string, GenerationParams>();
   private serialized = 0;
   private readonly keys = new RecordKeys();
+  /** Shared header objects, or undefined when headers are off. */
+  private headers?: ReadingHeaders;
 
   constructor(
     private readonly producer: RecordOutlet,
@@ -65,12 +70,17 @@ export class ReadingPipeline {
   ) {
     this.settings = settings;
     this.serializer = serializerFor(settings.valueFormat);
+    this.headers = settings.headers ? new ReadingHeaders(settings.valueFormat) : undefined;
   }
 
   /** Takes new settings; the overrides are recomputed for `fleets`. */
   configure(settings: PipelineSettings, fleets: readonly Fleet[]): void {
     if (settings.valueFormat !== this.settings.valueFormat) {
       this.serializer = serializerFor(settings.valueFormat);
+    }
+    if (!settings.headers) this.headers = undefined;
+    else if (this.headers?.format !== settings.valueFormat) {
+      this.headers = new ReadingHeaders(settings.valueFormat);
     }
     this.settings = settings;
     this.recompute(fleets);
@@ -83,12 +93,14 @@ export class ReadingPipeline {
     const params = this.paramsByFleet.get(fleet.id) ?? this.settings.params;
     if (generateReading(fleet, device, scheduledAt, params)) {
       const { key, hash } = this.keys.of(device);
+      const label = device.lastLabel;
       producer.offer({
         key,
         value: this.serialize(fleet, device, scheduledAt),
         hash,
         partition: 0,
         scheduledAt,
+        headers: this.headers?.of(fleet.id, label === null ? null : label.kind),
       });
     }
     this.observer.scheduleLag.observe(Math.max(0, Date.now() - scheduledAt) / 1000);
@@ -125,6 +137,7 @@ export class ReadingPipeline {
   /** Forgets a removed fleet's cached state. */
   forget(fleetId: string): void {
     this.serializer.forget(fleetId);
+    this.headers?.forget(fleetId);
     this.paramsByFleet.delete(fleetId);
   }
 

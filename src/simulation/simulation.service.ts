@@ -170,6 +170,7 @@ function pipelineSettings(config: FleetsimConfig): PipelineSettings {
   return {
     valueFormat: config.producer.valueFormat,
     backpressure: config.producer.backpressure,
+    headers: config.producer.headers,
     params: { dataVariation, trendEnabled, trendStrength, anomalyRate },
   };
 }
