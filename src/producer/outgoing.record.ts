@@ -21,6 +21,14 @@ export function recordHeaders(pairs: Record<string, string>): RecordHeaders {
   return Object.freeze({ entries: Object.freeze(entries), bytes });
 }
 
+/**
+ * Who wants to know where a record landed (e.g. a backfill, for its offsets). A sender that
+ * can tell calls it once per acknowledged record that carries it.
+ */
+export interface RecordReceipt {
+  acknowledged(topic: string, partition: number, offset: number): void;
+}
+
 /** A serialized reading on its way to Kafka. */
 export interface OutgoingRecord {
   /** Kafka key: the device id's UTF-8 bytes, built once per device. */
@@ -29,12 +37,21 @@ export interface OutgoingRecord {
   value: Buffer;
   /** FNV-1a hash of the key, computed once per device; partition = hash mod partitions. */
   hash: number;
+  /**
+   * Topic, when not the configured one (`kafka.topic`): a fleet's own topic (topic template)
+   * or the label topic. Created on demand with the configured partitions.
+   */
+  topic?: string;
   /** Partition, set by the producer from the hash when the record is queued. */
   partition: number;
+  /** The producer's queue for (topic, partition); set by the producer. */
+  lane?: number;
   /** When the reading was scheduled (event time, ms since the epoch). */
   scheduledAt: number;
   /** Headers, shared between records (see RecordHeaders); none when absent. */
   headers?: RecordHeaders;
+  /** Told the record's offset once Kafka acknowledged it (shared between records). */
+  receipt?: RecordReceipt;
 }
 
 /** Bytes a record holds in the producer's buffer. */
