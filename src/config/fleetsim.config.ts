@@ -11,6 +11,7 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { FleetSpecDto } from './fleet-spec.dto.js';
@@ -76,6 +77,17 @@ export class KafkaConfig {
     message: 'topic must be 1-249 characters of letters, digits, ".", "_" or "-"',
   })
   topic = 'fleetsim.readings';
+
+  /**
+   * Topic of the anomaly lifecycle events (docs/messages.md, "Label topic"); empty: none.
+   * Created on demand with topicPartitions partitions.
+   */
+  @ValidateIf((o: KafkaConfig) => o.labelTopic !== '')
+  @Matches(/^[a-zA-Z0-9._-]{1,249}$/, {
+    message:
+      'labelTopic must be empty (no label topic) or 1-249 characters of letters, digits, ".", "_" or "-"',
+  })
+  labelTopic = '';
 
   @IsString()
   @MinLength(1)

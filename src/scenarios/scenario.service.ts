@@ -228,7 +228,7 @@ export class ScenarioService implements OnApplicationShutdown {
           ...(a.magnitude !== undefined ? { magnitude: a.magnitude } : {}),
           durationMs: a.durationMs ?? stage.durationMs,
         },
-        run.scenario.name,
+        { scenario: run.scenario.name, stage: stage.name },
       );
       run.anomalyIds.push(injected.id);
     } catch (err) {
