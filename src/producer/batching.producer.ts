@@ -237,6 +237,7 @@ export class BatchingProducer {
           for (const r of held) this.waitingBytes -= recordBytes(r);
           this.stats.queued -= held.length;
           this.stats.failed += held.length;
+          for (const r of held) r.receipt?.failed();
           this.observer.batchFailed?.(held.length, err as Error, false);
           this.notifyIdle();
           return;
@@ -442,6 +443,8 @@ export class BatchingProducer {
     this.stats.bytes += taken.bytes;
     this.observer.batchAcknowledged?.(n, taken.bytes, latencyMs);
     this.queue.release(taken.lanes);
+    const records = taken.records;
+    for (let i = 0; i < n; i++) records[i].receipt?.delivered();
   }
 
   /**
@@ -465,6 +468,8 @@ export class BatchingProducer {
       true,
     );
     this.queue.release(taken.lanes.filter((q) => !unsentLanes.includes(q)));
+    const left = new Set(unsent);
+    for (const r of taken.records) if (!left.has(r)) r.receipt?.delivered();
     this.keepForRetry({ records: unsent, bytes: unsentBytes, lanes: unsentLanes });
   }
 
@@ -481,6 +486,7 @@ export class BatchingProducer {
       this.stats.inFlight -= n;
       this.stats.failed += n;
       this.queue.release(taken.lanes);
+      for (const r of taken.records) r.receipt?.failed();
       return false;
     }
     // Every failed attempt counts towards opening the circuit.

@@ -132,7 +132,7 @@ function tellOffsets(
     const offset = next.get(k);
     if (offset === undefined) continue;
     next.set(k, offset + 1);
-    r.receipt?.acknowledged(t, r.partition, offset);
+    r.receipt?.offset?.(t, r.partition, offset);
   }
 }
 

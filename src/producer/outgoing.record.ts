@@ -22,11 +22,15 @@ export function recordHeaders(pairs: Record<string, string>): RecordHeaders {
 }
 
 /**
- * Who wants to know where a record landed (e.g. a backfill, for its offsets). A sender that
- * can tell calls it once per acknowledged record that carries it.
+ * Who wants to know what became of a record (a backfill, for its progress and offsets); one
+ * object shared by many records. The batching producer calls `delivered` or `failed` once per
+ * record that carries it, as its books count the record; a sender that learns offsets calls
+ * `offset` for each acknowledged record that carries it (before `delivered`).
  */
 export interface RecordReceipt {
-  acknowledged(topic: string, partition: number, offset: number): void;
+  delivered(): void;
+  failed(): void;
+  offset?(topic: string, partition: number, offset: number): void;
 }
 
 /** A serialized reading on its way to Kafka. */
