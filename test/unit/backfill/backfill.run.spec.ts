@@ -163,7 +163,7 @@ test('a backfill waits while the producer does not accept, and can be cancelled'
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(run.generated, 0, 'nothing is generated while the producer is full');
   out.accepting = true;
-  await new Promise((r) => setTimeout(r, 1));
+  while (run.generated === 0) await new Promise((r) => setTimeout(r, 1));
   assert.ok(run.generated > 0 && run.generated < run.total, `${run.generated} generated`);
   assert.equal(run.cancel(), true);
   assert.equal(run.state, 'cancelled');
