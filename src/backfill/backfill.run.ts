@@ -54,6 +54,8 @@ export interface BackfillPlan {
   topic?: string;
   anomalies: PlannedAnomaly[];
   stages: PlannedStage[];
+  /** The scenario placed in simulated time, if any. */
+  scenario?: string;
 }
 
 /** What a run needs from the outside: the producer, the label topic, time. */
@@ -216,7 +218,8 @@ export class BackfillRun implements RecordReceipt {
           this.endOfRange();
           return;
         }
-        if (next > allowed) return this.schedule(Math.max(WAIT_MS, (next - allowed) / (pace as number)));
+        if (next > allowed)
+          return this.schedule(Math.max(WAIT_MS, (next - allowed) / (pace as number)));
         if (!producer.accepting) return this.schedule(WAIT_MS);
         if ((++n & 255) === 0 && performance.now() >= until) return this.schedule(0);
         while (this.nextEvent < this.events.length && this.events[this.nextEvent].at <= next) {

@@ -10,10 +10,35 @@ import { SimulationService } from '../simulation/simulation.service.js';
 import type { DeviceDto, DevicePageDto, DeviceQueryDto } from './device.dto.js';
 import { Device, Fleet } from '../model/fleet.js';
 import type { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
+import type { FleetSpecDto } from '../config/fleet-spec.dto.js';
 import { deriveLayout, parseDeviceId, slugify } from '../model/layout.js';
 
 /** Most devices across all fleets, so one process cannot be asked for unbounded memory. */
 export const MAX_TOTAL_DEVICES = 1_000_000;
+
+/**
+ * A fleet made from a spec as POST /api/v1/fleets takes it (id from the name, defaults
+ * filled in), not attached to anything; `field` prefixes the field named in errors.
+ */
+export function fleetFromSpec(dto: FleetSpecDto, field = ''): Fleet {
+  const id = slugify(dto.name);
+  if (!id) {
+    throw invalidField({
+      field: `${field}name`,
+      rule: 'matches',
+      message: 'name must contain a letter or digit',
+    });
+  }
+  return new Fleet({
+    id,
+    name: dto.name,
+    deviceCount: dto.deviceCount,
+    intervalMs: dto.intervalMs ?? 5000,
+    sensors: dto.sensors ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s)) : [...SENSOR_NAMES],
+    layout: dto.layout ? { ...dto.layout } : deriveLayout(dto.deviceCount),
+    seed: dto.seed ?? randomInt(0, 2 ** 32 - 1),
+  });
+}
 
 @Injectable()
 export class FleetService {
@@ -27,28 +52,11 @@ export class FleetService {
 
   create(dto: CreateFleetDto): FleetDto {
     const id = slugify(dto.name);
-    if (!id) {
-      throw invalidField({
-        field: 'name',
-        rule: 'matches',
-        message: 'name must contain a letter or digit',
-      });
-    }
     if (this.fleets.has(id)) {
       throw new DomainError('CONFLICT', `a fleet with id "${id}" already exists`);
     }
     this.checkTotal(dto.deviceCount);
-    const fleet = new Fleet({
-      id,
-      name: dto.name,
-      deviceCount: dto.deviceCount,
-      intervalMs: dto.intervalMs ?? 5000,
-      sensors: dto.sensors
-        ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s))
-        : [...SENSOR_NAMES],
-      layout: dto.layout ? { ...dto.layout } : deriveLayout(dto.deviceCount),
-      seed: dto.seed ?? randomInt(0, 2 ** 32 - 1),
-    });
+    const fleet = fleetFromSpec(dto);
     this.simulation.attach(fleet);
     this.logger.log(
       `fleet ${id} created: ${fleet.deviceCount} devices every ${fleet.intervalMs} ms (${fleet.targetRate.toFixed(0)} msg/s), seed ${fleet.seed}`,
