@@ -49,9 +49,8 @@ export interface BackfillPlan {
   from: number;
   to: number;
   pace: Pace;
+  /** Generation, format, headers and topic (a template gives the fleet its own topic). */
   settings: PipelineSettings;
-  /** Topic of the readings (undefined: the configured one). */
-  topic?: string;
   anomalies: PlannedAnomaly[];
   stages: PlannedStage[];
   /** The scenario placed in simulated time, if any. */
@@ -178,7 +177,6 @@ export class BackfillRun implements RecordReceipt {
 
   private offer(record: OutgoingRecord): boolean {
     record.receipt = this;
-    if (this.plan.topic !== undefined) record.topic = this.plan.topic;
     this.offered++;
     const taken = this.deps.producer.offer(record);
     if (!taken) this.failedRecords++;

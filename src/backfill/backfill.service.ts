@@ -113,6 +113,7 @@ export class BackfillService implements BeforeApplicationShutdown {
           valueFormat: c.producer.valueFormat,
           backpressure: 'block',
           headers: c.producer.headers,
+          topic: c.kafka.topic,
           params: { dataVariation, trendEnabled, trendStrength, anomalyRate },
         },
         anomalies: [...anomalies, ...stageAnomalies].sort((a, b) => a.startsAt - b.startsAt),

@@ -73,8 +73,13 @@ export class KafkaConfig {
   @Matches(/^[^\s:]+:\d{1,5}$/, { each: true, message: 'each broker must be host:port' })
   brokers: string[] = [];
 
-  @Matches(/^[a-zA-Z0-9._-]{1,249}$/, {
-    message: 'topic must be 1-249 characters of letters, digits, ".", "_" or "-"',
+  /**
+   * Topic of the readings, or a template with `{fleetId}` (e.g. "fleetsim.{fleetId}") giving
+   * every fleet a topic of its own, created on demand with topicPartitions partitions.
+   */
+  @Matches(/^(?:[a-zA-Z0-9._-]{1,249}|(?=.{1,180}$)(?:[a-zA-Z0-9._-]|\{fleetId\})+)$/, {
+    message:
+      'topic must be 1-249 characters of letters, digits, ".", "_" or "-"; a template with {fleetId} (one topic per fleet) at most 180',
   })
   topic = 'fleetsim.readings';
 

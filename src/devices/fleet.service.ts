@@ -166,7 +166,7 @@ export class FleetService {
       number: d.index + 1,
       location: { ...d.location },
       sensors: fleet.sensors,
-      partition: this.producer.partitionOf(recordKey(d.id).hash),
+      partition: this.producer.partitionOf(recordKey(d.id).hash, this.simulation.topicOf(fleet.id)),
       nextSeq: d.seq,
       lastReading: d.lastTs >= 0 ? readingObject(fleet, d) : null,
     };

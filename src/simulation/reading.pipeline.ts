@@ -34,6 +34,13 @@ export interface PipelineSettings {
   params: GenerationParams;
   /** Whether records carry headers (content-type, fleet-id, schema, anomaly-kind). */
   headers: boolean;
+  /** kafka.topic: a topic, or a template with `{fleetId}` (one topic per fleet). */
+  topic: string;
+}
+
+/** The topic of a fleet's readings under kafka.topic; undefined: the configured topic itself. */
+export function fleetTopic(topic: string, fleetId: string): string | undefined {
+  return topic.includes('{fleetId}') ? topic.replaceAll('{fleetId}', fleetId) : undefined;
 }
 
 /** The serializer writing values in `format`. */
@@ -62,6 +69,9 @@ export class ReadingPipeline {
   private readonly keys = new RecordKeys();
   /** Shared header objects, or undefined when headers are off. */
   private headers?: ReadingHeaders;
+  /** Each fleet's topic under a topic template (empty without one). */
+  private readonly topics = new Map<string, string>();
+  private templated: boolean;
 
   constructor(
     private readonly producer: RecordOutlet,
@@ -71,6 +81,18 @@ export class ReadingPipeline {
     this.settings = settings;
     this.serializer = serializerFor(settings.valueFormat);
     this.headers = settings.headers ? new ReadingHeaders(settings.valueFormat) : undefined;
+    this.templated = fleetTopic(settings.topic, '') !== undefined;
+  }
+
+  /** The topic of a fleet's readings; undefined: the configured topic. */
+  topicOf(fleetId: string): string | undefined {
+    if (!this.templated) return undefined;
+    let topic = this.topics.get(fleetId);
+    if (topic === undefined) {
+      topic = fleetTopic(this.settings.topic, fleetId)!;
+      this.topics.set(fleetId, topic);
+    }
+    return topic;
   }
 
   /** Takes new settings; the overrides are recomputed for `fleets`. */
@@ -81,6 +103,10 @@ export class ReadingPipeline {
     if (!settings.headers) this.headers = undefined;
     else if (this.headers?.format !== settings.valueFormat) {
       this.headers = new ReadingHeaders(settings.valueFormat);
+    }
+    if (settings.topic !== this.settings.topic) {
+      this.topics.clear();
+      this.templated = fleetTopic(settings.topic, '') !== undefined;
     }
     this.settings = settings;
     this.recompute(fleets);
@@ -100,6 +126,7 @@ export class ReadingPipeline {
         hash,
         partition: 0,
         scheduledAt,
+        topic: this.templated ? this.topicOf(fleet.id) : undefined,
         headers: this.headers?.of(fleet.id, label === null ? null : label.kind),
       });
     }
@@ -138,6 +165,7 @@ export class ReadingPipeline {
   forget(fleetId: string): void {
     this.serializer.forget(fleetId);
     this.headers?.forget(fleetId);
+    this.topics.delete(fleetId);
     this.paramsByFleet.delete(fleetId);
   }
 

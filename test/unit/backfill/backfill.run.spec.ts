@@ -24,6 +24,7 @@ const SETTINGS: PipelineSettings = {
   valueFormat: 'json',
   backpressure: 'block',
   headers: true,
+  topic: 'fleetsim.readings',
   params: { dataVariation: 1, trendEnabled: true, trendStrength: 0.5, anomalyRate: 0.01 },
 };
 const NO_TIMINGS = { scheduleLag: { observe() {} }, serialization: { observe() {} } };
