@@ -84,7 +84,9 @@ module.exports = {
       comment: 'configuration is read by every feature and imports none of them',
       severity: 'error',
       from: { path: '^src/config/' },
-      to: { path: '^src/(simulation|anomalies|scenarios|backfill|devices|producer|health|wiring)/' },
+      to: {
+        path: '^src/(simulation|anomalies|scenarios|backfill|devices|producer|health|wiring)/',
+      },
     },
     {
       name: 'services-throw-domain-errors',
