@@ -4,7 +4,7 @@
  * Kafka engine; Nest modules and HTTP at the edge.
  */
 const FEATURES =
-  '(simulation|anomalies|scenarios|devices|producer|health|config|metrics|http|kafka|logging|wiring)';
+  '(simulation|anomalies|scenarios|backfill|devices|producer|health|config|metrics|http|kafka|logging|wiring)';
 const KAFKA_CLIENTS = 'node_modules/(kafkajs|@platformatic/kafka)/';
 const FRAMEWORKS =
   'node_modules/(@nestjs|@fastify|fastify|class-validator|class-transformer|prom-client|@willsoto|kafkajs|@platformatic)/';
@@ -52,7 +52,7 @@ module.exports = {
       comment: 'the producer knows records, not the simulation, anomalies, scenarios or fleets',
       severity: 'error',
       from: { path: '^src/producer/' },
-      to: { path: '^src/(simulation|anomalies|scenarios|devices|health|http|wiring)/' },
+      to: { path: '^src/(simulation|anomalies|scenarios|backfill|devices|health|http|wiring)/' },
     },
     {
       name: 'kafka-client-only-in-engines',
@@ -71,20 +71,22 @@ module.exports = {
       comment: 'the simulation does not know who overrides or injects; they call it',
       severity: 'error',
       from: { path: '^src/simulation/' },
-      to: { path: '^src/(anomalies|scenarios|devices|health|wiring)/' },
+      to: { path: '^src/(anomalies|scenarios|backfill|devices|health|wiring)/' },
     },
     {
       name: 'anomalies-below-scenarios',
       severity: 'error',
       from: { path: '^src/anomalies/' },
-      to: { path: '^src/(scenarios|devices|health|wiring)/' },
+      to: { path: '^src/(scenarios|backfill|devices|health|wiring)/' },
     },
     {
       name: 'config-below-features',
       comment: 'configuration is read by every feature and imports none of them',
       severity: 'error',
       from: { path: '^src/config/' },
-      to: { path: '^src/(simulation|anomalies|scenarios|devices|producer|health|wiring)/' },
+      to: {
+        path: '^src/(simulation|anomalies|scenarios|backfill|devices|producer|health|wiring)/',
+      },
     },
     {
       name: 'services-throw-domain-errors',

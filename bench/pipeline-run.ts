@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { createApp } from '../src/app.factory.js';
+import { BackfillService } from '../src/backfill/backfill.service.js';
 import { loadConfig } from '../src/config/config.loader.js';
 import { FleetService } from '../src/devices/fleet.service.js';
 import { FleetsimMetrics } from '../src/metrics/fleetsim.metrics.js';
@@ -40,6 +41,8 @@ export interface PipelineSpec {
   profileFile?: string;
   /** Extra environment for loadConfig (KAFKA_BATCH_SIZE, …). */
   env?: Record<string, string>;
+  /** 'backfill': one backfill of fleets × devicesPerFleet devices at pace "max" instead of live. */
+  mode?: 'live' | 'backfill';
 }
 
 export interface PipelineResult {
@@ -165,7 +168,23 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const topicMessages = async () =>
     (await admin.fetchTopicOffsets(spec.topic)).reduce((n, o) => n + Number(o.high), 0);
 
-  for (let i = 0; i < spec.fleets; i++) {
+  const backfills = app.get(BackfillService);
+  let backfillId: string | undefined;
+  if (spec.mode === 'backfill') {
+    // A simulated day (864 million readings), far more than the window can take: the backfill runs flat out throughout.
+    backfillId = backfills.create({
+      fleet: {
+        name: 'bench-backfill',
+        deviceCount: Math.min(100_000, spec.fleets * spec.devicesPerFleet),
+        intervalMs: spec.intervalMs,
+        seed: 1000,
+      },
+      from: '2026-01-01T00:00:00Z',
+      to: '2026-01-02T00:00:00Z',
+      pace: 'max',
+    }).id;
+  }
+  for (let i = 0; i < (spec.mode === 'backfill' ? 0 : spec.fleets); i++) {
     fleets.create({
       name: `bench-${i}`,
       deviceCount: spec.devicesPerFleet,
@@ -175,7 +194,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   }
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
-  simulation.start();
+  if (!backfillId) simulation.start();
   await sleep(spec.warmupMs);
 
   let session: Session | undefined;
@@ -225,6 +244,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   }
 
   // Stop generating, send what is queued, and check the books against the topic.
+  if (backfillId) backfills.cancel(backfillId);
   simulation.stop();
   await Promise.race([producer.flush(), sleep(60_000)]);
   const inTopic = await topicMessages();

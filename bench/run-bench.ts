@@ -91,6 +91,8 @@ interface RunPlan {
   devicesPerFleet: number;
   intervalMs: number;
   compression: 'none' | 'gzip';
+  /** 'backfill': one backfill at pace "max" instead of live streaming. */
+  mode?: 'live' | 'backfill';
 }
 
 /** Fixed rates, then flat out: a target far above what one process can do, block backpressure. */
@@ -98,6 +100,15 @@ const PLANS: RunPlan[] = [
   { name: '50k', fleets: 5, devicesPerFleet: 10_000, intervalMs: 1000, compression: 'none' },
   { name: '100k', fleets: 10, devicesPerFleet: 10_000, intervalMs: 1000, compression: 'none' },
   { name: 'flat-out', fleets: 10, devicesPerFleet: 10_000, intervalMs: 100, compression: 'none' },
+  // A backfill of 10,000 devices at 1 s over simulated days, as fast as the producer takes it.
+  {
+    name: 'backfill',
+    fleets: 1,
+    devicesPerFleet: 10_000,
+    intervalMs: 1000,
+    compression: 'none',
+    mode: 'backfill',
+  },
   {
     name: 'flat-out-gzip',
     fleets: 10,
@@ -632,6 +643,7 @@ async function main(): Promise<void> {
     '50k',
     '100k',
     'flat-out',
+    'backfill',
     'pp',
     'flat-out-gzip',
     'pp-gzip',
@@ -761,6 +773,15 @@ async function main(): Promise<void> {
   }
 
   printPipeline(runs);
+  for (const b of runs.filter((r) => r.name === 'backfill')) {
+    const live = runs.find((r) => r.name === 'flat-out' && r.engine === b.engine);
+    console.log(
+      `backfill · ${engineLabel(b)}: ${fmt(b.ackedPerSec)} msg/s acknowledged` +
+        (live
+          ? ` next to ${fmt(live.ackedPerSec)} msg/s flat-out live (${fmt(b.ackedPerSec / live.ackedPerSec, 2)}×)`
+          : ''),
+    );
+  }
   printPerf(perf);
   printSarama(saramaBuild, sarama);
   const rs = ratios(runs, perf, sarama);

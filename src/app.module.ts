@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AnomaliesModule } from './anomalies/anomalies.module.js';
+import { BackfillModule } from './backfill/backfill.module.js';
 import type { LoadedConfig } from './config/config.loader.js';
 import { ConfigModule } from './config/config.module.js';
 import { DevicesModule } from './devices/devices.module.js';
@@ -25,6 +26,7 @@ export class AppModule {
         DevicesModule,
         AnomaliesModule,
         ScenariosModule,
+        BackfillModule,
         HealthModule,
       ],
       providers: [ProducerMetrics],

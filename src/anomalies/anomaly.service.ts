@@ -10,6 +10,13 @@ import type { AnomalyEffect, AnomalyKind } from '../model/anomaly.js';
 import type { AnomalyDto, AnomalyListDto, AnomalyQueryDto, AnomalyState } from './anomaly.dto.js';
 import { effectiveMagnitude, kindSensorProblem, magnitudeProblem } from './anomaly.rules.js';
 import { type AnomalyTarget, describeTarget, resolveTarget } from './anomaly.target.js';
+import { AnomalyLabels, type LabelEvent } from './anomaly.labels.js';
+
+/** The scenario (and its stage) that injects an anomaly. */
+export interface InjectedBy {
+  scenario: string;
+  stage?: string;
+}
 
 /** Ended or cancelled anomalies kept for GET /anomalies. */
 export const ENDED_KEPT = 100;
@@ -45,6 +52,9 @@ interface InjectedAnomaly {
   createdAt: number;
   cancelledAt?: number;
   scenario?: string;
+  stage?: string;
+  /** Timers of the label topic's started and ended events. */
+  labelTimers?: unknown[];
   /** Each device's own effect (a stuck value is per device); emptied once it is over. */
   effects: Array<{ device: Device; effect: AnomalyEffect }>;
 }
@@ -72,13 +82,16 @@ export class AnomalyService {
     private readonly fleets: FleetRegistry,
     /** Wall clock that event times are compared with. */
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly labels: AnomalyLabels,
     @Optional() private readonly config?: ConfigService,
   ) {
     fleets.onDelete((fleetId) => this.forgetFleet(fleetId));
   }
 
-  /** Validates and applies an anomaly; `scenario` names the scenario injecting it. */
-  inject(request: InjectRequest, scenario?: string): AnomalyDto {
+  /** Validates and applies an anomaly; `by` names the scenario (and stage) injecting it. */
+  inject(request: InjectRequest, by?: string | InjectedBy): AnomalyDto {
+    const scenario = typeof by === 'string' ? by : by?.scenario;
+    const stage = typeof by === 'string' ? undefined : by?.stage;
     const { kind, sensor } = request;
     // JSON null in an optional field means "not given", as an absent one does.
     const target = copyTarget(request.target);
@@ -170,9 +183,16 @@ export class AnomalyService {
       endsAt,
       createdAt: now,
       scenario,
+      stage,
       effects,
     };
     this.anomalies.set(id, anomaly);
+    if (this.labels.enabled) {
+      this.label(anomaly, 'injected', now);
+      const at = (event: LabelEvent, time: number) =>
+        this.clock.setTimeout(() => this.label(anomaly, event, time), Math.max(0, time - now));
+      anomaly.labelTimers = [at('started', startsAt), at('ended', endsAt)];
+    }
     this.logger.log(
       `${id}: ${kind} on ${sensor} of ${devices.length} device(s) in ${describeTarget(target)} ` +
         `from ${new Date(startsAt).toISOString()} for ${request.durationMs} ms` +
@@ -213,6 +233,8 @@ export class AnomalyService {
       anomaly.cancelledAt = now;
       anomaly.endsAt = Math.max(anomaly.startsAt, Math.min(anomaly.endsAt, now));
       anomaly.effects = [];
+      this.clearLabelTimers(anomaly);
+      if (this.labels.enabled) this.label(anomaly, 'cancelled', now);
       this.logger.log(`${id} cancelled`);
     }
     this.sweep(now);
@@ -222,6 +244,32 @@ export class AnomalyService {
   /** Cancels those of `ids` that are still known and not over (a scenario that stops). */
   cancelAll(ids: readonly string[]): void {
     for (const id of ids) if (this.anomalies.has(id)) this.cancel(id);
+  }
+
+  /** Writes a lifecycle event of `a` to the label topic. */
+  private label(a: InjectedAnomaly, event: LabelEvent, at: number): void {
+    if (event !== 'cancelled' && a.cancelledAt !== undefined) return;
+    this.labels.publish({
+      event,
+      anomalyId: a.id,
+      at: new Date(at).toISOString(),
+      kind: a.kind,
+      sensor: a.sensor,
+      magnitude: a.magnitude,
+      target: copyTarget(a.target),
+      deviceCount: a.deviceCount,
+      devices: [...a.devices],
+      startsAt: new Date(a.startsAt).toISOString(),
+      endsAt: new Date(a.endsAt).toISOString(),
+      scenario: a.scenario ?? null,
+      stage: a.stage ?? null,
+      backfill: null,
+    });
+  }
+
+  private clearLabelTimers(a: InjectedAnomaly): void {
+    for (const t of a.labelTimers ?? []) this.clock.clearTimeout(t);
+    a.labelTimers = undefined;
   }
 
   private anomaly(id: string): InjectedAnomaly {
@@ -269,7 +317,10 @@ export class AnomalyService {
 
   private forgetFleet(fleetId: string): void {
     for (const [id, a] of this.anomalies) {
-      if (a.target.fleetId === fleetId) this.anomalies.delete(id);
+      if (a.target.fleetId === fleetId) {
+        this.clearLabelTimers(a);
+        this.anomalies.delete(id);
+      }
     }
   }
 

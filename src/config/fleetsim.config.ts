@@ -11,6 +11,7 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { FleetSpecDto } from './fleet-spec.dto.js';
@@ -135,10 +136,26 @@ export class KafkaConfig {
   @Matches(/^[^\s:]+:\d{1,5}$/, { each: true, message: 'each broker must be host:port' })
   brokers: string[] = [];
 
-  @Matches(/^[a-zA-Z0-9._-]{1,249}$/, {
-    message: 'topic must be 1-249 characters of letters, digits, ".", "_" or "-"',
+  /**
+   * Topic of the readings, or a template with `{fleetId}` (e.g. "fleetsim.{fleetId}") giving
+   * every fleet a topic of its own, created on demand with topicPartitions partitions.
+   */
+  @Matches(/^(?:[a-zA-Z0-9._-]{1,249}|(?=.{1,180}$)(?:[a-zA-Z0-9._-]|\{fleetId\})+)$/, {
+    message:
+      'topic must be 1-249 characters of letters, digits, ".", "_" or "-"; a template with {fleetId} (one topic per fleet) at most 180',
   })
   topic = 'fleetsim.readings';
+
+  /**
+   * Topic of the anomaly lifecycle events (docs/messages.md, "Label topic"); empty: none.
+   * Created on demand with topicPartitions partitions.
+   */
+  @ValidateIf((o: KafkaConfig) => o.labelTopic !== '')
+  @Matches(/^[a-zA-Z0-9._-]{1,249}$/, {
+    message:
+      'labelTopic must be empty (no label topic) or 1-249 characters of letters, digits, ".", "_" or "-"',
+  })
+  labelTopic = '';
 
   @IsString()
   @MinLength(1)
@@ -228,6 +245,13 @@ export class ProducerConfig {
   /** Format of message values: json or protobuf. */
   @IsIn(VALUE_FORMATS)
   valueFormat: ValueFormat = 'json';
+
+  /**
+   * Record headers on every reading: content-type, fleet-id, schema and, on a reading an
+   * anomaly shaped, anomaly-kind (docs/messages.md).
+   */
+  @IsBoolean()
+  headers = true;
 
   /** Longest the producer waits for queued messages at shutdown, in ms. */
   @IsInt()

@@ -12,7 +12,32 @@ import { SimulationService } from '../simulation/simulation.service.js';
 import type { DeviceDto, DevicePageDto, DeviceQueryDto } from './device.dto.js';
 import { Device, Fleet } from '../model/fleet.js';
 import type { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
+import type { FleetSpecDto } from '../config/fleet-spec.dto.js';
 import { deriveLayout, parseDeviceId, slugify } from '../model/layout.js';
+
+/**
+ * A fleet made from a spec as POST /api/v1/fleets takes it (id from the name, defaults
+ * filled in), not attached to anything; `field` prefixes the field named in errors.
+ */
+export function fleetFromSpec(dto: FleetSpecDto, field = ''): Fleet {
+  const id = slugify(dto.name);
+  if (!id) {
+    throw invalidField({
+      field: `${field}name`,
+      rule: 'matches',
+      message: 'name must contain a letter or digit',
+    });
+  }
+  return new Fleet({
+    id,
+    name: dto.name,
+    deviceCount: dto.deviceCount,
+    intervalMs: dto.intervalMs ?? DEFAULT_INTERVAL_MS,
+    sensors: dto.sensors ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s)) : [...SENSOR_NAMES],
+    layout: dto.layout ? { ...dto.layout } : deriveLayout(dto.deviceCount),
+    seed: dto.seed ?? randomInt(0, 2 ** 32 - 1),
+  });
+}
 
 @Injectable()
 export class FleetService {
@@ -27,13 +52,6 @@ export class FleetService {
 
   create(dto: CreateFleetDto): FleetDto {
     const id = slugify(dto.name);
-    if (!id) {
-      throw invalidField({
-        field: 'name',
-        rule: 'matches',
-        message: 'name must contain a letter or digit',
-      });
-    }
     if (this.fleets.has(id)) {
       throw new DomainError('CONFLICT', `a fleet with id "${id}" already exists`);
     }
@@ -41,17 +59,7 @@ export class FleetService {
       dto.deviceCount,
       (dto.deviceCount * 1000) / (dto.intervalMs ?? DEFAULT_INTERVAL_MS),
     );
-    const fleet = new Fleet({
-      id,
-      name: dto.name,
-      deviceCount: dto.deviceCount,
-      intervalMs: dto.intervalMs ?? DEFAULT_INTERVAL_MS,
-      sensors: dto.sensors
-        ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s))
-        : [...SENSOR_NAMES],
-      layout: dto.layout ? { ...dto.layout } : deriveLayout(dto.deviceCount),
-      seed: dto.seed ?? randomInt(0, 2 ** 32 - 1),
-    });
+    const fleet = fleetFromSpec(dto);
     this.simulation.attach(fleet);
     this.logger.log(
       `fleet ${id} created: ${fleet.deviceCount} devices every ${fleet.intervalMs} ms (${fleet.targetRate.toFixed(0)} msg/s), seed ${fleet.seed}`,
@@ -184,7 +192,7 @@ export class FleetService {
       number: d.index + 1,
       location: { ...d.location },
       sensors: fleet.sensors,
-      partition: this.producer.partitionOf(recordKey(d.id).hash),
+      partition: this.producer.partitionOf(recordKey(d.id).hash, this.simulation.topicOf(fleet.id)),
       nextSeq: d.seq,
       lastReading: d.lastTs >= 0 ? readingObject(fleet, d) : null,
     };

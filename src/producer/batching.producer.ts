@@ -27,13 +27,27 @@ export function sendError(
   });
 }
 
-/** Sends one batch to Kafka; rejects with a SendError (`retriable` set on errors worth another try). */
+/**
+ * Sends one batch to Kafka; rejects with a SendError (`retriable` set on errors worth another
+ * try). Records name their topic (`record.topic`, undefined: the configured one); a batch may
+ * hold several topics.
+ */
 export interface BatchSender {
-  /** The partition for a key hash under the topic's current partition count. */
-  partition(hash: number): number;
   /**
-   * Sends records to the partitions they carry. Resolves with the records the client did not
-   * send (whole partitions), if any; they are queued again and retried.
+   * The partition for a key hash under the current partition count of `topic` (default: the
+   * configured topic), or -1 while that topic's partition count is not known: the producer
+   * then holds its records and calls `prepareTopic`.
+   */
+  partition(hash: number, topic?: string): number;
+  /**
+   * Creates `topic` if it is missing (with the configured partitions and replication) and
+   * learns its partition count, so `partition(…, topic)` answers. Rejects with a SendError.
+   */
+  prepareTopic(topic: string): Promise<void>;
+  /**
+   * Sends records to the topics and partitions they carry, with their headers. Resolves with
+   * the records the client did not send (whole partitions), if any; they are queued again and
+   * retried.
    */
   send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void>;
 }
@@ -96,6 +110,12 @@ export class BatchingProducer {
   private readonly retries: TakenBatch[] = [];
   private retryBytes = 0;
   private highWaterBytes: number;
+  /** Lane numbers per topic ('' = the configured one) and partition. */
+  private readonly lanes = new Map<string, number[]>();
+  private nextLane = 0;
+  /** Records of topics whose partition count is being learnt, in offer order. */
+  private readonly waiting = new Map<string, OutgoingRecord[]>();
+  private waitingBytes = 0;
 
   constructor(
     private sender: BatchSender,
@@ -115,7 +135,7 @@ export class BatchingProducer {
 
   /** Bytes held: queued plus in flight. */
   get bufferedBytes(): number {
-    return this.queue.bytes + this.retryBytes + this.inFlightBytes;
+    return this.queue.bytes + this.retryBytes + this.inFlightBytes + this.waitingBytes;
   }
 
   /**
@@ -136,7 +156,15 @@ export class BatchingProducer {
     if (this.options.backpressure === 'drop' && this.bufferedBytes + bytes > this.highWaterBytes) {
       return this.drop(1, 'buffer_full');
     }
-    record.partition = this.sender.partition(record.hash);
+    const topic = record.topic;
+    if (topic !== undefined) {
+      const partition = this.waiting.size && this.waiting.has(topic) ? -1 : this.place(record);
+      if (partition < 0) return this.hold(record, topic, bytes);
+    } else {
+      const partition = this.sender.partition(record.hash);
+      record.partition = partition;
+      record.lane = this.laneOf('', partition);
+    }
     this.queue.push(record, bytes);
     stats.queued++;
     if (
@@ -151,6 +179,82 @@ export class BatchingProducer {
       }, this.options.lingerMs);
     }
     return true;
+  }
+
+  /** Sets a record's partition and lane from the sender; returns the partition (-1: unknown). */
+  private place(record: OutgoingRecord): number {
+    const partition = this.sender.partition(record.hash, record.topic);
+    if (partition >= 0) {
+      record.partition = partition;
+      record.lane = this.laneOf(record.topic ?? '', partition);
+    }
+    return partition;
+  }
+
+  private laneOf(topic: string, partition: number): number {
+    let lanes = this.lanes.get(topic);
+    if (!lanes) {
+      lanes = [];
+      this.lanes.set(topic, lanes);
+    }
+    let lane = lanes[partition];
+    if (lane === undefined) {
+      lane = this.nextLane++;
+      lanes[partition] = lane;
+    }
+    return lane;
+  }
+
+  /** Holds a record of a topic the sender does not know yet, and has the topic prepared. */
+  private hold(record: OutgoingRecord, topic: string, bytes: number): true {
+    let held = this.waiting.get(topic);
+    if (!held) {
+      held = [];
+      this.waiting.set(topic, held);
+      void this.prepare(topic);
+    }
+    held.push(record);
+    this.waitingBytes += bytes;
+    this.stats.queued++;
+    return true;
+  }
+
+  /**
+   * Has the sender create or look up `topic`, retrying with backoff while that may succeed,
+   * then queues the records held for it in their order. A topic that cannot be had (an
+   * error that is not retriable) fails its records.
+   */
+  private async prepare(topic: string): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.sender.prepareTopic(topic);
+        if (this.sender.partition(0, topic) >= 0) break;
+      } catch (err) {
+        const retriable = (err as Partial<SendError>).retriable === true;
+        if (!retriable) {
+          const held = this.waiting.get(topic) ?? [];
+          this.waiting.delete(topic);
+          for (const r of held) this.waitingBytes -= recordBytes(r);
+          this.stats.queued -= held.length;
+          this.stats.failed += held.length;
+          for (const r of held) r.receipt?.failed();
+          this.observer.batchFailed?.(held.length, err as Error, false);
+          this.notifyIdle();
+          return;
+        }
+      }
+      await sleep(Math.min(5000, this.options.retryBackoffMs * 2 ** Math.min(attempt, 10)));
+    }
+    const held = this.waiting.get(topic) ?? [];
+    this.waiting.delete(topic);
+    if (this.stopped) return;
+    for (const r of held) {
+      const bytes = recordBytes(r);
+      this.waitingBytes -= bytes;
+      this.place(r);
+      this.queue.push(r, bytes);
+    }
+    this.pump(true);
   }
 
   /** Changes batching settings in place; queued and in-flight messages are kept. */
@@ -173,13 +277,19 @@ export class BatchingProducer {
       if (this.inFlightRequests > 0) {
         await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
       }
+      // The new client learns the other topics it will send to first.
+      for (const topic of this.lanes.keys()) {
+        if (topic !== '') await next.prepareTopic(topic).catch(() => {});
+      }
       const previous = this.sender;
       this.sender = next;
       // A new topic may have another partition count: route what is queued by the new one.
       // A new client numbers batches afresh: retries go back into the queue, in order.
       for (const b of this.retries.splice(0).reverse()) this.queue.requeue(b);
       this.retryBytes = 0;
-      this.queue.repartition((r) => next.partition(r.hash));
+      this.queue.repartition((r) => {
+        if (this.place(r) < 0) r.lane ??= this.laneOf(r.topic ?? '', r.partition);
+      });
       return previous;
     })();
     this.swapping = swap;
@@ -212,6 +322,9 @@ export class BatchingProducer {
     let left = this.queue.clear();
     for (const b of this.retries.splice(0)) left += b.records.length;
     this.retryBytes = 0;
+    for (const held of this.waiting.values()) left += held.length;
+    this.waiting.clear();
+    this.waitingBytes = 0;
     this.stats.queued -= left;
     if (left) this.drop(left, 'shutdown');
     return {
@@ -230,7 +343,12 @@ export class BatchingProducer {
 
   /** Resolves when nothing is queued or in flight. */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && this.retries.length === 0 && this.inFlightRequests === 0) {
+    if (
+      this.queue.length === 0 &&
+      this.retries.length === 0 &&
+      this.waiting.size === 0 &&
+      this.inFlightRequests === 0
+    ) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -324,7 +442,9 @@ export class BatchingProducer {
     this.stats.batches++;
     this.stats.bytes += taken.bytes;
     this.observer.batchAcknowledged?.(n, taken.bytes, latencyMs);
-    this.queue.release(taken.partitions);
+    this.queue.release(taken.lanes);
+    const records = taken.records;
+    for (let i = 0; i < n; i++) records[i].receipt?.delivered();
   }
 
   /**
@@ -338,7 +458,7 @@ export class BatchingProducer {
     this.stats.acknowledged += ok;
     let unsentBytes = 0;
     for (const r of unsent) unsentBytes += recordBytes(r);
-    const unsentPartitions = [...new Set(unsent.map((r) => r.partition))];
+    const unsentLanes = [...new Set(unsent.map((r) => r.lane ?? r.partition))];
     this.stats.bytes += taken.bytes - unsentBytes;
     if (ok > 0) this.stats.batches++;
     this.breaker.failure();
@@ -347,8 +467,10 @@ export class BatchingProducer {
       new Error('partitions not sent by the client'),
       true,
     );
-    this.queue.release(taken.partitions.filter((q) => !unsentPartitions.includes(q)));
-    this.keepForRetry({ records: unsent, bytes: unsentBytes, partitions: unsentPartitions });
+    this.queue.release(taken.lanes.filter((q) => !unsentLanes.includes(q)));
+    const left = new Set(unsent);
+    for (const r of taken.records) if (!left.has(r)) r.receipt?.delivered();
+    this.keepForRetry({ records: unsent, bytes: unsentBytes, lanes: unsentLanes });
   }
 
   /**
@@ -363,7 +485,8 @@ export class BatchingProducer {
       this.breaker.success(); // the broker answered; the batch itself is bad
       this.stats.inFlight -= n;
       this.stats.failed += n;
-      this.queue.release(taken.partitions);
+      this.queue.release(taken.lanes);
+      for (const r of taken.records) r.receipt?.failed();
       return false;
     }
     // Every failed attempt counts towards opening the circuit.
@@ -380,7 +503,7 @@ export class BatchingProducer {
     this.stats.inFlight -= n;
     if (this.stopped) {
       this.drop(n, 'shutdown');
-      this.queue.release(taken.partitions);
+      this.queue.release(taken.lanes);
       return false;
     }
     this.keepForRetry(taken);
@@ -406,6 +529,7 @@ export class BatchingProducer {
     if (
       this.queue.length === 0 &&
       this.retries.length === 0 &&
+      this.waiting.size === 0 &&
       this.inFlightRequests === 0 &&
       this.idleWaiters.length
     ) {

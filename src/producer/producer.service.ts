@@ -109,9 +109,12 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     return this.producer.breaker.state;
   }
 
-  /** The partition a key with this FNV-1a hash goes to under the topic's partition count. */
-  partitionOf(hash: number): number {
-    return this.current.partition(hash);
+  /**
+   * The partition a key with this FNV-1a hash goes to under the partition count of `topic`
+   * (default: the configured one); -1 while that topic's count is not known yet.
+   */
+  partitionOf(hash: number, topic?: string): number {
+    return this.current.partition(hash, topic);
   }
 
   /** The target topic as last read, and whether the client is connected. */

@@ -79,6 +79,11 @@ export class ScenarioService implements OnApplicationShutdown {
     return [...this.catalog.values()].map((e) => this.toDto(e));
   }
 
+  /** The definition of a scenario of the catalog (e.g. for a backfill to place in time). */
+  definition(name: string): ScenarioDefinition {
+    return this.entry(name).definition;
+  }
+
   get(name: string): ScenarioDto {
     return this.toDto(this.entry(name));
   }
@@ -228,7 +233,7 @@ export class ScenarioService implements OnApplicationShutdown {
           ...(a.magnitude !== undefined ? { magnitude: a.magnitude } : {}),
           durationMs: a.durationMs ?? stage.durationMs,
         },
-        run.scenario.name,
+        { scenario: run.scenario.name, stage: stage.name },
       );
       run.anomalyIds.push(injected.id);
     } catch (err) {

@@ -8,5 +8,6 @@ import { ScenarioService } from './scenario.service.js';
   imports: [SimulationModule, AnomaliesModule],
   controllers: [ScenarioController],
   providers: [ScenarioService],
+  exports: [ScenarioService],
 })
 export class ScenariosModule {}

@@ -4,6 +4,7 @@ import type { Device, Fleet } from '../model/fleet.js';
 import type { OutgoingRecord } from '../producer/outgoing.record.js';
 import { RecordKeys } from '../producer/record.key.js';
 import { ProtobufReadingSerializer } from './protobuf.serializer.js';
+import { ReadingHeaders } from './reading.headers.js';
 import { type GenerationParams, generateReading } from './reading.generator.js';
 import { JsonReadingSerializer, type ReadingSerializer } from './reading.serializer.js';
 
@@ -31,6 +32,15 @@ export interface PipelineSettings {
   valueFormat: ValueFormat;
   backpressure: BackpressurePolicy;
   params: GenerationParams;
+  /** Whether records carry headers (content-type, fleet-id, schema, anomaly-kind). */
+  headers: boolean;
+  /** kafka.topic: a topic, or a template with `{fleetId}` (one topic per fleet). */
+  topic: string;
+}
+
+/** The topic of a fleet's readings under kafka.topic; undefined: the configured topic itself. */
+export function fleetTopic(topic: string, fleetId: string): string | undefined {
+  return topic.includes('{fleetId}') ? topic.replaceAll('{fleetId}', fleetId) : undefined;
 }
 
 /** The serializer writing values in `format`. */
@@ -57,6 +67,11 @@ export class ReadingPipeline {
   private paramsByFleet = new Map<string, GenerationParams>();
   private serialized = 0;
   private readonly keys = new RecordKeys();
+  /** Shared header objects, or undefined when headers are off. */
+  private headers?: ReadingHeaders;
+  /** Each fleet's topic under a topic template (empty without one). */
+  private readonly topics = new Map<string, string>();
+  private templated: boolean;
 
   constructor(
     private readonly producer: RecordOutlet,
@@ -65,12 +80,33 @@ export class ReadingPipeline {
   ) {
     this.settings = settings;
     this.serializer = serializerFor(settings.valueFormat);
+    this.headers = settings.headers ? new ReadingHeaders(settings.valueFormat) : undefined;
+    this.templated = fleetTopic(settings.topic, '') !== undefined;
+  }
+
+  /** The topic of a fleet's readings; undefined: the configured topic. */
+  topicOf(fleetId: string): string | undefined {
+    if (!this.templated) return undefined;
+    let topic = this.topics.get(fleetId);
+    if (topic === undefined) {
+      topic = fleetTopic(this.settings.topic, fleetId)!;
+      this.topics.set(fleetId, topic);
+    }
+    return topic;
   }
 
   /** Takes new settings; the overrides are recomputed for `fleets`. */
   configure(settings: PipelineSettings, fleets: readonly Fleet[]): void {
     if (settings.valueFormat !== this.settings.valueFormat) {
       this.serializer = serializerFor(settings.valueFormat);
+    }
+    if (!settings.headers) this.headers = undefined;
+    else if (this.headers?.format !== settings.valueFormat) {
+      this.headers = new ReadingHeaders(settings.valueFormat);
+    }
+    if (settings.topic !== this.settings.topic) {
+      this.topics.clear();
+      this.templated = fleetTopic(settings.topic, '') !== undefined;
     }
     this.settings = settings;
     this.recompute(fleets);
@@ -83,12 +119,15 @@ export class ReadingPipeline {
     const params = this.paramsByFleet.get(fleet.id) ?? this.settings.params;
     if (generateReading(fleet, device, scheduledAt, params)) {
       const { key, hash } = this.keys.of(device);
+      const label = device.lastLabel;
       producer.offer({
         key,
         value: this.serialize(fleet, device, scheduledAt),
         hash,
         partition: 0,
         scheduledAt,
+        topic: this.templated ? this.topicOf(fleet.id) : undefined,
+        headers: this.headers?.of(fleet.id, label === null ? null : label.kind),
       });
     }
     this.observer.scheduleLag.observe(Math.max(0, Date.now() - scheduledAt) / 1000);
@@ -125,6 +164,8 @@ export class ReadingPipeline {
   /** Forgets a removed fleet's cached state. */
   forget(fleetId: string): void {
     this.serializer.forget(fleetId);
+    this.headers?.forget(fleetId);
+    this.topics.delete(fleetId);
     this.paramsByFleet.delete(fleetId);
   }
 

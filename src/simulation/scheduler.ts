@@ -30,6 +30,26 @@ export function phaseOf(index: number): number {
 /** Ordinals below 2^17 reverse into the top 17 bits, which keeps sort keys exact. */
 const MAX_DEVICES = 131072;
 
+/** The device ordinals of a fleet of `n` in phase order, and their phases (0 … 1). */
+export function phaseOrder(n: number): {
+  order: Uint32Array<ArrayBuffer>;
+  phases: Float64Array<ArrayBuffer>;
+} {
+  if (n > MAX_DEVICES) throw new Error(`a fleet holds at most ${MAX_DEVICES} devices`);
+  // Sort ordinals by phase: key = top 17 bits of the reversed ordinal, then the ordinal.
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (reverseBits(i) >>> 15) * MAX_DEVICES + i;
+  keys.sort();
+  const order = new Uint32Array(n);
+  const phases = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const i = keys[j] % MAX_DEVICES;
+    order[j] = i;
+    phases[j] = phaseOf(i);
+  }
+  return { order, phases };
+}
+
 class FleetSchedule {
   /** Device ordinals in phase order. */
   order = new Uint32Array(0);
@@ -58,18 +78,9 @@ class FleetSchedule {
         : this.cursor < this.phases.length
           ? this.phases[this.cursor]
           : 1;
-    if (n > MAX_DEVICES) throw new Error(`a fleet holds at most ${MAX_DEVICES} devices`);
-    // Sort ordinals by phase: key = top 17 bits of the reversed ordinal, then the ordinal.
-    const keys = new Float64Array(n);
-    for (let i = 0; i < n; i++) keys[i] = (reverseBits(i) >>> 15) * MAX_DEVICES + i;
-    keys.sort();
-    this.order = new Uint32Array(n);
-    this.phases = new Float64Array(n);
-    for (let j = 0; j < n; j++) {
-      const i = keys[j] % MAX_DEVICES;
-      this.order[j] = i;
-      this.phases[j] = phaseOf(i);
-    }
+    const { order, phases } = phaseOrder(n);
+    this.order = order;
+    this.phases = phases;
     let lo = 0;
     let hi = n;
     while (lo < hi) {

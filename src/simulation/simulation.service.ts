@@ -116,6 +116,11 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     this.pipeline.setOverrides(overrides, this.fleets.all());
   }
 
+  /** The topic of a fleet's readings (kafka.topic, or its fleet topic under a template). */
+  topicOf(fleetId: string): string | undefined {
+    return this.pipeline.topicOf(fleetId);
+  }
+
   /** Generation settings in force for a fleet. */
   paramsFor(fleetId: string): GenerationParams {
     return this.pipeline.paramsFor(fleetId);
@@ -170,6 +175,8 @@ function pipelineSettings(config: FleetsimConfig): PipelineSettings {
   return {
     valueFormat: config.producer.valueFormat,
     backpressure: config.producer.backpressure,
+    headers: config.producer.headers,
+    topic: config.kafka.topic,
     params: { dataVariation, trendEnabled, trendStrength, anomalyRate },
   };
 }

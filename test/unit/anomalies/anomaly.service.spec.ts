@@ -14,6 +14,10 @@ import {
 } from '../../../src/anomalies/anomaly.service.js';
 import { FakeClock } from '../../support/fake.clock.js';
 import { thrownProblem } from '../../support/problems.js';
+import type { AnomalyLabels } from '../../../src/anomalies/anomaly.labels.js';
+
+/** No label topic. */
+const NO_LABELS = { enabled: false, publish() {} } as unknown as AnomalyLabels;
 
 Logger.overrideLogger(false);
 
@@ -38,7 +42,7 @@ function setup(sensors: Fleet['sensors'] = ['temperature', 'humidity', 'switch',
   });
   registry.add(fleet);
   const clock = new FakeClock(T0);
-  const service = new AnomalyService(registry, clock);
+  const service = new AnomalyService(registry, clock, NO_LABELS);
   return { registry, fleet, service, clock };
 }
 

@@ -15,6 +15,10 @@ import type { CreateScenarioDto } from '../../../src/scenarios/scenario.dto.js';
 import { ScenarioService, stageAnomalyProblems } from '../../../src/scenarios/scenario.service.js';
 import { FakeClock } from '../../support/fake.clock.js';
 import { thrownProblem } from '../../support/problems.js';
+import type { AnomalyLabels } from '../../../src/anomalies/anomaly.labels.js';
+
+/** No label topic. */
+const NO_LABELS = { enabled: false, publish() {} } as unknown as AnomalyLabels;
 
 Logger.overrideLogger(false);
 
@@ -42,7 +46,7 @@ function setup() {
     setOverrides: (o: ParamOverrides[]) => overrides.push(o),
   } as unknown as SimulationService;
   const timers = new FakeClock(T0);
-  const anomalies = new AnomalyService(registry, timers);
+  const anomalies = new AnomalyService(registry, timers, NO_LABELS);
   const active = new ActiveScenario();
   const service = new ScenarioService(simulation, anomalies, registry, active, timers);
   return { registry, simulation, active, overrides, timers, anomalies, service };
