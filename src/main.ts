@@ -72,7 +72,7 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.server.port, host: config.server.host });
   const fleets = app.get(FleetService);
-  for (const fleet of config.simulation.fleets) fleets.create(fleet);
+  await fleets.boot(config.simulation.fleets);
   const url = await app.getUrl();
   logger.log(
     `fleetsim listening on ${url} (Swagger UI at /docs, metrics at /metrics); ` +

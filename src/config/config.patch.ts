@@ -80,6 +80,11 @@ export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
     reason:
       'boot fleets are created once at start; use /api/v1/fleets to add, scale or delete fleets',
   },
+  {
+    path: 'cluster',
+    reason:
+      'a process joins its cluster at boot; set FLEETSIM_CLUSTER / FLEETSIM_CLUSTER_NAME and restart',
+  },
 ];
 
 /** The rule that makes `path` immutable, if any. */

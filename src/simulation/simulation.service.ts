@@ -51,6 +51,13 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   private rateTimer?: NodeJS.Timeout;
   private lastRate = { at: Date.now(), generated: 0, acknowledged: 0 };
   private serialized = 0;
+  /**
+   * Cluster mode: decides whether this process emits a due reading (it owns the device's
+   * partition) and sets its seq from the schedule; unset, every reading is emitted.
+   */
+  gate?: (fleet: Fleet, device: Device, scheduledAt: number) => boolean;
+  /** Reports the cluster (members, partitions, rates) in cluster mode, set by the cluster service. */
+  clusterStatus?: () => unknown;
   /** Reports the active scenario, set by the scenario service. */
   scenarioStatus: () => ScenarioStatus | null = () => null;
 
@@ -90,6 +97,14 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   private readonly sink = (fleet: Fleet, device: Device, scheduledAt: number): boolean => {
     const producer = this.producer;
     if (!producer.accepting && this.config.config.producer.backpressure === 'block') return false;
+    if (this.gate !== undefined && !this.gate(fleet, device, scheduledAt)) return true;
+    this.emit(fleet, device, scheduledAt);
+    return true;
+  };
+
+  /** Generates, serializes and queues one reading of `device` at event time `scheduledAt`. */
+  emit(fleet: Fleet, device: Device, scheduledAt: number): void {
+    const producer = this.producer;
     const params = this.paramsByFleet.get(fleet.id) ?? this.baseParams;
     if (generateReading(fleet, device, scheduledAt, params)) {
       producer.offer({
@@ -101,8 +116,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
       });
     }
     this.metrics.scheduleLag.observe(Math.max(0, Date.now() - scheduledAt) / 1000);
-    return true;
-  };
+  }
 
   /** Serializes a reading, timing one in SERIALIZATION_SAMPLE_EVERY to keep the cost per message flat. */
   private serialize(fleet: Fleet, device: Device, scheduledAt: number): Buffer {
@@ -156,8 +170,8 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     this.scheduler.resized(fleet);
   }
 
-  retimed(fleet: Fleet, oldIntervalMs: number): void {
-    this.scheduler.retimed(fleet, oldIntervalMs);
+  retimed(fleet: Fleet, oldIntervalMs: number, oldAnchorMs?: number): void {
+    this.scheduler.retimed(fleet, oldIntervalMs, oldAnchorMs);
   }
 
   /** Replaces the scenario overrides; they apply from the next reading. */
@@ -217,6 +231,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
       queued: s.queued,
       scenario: this.scenarioStatus(),
       params: this.baseParams,
+      ...(this.clusterStatus ? { cluster: this.clusterStatus() } : {}),
     };
   }
 

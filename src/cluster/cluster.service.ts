@@ -1,0 +1,454 @@
+import {
+  Admin,
+  Consumer,
+  type MessagesStream,
+  MessagesStreamModes,
+  stringDeserializers,
+} from '@platformatic/kafka';
+import {
+  type BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Counter, Gauge, register } from 'prom-client';
+import { ConfigService } from '../config/config.service.js';
+import type { Device, Fleet } from '../devices/fleet.js';
+import { KafkaTarget } from '../kafka/kafka-target.js';
+import { partitionFor } from '../producer/fnv1a.partitioner.js';
+import { ProducerService } from '../producer/producer.service.js';
+import { FleetRegistry } from '../simulation/fleet.registry.js';
+import { SimulationService } from '../simulation/simulation.service.js';
+import { type ControlRecord, ControlStore } from './control.store.js';
+import { firstSlotFrom, slotIndex, slotTime } from './slots.js';
+
+/** Applies one record of a kind from the control topic (value null: deleted). */
+export type ControlHandler = (id: string, value: unknown) => void | Promise<void>;
+
+/**
+ * Where an owner stopped (clean) or had got to (checkpoint) on one readings partition:
+ * per fleet, the event time of the next slot it had not taken. Key `handover:<partition>`.
+ */
+export interface HandoverRecord {
+  member: string;
+  /** The owner's member id in the Kafka group (to ask the group whether it is alive). */
+  groupMember: string;
+  /** True when written after the owner released the partition and flushed its readings. */
+  clean: boolean;
+  at: number;
+  fleets: Record<string, number>;
+}
+
+/** A member as it last reported itself. Key `member:<id>`. */
+export interface MemberRecord {
+  member: string;
+  partitions: number[];
+  /** Target readings per second of its partitions. */
+  rate: number;
+  at: number;
+}
+
+function metric<T>(name: string, create: () => T): T {
+  register.removeSingleMetric(name);
+  return create();
+}
+
+/**
+ * Scale-out through Kafka (off unless cluster.enabled): the control topic holds the shared
+ * desired state; a consumer group on `<cluster>.ownership` (as many partitions as the readings
+ * topic) decides which process produces which readings partition; handover records in the
+ * control topic let a new owner continue each device's seq where the old one stopped.
+ */
+@Injectable()
+export class ClusterService
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly logger = new Logger('Cluster');
+  readonly enabled: boolean;
+  readonly name: string;
+  /** This process in the cluster. */
+  readonly member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`;
+  private readonly handlers = new Map<string, ControlHandler>();
+  private store?: ControlStore;
+  private group?: Consumer<string, string, string, string>;
+  private groupStream?: MessagesStream<string, string, string, string>;
+  private admin?: Admin;
+  /** Partitions this process produces now. */
+  private readonly owned = new Set<number>();
+  /** Partitions assigned to it and being taken over. */
+  private readonly acquiring = new Set<number>();
+  private readonly releasing = new Set<Promise<void>>();
+  private partitions = 1;
+  private readonly handovers = new Map<number, HandoverRecord>();
+  private readonly members = new Map<string, MemberRecord>();
+  private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private readonly ownedGauge;
+  private readonly handoverCounter;
+  private readonly takeoverReadings;
+  private readonly seqGaps;
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly target: KafkaTarget,
+    private readonly simulation: SimulationService,
+    private readonly producer: ProducerService,
+    private readonly fleets: FleetRegistry,
+  ) {
+    const c = config.config.cluster;
+    this.enabled = c.enabled && target.connect;
+    this.name = c.name;
+    this.ownedGauge = metric(
+      'fleetsim_cluster_owned_partitions',
+      () =>
+        new Gauge({
+          name: 'fleetsim_cluster_owned_partitions',
+          help: 'Readings partitions this process produces (cluster mode)',
+          labelNames: ['member'],
+        }),
+    );
+    this.handoverCounter = metric(
+      'fleetsim_cluster_takeovers_total',
+      () =>
+        new Counter({
+          name: 'fleetsim_cluster_takeovers_total',
+          help: 'Partitions taken over, by how: clean (handover record of the old owner), crash (from its last checkpoint), fresh (no earlier owner)',
+          labelNames: ['member', 'kind'],
+        }),
+    );
+    this.takeoverReadings = metric(
+      'fleetsim_cluster_takeover_readings_total',
+      () =>
+        new Counter({
+          name: 'fleetsim_cluster_takeover_readings_total',
+          help: 'Readings of taken-over partitions: caught_up (sent late by the new owner), replayed (after a crash, possibly sent twice), skipped (after a crash, never sent)',
+          labelNames: ['member', 'kind'],
+        }),
+    );
+    this.seqGaps = metric(
+      'fleetsim_cluster_seq_gaps_total',
+      () =>
+        new Counter({
+          name: 'fleetsim_cluster_seq_gaps_total',
+          help: 'Slots a device of an owned partition skipped (pause or lost handover), summed over devices',
+          labelNames: ['member'],
+        }),
+    );
+    this.handle('handover', (id, value) => {
+      if (value === null) this.handovers.delete(Number(id));
+      else this.handovers.set(Number(id), value as HandoverRecord);
+    });
+    this.handle('member', (id, value) => {
+      if (value === null) this.members.delete(id);
+      else this.members.set(id, value as MemberRecord);
+    });
+  }
+
+  /** Registers what applies records of `kind` (key `kind:id`). */
+  handle(kind: string, handler: ControlHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  /** Writes desired state and resolves once it is applied in this process. */
+  async write(kind: string, id: string, value: unknown): Promise<void> {
+    await this.store!.write(kind, id, value);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.enabled) return;
+    this.simulation.gate = this.gate;
+    const brokers = this.target.brokers;
+    const clientId = `${this.config.config.kafka.clientId}-${this.member}`;
+    this.store = new ControlStore({
+      brokers,
+      clientId,
+      topic: `${this.name}.control`,
+      apply: (r) => this.apply(r),
+      log: (m) => this.logger.warn(m),
+    });
+    await this.store.start();
+    this.logger.log(
+      `member ${this.member} joined cluster ${this.name}: ${this.fleets.size} fleets from the control topic`,
+    );
+    this.simulation.clusterStatus = () => this.status();
+    await this.joinGroup(brokers, clientId);
+  }
+
+  private async apply(r: ControlRecord): Promise<void> {
+    await this.handlers.get(r.kind)?.(r.id, r.value);
+  }
+
+  /** The sink's gate: owned partitions only; seq from the schedule, never backwards. */
+  private readonly gate = (fleet: Fleet, device: Device, due: number): boolean => {
+    if (!this.owned.has(partitionFor(device.hash, this.partitions))) return false;
+    const k = slotIndex(fleet, device, due);
+    if (k < device.seq) return false;
+    if (k > device.seq && device.lastTs >= 0)
+      this.seqGaps.inc({ member: this.member }, k - device.seq);
+    device.seq = k;
+    return true;
+  };
+
+  private async joinGroup(brokers: string[], clientId: string): Promise<void> {
+    const c = this.config.config.cluster;
+    const topic = `${this.name}.ownership`;
+    this.admin = new Admin({ clientId, bootstrapBrokers: brokers });
+    const topics = await this.admin.listTopics();
+    const readings = this.config.config.kafka.topic;
+    this.partitions = topics.includes(readings)
+      ? ((await this.admin.metadata({ topics: [readings] })).topics.get(readings)
+          ?.partitionsCount ?? this.config.config.kafka.topicPartitions)
+      : this.config.config.kafka.topicPartitions;
+    if (!topics.includes(topic)) {
+      await this.admin
+        .createTopics({ topics: [topic], partitions: this.partitions, replicas: -1 })
+        .catch((err: Error) => {
+          if (!/already exists/i.test(err.message + JSON.stringify(err))) throw err;
+        });
+    }
+    this.group = new Consumer({
+      clientId,
+      bootstrapBrokers: brokers,
+      groupId: `${this.name}.members`,
+      deserializers: stringDeserializers,
+      sessionTimeout: c.sessionTimeoutMs,
+      heartbeatInterval: Math.min(1000, Math.floor(c.sessionTimeoutMs / 4)),
+      rebalanceTimeout: c.sessionTimeoutMs + c.handoverTimeoutMs,
+      protocols: [{ name: 'cooperative-sticky', version: 3 }],
+      autocommit: false,
+    });
+    const reconcile = () => this.reconcile();
+    this.group.on('consumer:group:join', reconcile);
+    this.group.on('consumer:group:rebalance', reconcile);
+    this.groupStream = await this.group.consume({
+      topics: [topic],
+      mode: MessagesStreamModes.LATEST,
+      autocommit: false,
+    });
+    this.groupStream.on('error', (err: Error) =>
+      this.logger.error(`ownership group failed: ${err.message}`),
+    );
+    this.timers.push(
+      setInterval(reconcile, 100),
+      setInterval(() => this.checkpoint(), c.checkpointMs),
+    );
+    for (const t of this.timers) t.unref();
+  }
+
+  /** Compares the group's assignment with what this process produces, and moves partitions. */
+  private reconcile(): void {
+    if (!this.group || this.stopping) return;
+    const assigned = new Set<number>();
+    for (const a of this.group.assignments ?? []) {
+      if (a.topic === `${this.name}.ownership`) for (const p of a.partitions) assigned.add(p);
+    }
+    for (const p of [...this.owned]) if (!assigned.has(p)) this.track(this.release([p]));
+    for (const p of assigned) {
+      if (!this.owned.has(p) && !this.acquiring.has(p)) {
+        this.acquiring.add(p);
+        void this.acquire(p)
+          .catch((err: Error) =>
+            this.logger.error(`taking over partition ${p} failed: ${err.message}`),
+          )
+          .finally(() => this.acquiring.delete(p));
+      }
+    }
+    this.ownedGauge.set({ member: this.member }, this.owned.size);
+  }
+
+  private track(p: Promise<void>): void {
+    this.releasing.add(p);
+    void p
+      .catch((err: Error) => this.logger.error(`handover failed: ${err.message}`))
+      .finally(() => this.releasing.delete(p));
+  }
+
+  /** Where the schedule of every fleet has got to: the next slot not yet taken. */
+  private positions(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const f of this.fleets.all()) {
+      const due = this.simulation.scheduler.nextDue(f.id);
+      if (due !== undefined) out[f.id] = due;
+    }
+    return out;
+  }
+
+  /** Stops producing `partitions` at once, flushes, then records where each fleet stopped. */
+  private async release(partitions: number[]): Promise<void> {
+    for (const p of partitions) this.owned.delete(p);
+    const fleets = this.positions();
+    const at = Date.now();
+    await this.producer.producer.flush();
+    for (const p of partitions) {
+      await this.store!.write('handover', String(p), {
+        member: this.member,
+        groupMember: this.group?.memberId ?? '',
+        clean: true,
+        at,
+        fleets,
+      } satisfies HandoverRecord);
+    }
+    this.logger.log(`released partitions ${partitions.join(',')}`);
+  }
+
+  private async memberAlive(groupMember: string): Promise<boolean> {
+    if (!groupMember || !this.admin) return false;
+    const groups = await this.admin.describeGroups({ groups: [`${this.name}.members`] });
+    const group = groups.get(`${this.name}.members`);
+    return group ? group.members.has(groupMember) : false;
+  }
+
+  private assigned(p: number): boolean {
+    return (this.group?.assignments ?? []).some(
+      (a) => a.topic === `${this.name}.ownership` && a.partitions.includes(p),
+    );
+  }
+
+  /** Takes partition `p` over: waits for the old owner's handover record, then continues its slots. */
+  private async acquire(p: number): Promise<void> {
+    const c = this.config.config.cluster;
+    await this.store!.sync();
+    let record = this.handovers.get(p);
+    const deadline = Date.now() + c.handoverTimeoutMs;
+    while (
+      record &&
+      !record.clean &&
+      record.member !== this.member &&
+      Date.now() < deadline &&
+      (await this.memberAlive(record.groupMember))
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      await this.store!.sync();
+      record = this.handovers.get(p);
+    }
+    if (this.stopping || !this.assigned(p)) return;
+    const kind = !record
+      ? 'fresh'
+      : record.clean || record.member === this.member
+        ? 'clean'
+        : 'crash';
+    let caughtUp = 0;
+    let skipped = 0;
+    // After a crash, replay at most this far back; older slots count as skipped.
+    const horizon = Date.now() - (c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs);
+    for (const fleet of this.fleets.all()) {
+      const now = this.simulation.scheduler.nextDue(fleet.id);
+      if (now === undefined) continue;
+      let from = record ? (record.fleets[fleet.id] ?? Math.max(record.at, fleet.anchorMs!)) : now;
+      if (kind === 'crash' && from < horizon) from = horizon;
+      for (const device of fleet.devices) {
+        if (partitionFor(device.hash, this.partitions) !== p) continue;
+        const first = firstSlotFrom(fleet, device, from);
+        const until = firstSlotFrom(fleet, device, now);
+        if (
+          kind === 'crash' &&
+          record!.fleets[fleet.id] !== undefined &&
+          record!.fleets[fleet.id] < horizon
+        ) {
+          skipped += Math.max(
+            0,
+            firstSlotFrom(fleet, device, horizon) -
+              firstSlotFrom(fleet, device, record!.fleets[fleet.id]),
+          );
+        }
+        device.seq = first;
+        for (let k = first; k < until; k++) {
+          device.seq = k;
+          this.simulation.emit(fleet, device, slotTime(fleet, device, k));
+          caughtUp++;
+        }
+      }
+    }
+    this.owned.add(p);
+    this.handoverCounter.inc({ member: this.member, kind });
+    if (caughtUp) {
+      this.takeoverReadings.inc(
+        { member: this.member, kind: kind === 'crash' ? 'replayed' : 'caught_up' },
+        caughtUp,
+      );
+    }
+    if (skipped) this.takeoverReadings.inc({ member: this.member, kind: 'skipped' }, skipped);
+    const text = `took over partition ${p} (${kind}${record ? ` from ${record.member}` : ''}): ${caughtUp} readings sent late`;
+    if (kind === 'crash') {
+      this.logger.warn(
+        `${text}; after a crash, readings since its last checkpoint may repeat (${skipped} skipped)`,
+      );
+    } else this.logger.log(text);
+    this.ownedGauge.set({ member: this.member }, this.owned.size);
+  }
+
+  /** Records where each owned partition has got to (the restart point after a crash). */
+  private checkpoint(): void {
+    if (!this.store || this.stopping) return;
+    const fleets = this.positions();
+    const at = Date.now();
+    const writes: Promise<void>[] = [];
+    for (const p of this.owned) {
+      writes.push(
+        this.store.write('handover', String(p), {
+          member: this.member,
+          groupMember: this.group?.memberId ?? '',
+          clean: false,
+          at,
+          fleets,
+        } satisfies HandoverRecord),
+      );
+    }
+    writes.push(this.store.write('member', this.member, this.memberRecord()));
+    void Promise.all(writes).catch((err: Error) =>
+      this.logger.warn(`checkpoint failed: ${err.message}`),
+    );
+  }
+
+  private memberRecord(): MemberRecord {
+    let rate = 0;
+    for (const f of this.fleets.all()) {
+      for (const d of f.devices) {
+        if (this.owned.has(partitionFor(d.hash, this.partitions))) rate += 1000 / f.intervalMs;
+      }
+    }
+    return {
+      member: this.member,
+      partitions: [...this.owned].sort((a, b) => a - b),
+      rate: Math.round(rate * 100) / 100,
+      at: Date.now(),
+    };
+  }
+
+  /** The cluster as GET /api/v1/simulation shows it. */
+  status() {
+    const members = new Map(this.members);
+    members.set(this.member, this.memberRecord());
+    return {
+      name: this.name,
+      member: this.member,
+      partitions: this.partitions,
+      members: [...members.values()].sort((a, b) => a.member.localeCompare(b.member)),
+    };
+  }
+
+  /** Clean leave: stop, flush, record where every owned partition stopped, leave the group. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.enabled || !this.store) return;
+    this.simulation.stop();
+    await Promise.allSettled([...this.releasing]);
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    try {
+      if (this.owned.size) await this.release([...this.owned]);
+      await this.store.write('member', this.member, null);
+    } catch (err) {
+      this.logger.warn(`clean handover failed: ${(err as Error).message}`);
+    }
+    await this.groupStream?.close().catch(() => {});
+    await this.group?.close(true).catch(() => {});
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store?.close();
+    await this.admin?.close().catch(() => {});
+  }
+}
