@@ -15,6 +15,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Counter, Gauge, register } from 'prom-client';
+import { ConfigPatchService } from '../config/config.patch.service.js';
 import { ConfigService } from '../config/config.service.js';
 import type { Device, Fleet } from '../devices/fleet.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
@@ -85,6 +86,7 @@ export class ClusterService
   private readonly handovers = new Map<number, HandoverRecord>();
   private readonly members = new Map<string, MemberRecord>();
   private timers: NodeJS.Timeout[] = [];
+  private sharedConfig: Record<string, unknown> = {};
   private stopping = false;
   private readonly ownedGauge;
   private readonly handoverCounter;
@@ -97,6 +99,7 @@ export class ClusterService
     private readonly simulation: SimulationService,
     private readonly producer: ProducerService,
     private readonly fleets: FleetRegistry,
+    private readonly patches: ConfigPatchService,
   ) {
     const c = config.config.cluster;
     this.enabled = c.enabled && target.connect;
@@ -141,6 +144,15 @@ export class ClusterService
       if (value === null) this.handovers.delete(Number(id));
       else this.handovers.set(Number(id), value as HandoverRecord);
     });
+    // Runtime config: one record holding every change made over REST, composed.
+    this.handle('config', async (_id, value) => {
+      this.sharedConfig = (value as Record<string, unknown> | null) ?? {};
+      if (value !== null) {
+        await this.patches
+          .applyShared(value)
+          .catch((err: Error) => this.logger.warn(`shared config not applied: ${err.message}`));
+      }
+    });
     this.handle('member', (id, value) => {
       if (value === null) this.members.delete(id);
       else this.members.set(id, value as MemberRecord);
@@ -174,6 +186,8 @@ export class ClusterService
       `member ${this.member} joined cluster ${this.name}: ${this.fleets.size} fleets from the control topic`,
     );
     this.simulation.clusterStatus = () => this.status();
+    this.patches.share = (patch) =>
+      this.write('config', 'runtime', composePatches(this.sharedConfig, patch));
     await this.joinGroup(brokers, clientId);
   }
 
@@ -451,4 +465,19 @@ export class ClusterService
     await this.store?.close();
     await this.admin?.close().catch(() => {});
   }
+}
+
+/** The merge patch that does what `a` then `b` do (nulls kept: they delete). */
+export function composePatches(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [key, value] of Object.entries(b)) {
+    const before = out[key];
+    const plain = (v: unknown): v is Record<string, unknown> =>
+      typeof v === 'object' && v !== null && !Array.isArray(v);
+    out[key] = plain(value) && plain(before) ? composePatches(before, value) : value;
+  }
+  return out;
 }

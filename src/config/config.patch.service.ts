@@ -44,6 +44,11 @@ const isPlain = (v: unknown): v is Plain =>
 export class ConfigPatchService {
   private readonly logger = new Logger('Config');
   private tail: Promise<unknown> = Promise.resolve();
+  /**
+   * Cluster mode: shares a validated patch with every process (through the control topic) and
+   * resolves once this process has applied it; set by the cluster service.
+   */
+  share?: (patch: Plain) => Promise<void>;
 
   constructor(
     private readonly config: ConfigService,
@@ -66,9 +71,30 @@ export class ConfigPatchService {
 
   /** Applies a JSON merge patch; resolves with the new view, or throws a problem. */
   patch(patch: unknown): Promise<ConfigView> {
+    if (this.share) return this.patchShared(patch);
     const run = this.tail.then(() => this.patchNow(patch));
     this.tail = run.catch(() => {});
     return run;
+  }
+
+  /** Applies a patch that came through the control topic (cluster mode). */
+  applyShared(patch: unknown): Promise<ConfigView> {
+    const run = this.tail.then(() => this.patchNow(patch));
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  /** Cluster mode: validates here first (a bad patch is refused at once), then shares it. */
+  private async patchShared(patch: unknown): Promise<ConfigView> {
+    await this.tail;
+    try {
+      await this.applyPatch(patch, true);
+    } catch (err) {
+      this.metrics.configChanges.inc({ result: 'rejected' });
+      throw err;
+    }
+    await this.share!(patch as Plain);
+    return this.view();
   }
 
   private async patchNow(patch: unknown): Promise<ConfigView> {
@@ -89,7 +115,7 @@ export class ConfigPatchService {
     }
   }
 
-  private async applyPatch(patch: unknown): Promise<ConfigView> {
+  private async applyPatch(patch: unknown, dryRun = false): Promise<ConfigView> {
     if (!isPlain(patch)) {
       throw new ProblemException(
         HttpStatus.BAD_REQUEST,
@@ -128,7 +154,7 @@ export class ConfigPatchService {
         { errors: refused },
       );
     }
-    if (!changed.length) return this.view();
+    if (!changed.length || dryRun) return this.view();
 
     const changes: SettingChange[] = changed.map((path) => ({
       path,

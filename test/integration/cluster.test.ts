@@ -127,6 +127,18 @@ test('three processes form one simulation: shared fleets, disjoint partitions, c
     );
     return all.every((r) => r.body.deviceCount === 90) ? true : undefined;
   });
+  // A config change through the third member takes effect on all; a bad one is refused there.
+  const bad = await http(c.url, 'PATCH', '/api/v1/config', { simulation: { dataVariation: 7 } });
+  assert.equal(bad.status, 400);
+  const config = await http(c.url, 'PATCH', '/api/v1/config', {
+    simulation: { dataVariation: 0.25 },
+  });
+  assert.equal(config.status, 200, JSON.stringify(config.body));
+  assert.equal(config.body.config.simulation.dataVariation, 0.25);
+  await waitFor('every member to apply the config change', async () => {
+    const all = await Promise.all([a, b, c].map((s) => http(s.url, 'GET', '/api/v1/config')));
+    return all.every((r) => r.body.config.simulation.dataVariation === 0.25) ? true : undefined;
+  });
   await new Promise((r) => setTimeout(r, 3 * INTERVAL));
   const stopped = await Promise.all([a, b, c].map((s) => terminate(s)));
   assert.deepEqual(
@@ -230,6 +242,9 @@ test('SIGKILL of one of three: its partitions stream again from the others, the 
       distinct.size,
       `${device}: a seq is missing`,
     );
-    assert.ok(sorted.length - distinct.size <= bound, `${device}: ${sorted.length - distinct.size} repeats`);
+    assert.ok(
+      sorted.length - distinct.size <= bound,
+      `${device}: ${sorted.length - distinct.size} repeats`,
+    );
   }
 });
