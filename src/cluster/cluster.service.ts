@@ -434,7 +434,9 @@ export class ClusterService
 
   /** The cluster as GET /api/v1/simulation shows it. */
   status() {
-    const members = new Map(this.members);
+    // Members that stopped reporting (crashed) drop out after three checkpoints.
+    const stale = Date.now() - 3 * this.config.config.cluster.checkpointMs;
+    const members = new Map([...this.members].filter(([, m]) => m.at >= stale));
     members.set(this.member, this.memberRecord());
     return {
       name: this.name,

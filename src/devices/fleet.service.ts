@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { notFound, ProblemException } from '../http/problem.js';
 import { ClusterService } from '../cluster/cluster.service.js';
-import { partitionFor } from '../producer/fnv1a.partitioner.js';
+import { fnv1a32Bytes, partitionFor } from '../producer/fnv1a.partitioner.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { readingObject } from '../simulation/reading.serializer.js';
@@ -49,12 +49,22 @@ export class FleetService {
   /** Creates the boot fleets; in a cluster, only those no process has created yet. */
   async boot(fleets: CreateFleetDto[]): Promise<void> {
     for (const fleet of fleets) {
-      if (this.cluster.enabled && this.fleets.has(slugify(fleet.name))) continue;
-      await this.create(fleet);
+      if (!this.cluster.enabled) {
+        await this.create(fleet);
+        continue;
+      }
+      if (this.fleets.has(slugify(fleet.name))) continue;
+      // Members booting at once may both create it: make their records identical (seed from
+      // the name, schedule anchored at the start of the hour) so either one is the fleet.
+      const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+      await this.create(
+        { ...fleet, seed: fleet.seed ?? fnv1a32Bytes(Buffer.from(fleet.name)) },
+        hour,
+      );
     }
   }
 
-  async create(dto: CreateFleetDto): Promise<FleetDto> {
+  async create(dto: CreateFleetDto, anchorMs?: number): Promise<FleetDto> {
     const id = slugify(dto.name);
     if (!id) {
       throw new ProblemException(HttpStatus.BAD_REQUEST, 'name must contain a letter or digit', {
@@ -68,7 +78,7 @@ export class FleetService {
     }
     this.checkTotal(dto.deviceCount);
     if (this.cluster.enabled) {
-      const now = Date.now();
+      const now = anchorMs ?? Date.now();
       await this.cluster.write('fleet', id, {
         id,
         name: dto.name,

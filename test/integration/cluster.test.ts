@@ -248,3 +248,34 @@ test('SIGKILL of one of three: its partitions stream again from the others, the 
     );
   }
 });
+
+test('FLEETSIM_WORKERS=2 runs two members of one cluster behind one endpoint', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-workers');
+  const s = await spawnServer({
+    KAFKA_TOPIC: topic,
+    KAFKA_TOPIC_PARTITIONS: '6',
+    KAFKA_COMPRESSION: 'none',
+    FLEETSIM_CLUSTER_NAME: cluster,
+    FLEETSIM_WORKERS: '2',
+  });
+  servers.push(s);
+  const created = await http(s.url, 'POST', '/api/v1/fleets', {
+    name: 'workers',
+    deviceCount: 40,
+    intervalMs: INTERVAL,
+    seed: 17,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const members = await waitFor('two members sharing the 6 partitions', async () => {
+    const res = await http(s.url, 'GET', '/api/v1/simulation');
+    const list: MemberView[] = res.body.cluster?.members ?? [];
+    const all = list.flatMap((m) => m.partitions);
+    return list.length === 2 && all.length === 6 && new Set(all).size === 6 ? list : undefined;
+  });
+  assert.ok(members.every((m) => m.partitions.length > 0));
+  await new Promise((r) => setTimeout(r, 4 * INTERVAL));
+  assert.equal((await terminate(s)).code, 0);
+  const byDevice = assertContinuous(await consumeAll(topic));
+  assert.equal(byDevice.size, 40);
+});
