@@ -26,6 +26,13 @@ export interface ParamOverrides {
   params: Partial<GenerationParams>;
 }
 
+export interface ClusterStatus {
+  name: string;
+  member: string;
+  partitions: number;
+  members: Array<{ member: string; partitions: number[]; rate: number; at: number }>;
+}
+
 export interface ScenarioStatus {
   name: string;
   stage: string;
@@ -57,7 +64,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
    */
   gate?: (fleet: Fleet, device: Device, scheduledAt: number) => boolean;
   /** Reports the cluster (members, partitions, rates) in cluster mode, set by the cluster service. */
-  clusterStatus?: () => unknown;
+  clusterStatus?: () => ClusterStatus;
   /** Reports the active scenario, set by the scenario service. */
   scenarioStatus: () => ScenarioStatus | null = () => null;
 
