@@ -81,9 +81,24 @@ export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
       'boot fleets are created once at start; use /api/v1/fleets to add, scale or delete fleets',
   },
   {
-    path: 'cluster',
-    reason:
-      'a process joins its cluster at boot; set FLEETSIM_CLUSTER / FLEETSIM_CLUSTER_NAME and restart',
+    path: 'cluster.enabled',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.name',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.sessionTimeoutMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.handoverTimeoutMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.checkpointMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
   },
 ];
 
