@@ -166,7 +166,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     (await admin.fetchTopicOffsets(spec.topic)).reduce((n, o) => n + Number(o.high), 0);
 
   for (let i = 0; i < spec.fleets; i++) {
-    fleets.create({
+    await fleets.create({
       name: `bench-${i}`,
       deviceCount: spec.devicesPerFleet,
       intervalMs: spec.intervalMs,

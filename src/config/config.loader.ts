@@ -40,6 +40,9 @@ export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: En
   { name: 'FLEETSIM_ANOMALY_RATE', path: 'simulation.anomalyRate', kind: 'number' },
   { name: 'FLEETSIM_TREND_ENABLED', path: 'simulation.trendEnabled', kind: 'boolean' },
   { name: 'FLEETSIM_TREND_STRENGTH', path: 'simulation.trendStrength', kind: 'number' },
+  { name: 'FLEETSIM_CLUSTER', path: 'cluster.enabled', kind: 'boolean' },
+  { name: 'FLEETSIM_CLUSTER_NAME', path: 'cluster.name', kind: 'string' },
+  { name: 'FLEETSIM_CLUSTER_SESSION_TIMEOUT_MS', path: 'cluster.sessionTimeoutMs', kind: 'int' },
 ];
 
 /** A configuration that failed validation; the message names key, value, origin and rule. */

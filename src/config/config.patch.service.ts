@@ -40,6 +40,11 @@ const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(con
 export class ConfigPatchService {
   private readonly logger = new Logger('Config');
   private tail: Promise<unknown> = Promise.resolve();
+  /**
+   * Cluster mode: shares a validated patch with every process (through the control topic) and
+   * resolves once this process has applied it; set by the cluster service.
+   */
+  share?: (patch: Plain) => Promise<void>;
 
   constructor(
     private readonly config: ConfigService,
@@ -65,6 +70,7 @@ export class ConfigPatchService {
    * (or an unexpected error), which the caller reports with `refused`.
    */
   patch(patch: unknown): Promise<ConfigView> {
+    if (this.share) return this.patchShared(patch);
     const run = this.tail.then(() => this.applyPatch(patch));
     this.tail = run.catch(() => {});
     return run;
@@ -83,7 +89,25 @@ export class ConfigPatchService {
     });
   }
 
-  private async applyPatch(patch: unknown): Promise<ConfigView> {
+  /** Applies a patch that came through the control topic (cluster mode), in turn. */
+  applyShared(patch: unknown): Promise<ConfigView> {
+    const run = this.tail.then(() => this.applyPatch(patch));
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Cluster mode: validates here first (a bad patch is refused at once and nothing is
+   * shared), then shares it and resolves once this process has applied it.
+   */
+  private async patchShared(patch: unknown): Promise<ConfigView> {
+    await this.tail;
+    await this.applyPatch(patch, true);
+    await this.share!(patch as Plain);
+    return this.view();
+  }
+
+  private async applyPatch(patch: unknown, dryRun = false): Promise<ConfigView> {
     if (!isPlain(patch)) {
       throw new DomainError(
         'INVALID_INPUT',
@@ -122,7 +146,7 @@ export class ConfigPatchService {
         refused,
       );
     }
-    if (!changed.length) return this.view();
+    if (!changed.length || dryRun) return this.view();
 
     const changes: SettingChange[] = changed.map((path) => ({
       path,

@@ -11,7 +11,7 @@ export class FleetController {
 
   /** Create a fleet; it starts streaming at once while the simulation runs. */
   @Post()
-  create(@Body() dto: CreateFleetDto): FleetDto {
+  create(@Body() dto: CreateFleetDto): Promise<FleetDto> {
     return this.fleets.create(dto);
   }
 
@@ -29,15 +29,15 @@ export class FleetController {
 
   /** Scale a fleet or change its interval while it streams. */
   @Patch(':id')
-  update(@Param('id') id: string, @Body() dto: UpdateFleetDto): FleetDto {
+  update(@Param('id') id: string, @Body() dto: UpdateFleetDto): Promise<FleetDto> {
     return this.fleets.update(id, dto);
   }
 
   /** Delete a fleet; its devices stop at once. */
   @Delete(':id')
   @HttpCode(204)
-  delete(@Param('id') id: string): void {
-    this.fleets.delete(id);
+  delete(@Param('id') id: string): Promise<void> {
+    return this.fleets.delete(id);
   }
 
   /** List a fleet's devices, a page at a time, optionally in one building, floor or room. */

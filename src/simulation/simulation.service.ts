@@ -10,15 +10,28 @@ import type { FleetsimConfig } from '../config/fleetsim.config.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { CLOCK, type Clock } from '../model/clock.js';
-import type { Fleet } from '../model/fleet.js';
+import type { Device, Fleet } from '../model/fleet.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { ActiveScenario } from './active.scenario.js';
 import { FleetRegistry } from './fleet.registry.js';
 import type { GenerationParams } from './reading.generator.js';
-import { type ParamOverrides, type PipelineSettings, ReadingPipeline } from './reading.pipeline.js';
+import {
+  type ParamOverrides,
+  type PipelineSettings,
+  ReadingPipeline,
+  type ReadingGate,
+} from './reading.pipeline.js';
 import { Scheduler, type TickResult } from './scheduler.js';
 
-export type { ParamOverrides };
+export type { ParamOverrides, ReadingGate };
+
+/** The cluster as GET /api/v1/simulation shows it (cluster mode). */
+export interface ClusterStatus {
+  name: string;
+  member: string;
+  partitions: number;
+  members: Array<{ member: string; partitions: number[]; rate: number; at: number }>;
+}
 
 /** How often the rate line is logged. */
 const RATE_LOG_MS = 10_000;
@@ -36,6 +49,8 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   private lastTick: TickResult = { emitted: 0, held: false, behindMs: 0 };
   private rateTimer?: NodeJS.Timeout;
   private lastRate = { at: Date.now(), generated: 0, acknowledged: 0 };
+  /** Reports the cluster (members, partitions, rates) in cluster mode, set by the cluster service. */
+  clusterStatus?: () => ClusterStatus;
 
   constructor(
     private readonly config: ConfigService,
@@ -107,8 +122,18 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     this.scheduler.resized(fleet);
   }
 
-  retimed(fleet: Fleet, oldIntervalMs: number): void {
-    this.scheduler.retimed(fleet, oldIntervalMs);
+  retimed(fleet: Fleet, oldIntervalMs: number, oldAnchorMs?: number): void {
+    this.scheduler.retimed(fleet, oldIntervalMs, oldAnchorMs);
+  }
+
+  /** Cluster mode: which due readings this process emits (see ReadingGate). */
+  setGate(gate: ReadingGate | undefined): void {
+    this.pipeline.gate = gate;
+  }
+
+  /** Generates and offers one reading now, outside the schedule (a handover's catch-up). */
+  emit(fleet: Fleet, device: Device, scheduledAt: number): void {
+    this.pipeline.emit(fleet, device, scheduledAt);
   }
 
   /** Replaces the scenario overrides; they apply from the next reading. */
@@ -156,6 +181,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
       queued: s.queued,
       scenario: this.scenario.status(),
       params: this.pipeline.baseParams,
+      ...(this.clusterStatus ? { cluster: this.clusterStatus() } : {}),
     };
   }
 
