@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
+import { ClusterModule } from '../cluster/cluster.module.js';
 import { SimulationModule } from '../simulation/simulation.module.js';
 import { AnomalyController } from './anomaly.controller.js';
 import { AnomalyService } from './anomaly.service.js';
 
 @Module({
-  imports: [SimulationModule],
+  imports: [SimulationModule, ClusterModule],
   controllers: [AnomalyController],
   providers: [AnomalyService],
   exports: [AnomalyService],

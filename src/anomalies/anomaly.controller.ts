@@ -10,8 +10,8 @@ export class AnomalyController {
 
   /** Inject an anomaly into a fleet, a building, a floor, a room or listed devices. */
   @Post()
-  create(@Body() dto: CreateAnomalyDto): AnomalyDto {
-    return this.anomalies.inject(dto);
+  create(@Body() dto: CreateAnomalyDto): Promise<AnomalyDto> {
+    return this.anomalies.submit(dto);
   }
 
   /** List injected anomalies (scheduled, active and the last 100 ended) and count random ones. */
@@ -29,7 +29,7 @@ export class AnomalyController {
   /** Cancel an anomaly: its devices are normal again from now on. */
   @Delete(':id')
   @HttpCode(204)
-  cancel(@Param('id') id: string): void {
-    this.anomalies.cancel(id);
+  async cancel(@Param('id') id: string): Promise<void> {
+    await this.anomalies.withdraw(id);
   }
 }

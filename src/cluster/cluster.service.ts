@@ -147,6 +147,10 @@ export class ClusterService
           .catch((err: Error) => this.logger.warn(`shared config not applied: ${err.message}`));
       }
     });
+    // Simulation start/stop over REST, for every process.
+    this.handle('simulation', (_id, value) => {
+      if (value !== null) simulation.applyRunning((value as { running: boolean }).running);
+    });
     this.handle('member', (id, value) => {
       if (value === null) this.members.delete(id);
       else this.members.set(id, value as MemberRecord);
@@ -180,6 +184,7 @@ export class ClusterService
       `member ${this.member} joined cluster ${this.name}: ${this.fleets.size} fleets from the control topic`,
     );
     this.simulation.clusterStatus = () => this.status();
+    this.simulation.shareRunning = (running) => this.write('simulation', 'state', { running });
     this.patches.share = (patch) =>
       this.write('config', 'runtime', composePatches(this.sharedConfig, patch));
     await this.joinGroup(brokers, clientId);

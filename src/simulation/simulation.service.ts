@@ -51,6 +51,13 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   private lastRate = { at: Date.now(), generated: 0, acknowledged: 0 };
   /** Reports the cluster (members, partitions, rates) in cluster mode, set by the cluster service. */
   clusterStatus?: () => ClusterStatus;
+  /**
+   * Cluster mode: shares a start or stop with every process (through the control topic) and
+   * resolves once it is applied here; set by the cluster service.
+   */
+  shareRunning?: (running: boolean) => Promise<void>;
+  /** The last start or stop shared in the cluster (undefined: none; autoStart decides). */
+  private wanted?: boolean;
 
   constructor(
     private readonly config: ConfigService,
@@ -83,7 +90,23 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.config.simulation.autoStart && this.target.connect) this.start();
+    if (this.config.config.simulation.autoStart && this.target.connect && this.wanted !== false) {
+      this.start();
+    }
+  }
+
+  /** REST: starts or stops here, or in every process (cluster mode). */
+  async request(running: boolean): Promise<void> {
+    if (this.shareRunning) return this.shareRunning(running);
+    if (running) this.start();
+    else this.stop();
+  }
+
+  /** Applies a start or stop shared through the cluster's control topic. */
+  applyRunning(running: boolean): void {
+    this.wanted = running;
+    if (running) this.start();
+    else this.stop();
   }
 
   get running(): boolean {

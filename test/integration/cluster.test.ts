@@ -156,6 +156,99 @@ test('three processes form one simulation: shared fleets, disjoint partitions, c
   assert.equal(partitionsSeen.size, 6);
 });
 
+test('anomalies, scenario runs and simulation start/stop through one member act on all', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-shared');
+  const [a, b] = [await member(cluster, topic), await member(cluster, topic)];
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'labelled',
+    deviceCount: 40,
+    intervalMs: INTERVAL,
+    seed: 5,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const views = await balanced([a, b]);
+  const ofB = new Set(views[1].partitions);
+
+  // An anomaly injected through a labels readings of the devices b owns.
+  const injected = await http(a.url, 'POST', '/api/v1/anomalies', {
+    target: { fleetId: 'labelled' },
+    sensor: 'temperature',
+    kind: 'spike',
+    durationMs: 60_000,
+  });
+  assert.equal(injected.status, 201, JSON.stringify(injected.body));
+  const id = injected.body.id as string;
+  // Read-your-writes on a, the same answer from b.
+  assert.equal((await http(a.url, 'GET', `/api/v1/anomalies/${id}`)).body.state, 'active');
+  const onB = await waitFor('b to know the anomaly', async () => {
+    const r = await http(b.url, 'GET', `/api/v1/anomalies/${id}`);
+    return r.status === 200 ? r.body : undefined;
+  });
+  assert.deepEqual(onB, (await http(a.url, 'GET', `/api/v1/anomalies/${id}`)).body);
+  await waitFor('readings of b’s partitions labelled with the anomaly', async () => {
+    const messages = await consumeAll(topic);
+    return messages.some(
+      (m) => ofB.has(m.partition) && (m.json as { anomaly?: { id: string } }).anomaly?.id === id,
+    )
+      ? true
+      : undefined;
+  });
+  // Cancelled through b: cancelled on a.
+  assert.equal((await http(b.url, 'DELETE', `/api/v1/anomalies/${id}`)).status, 204);
+  assert.equal((await http(b.url, 'GET', `/api/v1/anomalies/${id}`)).body.state, 'cancelled');
+  await waitFor('a to see the cancellation', async () =>
+    (await http(a.url, 'GET', `/api/v1/anomalies/${id}`)).body.state === 'cancelled'
+      ? true
+      : undefined,
+  );
+
+  // A scenario started through b shows on both, with the same stage anomalies; stopped through a.
+  const started = await http(b.url, 'POST', '/api/v1/scenarios/hvac-failure/start', {
+    fleetId: 'labelled',
+  });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const scenarioOn = async (s: ServerProcess) =>
+    (await http(s.url, 'GET', '/api/v1/simulation')).body.scenario;
+  assert.equal((await scenarioOn(b))?.name, 'hvac-failure');
+  const seen = await waitFor('a to run the scenario', async () => {
+    const sc = await scenarioOn(a);
+    return sc?.name === 'hvac-failure' ? sc : undefined;
+  });
+  assert.deepEqual(seen, await scenarioOn(b));
+  const scenarioAnomalies = async (s: ServerProcess) =>
+    (await http(s.url, 'GET', '/api/v1/anomalies?fleetId=labelled')).body.items
+      .filter((x: { scenario?: string }) => x.scenario === 'hvac-failure')
+      .map((x: { id: string; startsAt: string }) => `${x.id}@${x.startsAt}`);
+  assert.deepEqual(await scenarioAnomalies(a), await scenarioAnomalies(b));
+  const stopped = await http(a.url, 'POST', '/api/v1/scenarios/hvac-failure/stop');
+  assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+  assert.equal(await scenarioOn(a), null);
+  await waitFor('b to stop the scenario', async () =>
+    (await scenarioOn(b)) === null ? true : undefined,
+  );
+
+  // Simulation stop through a stops b; start through b starts a.
+  const halted = await http(a.url, 'POST', '/api/v1/simulation/stop');
+  assert.equal(halted.body.state, 'stopped');
+  await waitFor('b to stop', async () =>
+    (await http(b.url, 'GET', '/api/v1/simulation')).body.state === 'stopped' ? true : undefined,
+  );
+  const resumed = await http(b.url, 'POST', '/api/v1/simulation/start');
+  assert.equal(resumed.body.state, 'running');
+  await waitFor('a to run again', async () =>
+    (await http(a.url, 'GET', '/api/v1/simulation')).body.state === 'running' ? true : undefined,
+  );
+  // A member that joins later converges: same fleets, same anomalies, running.
+  const c = await member(cluster, topic);
+  assert.deepEqual(
+    (await http(c.url, 'GET', `/api/v1/anomalies/${id}`)).body,
+    (await http(a.url, 'GET', `/api/v1/anomalies/${id}`)).body,
+  );
+  assert.equal((await http(c.url, 'GET', '/api/v1/simulation')).body.state, 'running');
+  await Promise.all([terminate(a), terminate(b), terminate(c)]);
+});
+
 test('scaling 1 → 3 → 2 while streaming: every device seq gap-free and duplicate-free', async () => {
   const cluster = `c-${randomUUID().slice(0, 8)}`;
   const topic = uniqueTopic('cluster-scale');
