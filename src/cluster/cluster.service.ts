@@ -82,6 +82,7 @@ export class ClusterService
   private timers: NodeJS.Timeout[] = [];
   private sharedConfig: Record<string, unknown> = {};
   private stopping = false;
+  private resizing = false;
   private readonly ownedGauge;
   private readonly handoverCounter;
   private readonly takeoverReadings;
@@ -365,9 +366,36 @@ export class ClusterService
     this.ownedGauge.set({ member: this.member }, this.owned.size);
   }
 
+  /**
+   * Follows a partition-count change of the readings topic (the producer re-reads it): grows
+   * the ownership topic to match and asks the group for a new assignment. Devices whose
+   * partition changes move owner without a handover record, so around the change a reading
+   * may repeat or be skipped (bounded by the checkpoint interval, counted as seq gaps).
+   */
+  private async followPartitions(): Promise<void> {
+    const count = this.producer.topicInfo().partitions;
+    if (this.resizing || !this.group || count <= this.partitions) return;
+    this.resizing = true;
+    try {
+      const before = this.partitions;
+      await this.group.ensureTopic(count);
+      this.partitions = count;
+      this.logger.warn(
+        `the readings topic grew from ${before} to ${count} partitions: ownership follows`,
+      );
+      await this.group.rejoin();
+      this.reconcile();
+    } catch (err) {
+      this.logger.warn(`following the partition count failed: ${(err as Error).message}`);
+    } finally {
+      this.resizing = false;
+    }
+  }
+
   /** Records where each owned partition has got to (the restart point after a crash). */
   private checkpoint(): void {
     if (!this.store || this.stopping) return;
+    void this.followPartitions();
     const fleets = this.positions();
     const at = Date.now();
     const writes: Promise<void>[] = [];

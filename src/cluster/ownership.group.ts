@@ -91,6 +91,11 @@ export class OwnershipGroup {
     this.stream.on('error', (err: Error) => o.log(`ownership group failed: ${err.message}`));
   }
 
+  /** Asks the coordinator for a new assignment (after the ownership topic grew). */
+  async rejoin(): Promise<void> {
+    await this.consumer?.joinGroup({});
+  }
+
   /** The partitions of the ownership topic assigned to this member now. */
   assigned(): Set<number> {
     const out = new Set<number>();

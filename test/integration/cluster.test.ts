@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import { http, waitFor } from '../support/app.js';
-import { consumeAll, uniqueTopic } from '../support/kafka.js';
+import { consumeAll, testKafka, uniqueTopic } from '../support/kafka.js';
 import { type ServerProcess, spawnServer, terminate } from '../support/server.js';
 
 const INTERVAL = 500;
@@ -18,8 +18,13 @@ after(async () => {
 });
 
 /** Starts a member of `cluster` writing to `topic`. */
-async function member(cluster: string, topic: string): Promise<ServerProcess> {
+async function member(
+  cluster: string,
+  topic: string,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const s = await spawnServer({
+    ...env,
     KAFKA_TOPIC: topic,
     KAFKA_TOPIC_PARTITIONS: '6',
     KAFKA_COMPRESSION: 'none',
@@ -48,15 +53,15 @@ async function ownership(members: ServerProcess[]): Promise<MemberView[]> {
   );
 }
 
-/** Waits until the members' partitions are disjoint, cover all 6, and each has some. */
-async function balanced(members: ServerProcess[]): Promise<MemberView[]> {
+/** Waits until the members' partitions are disjoint, cover all `n`, and each has some. */
+async function balanced(members: ServerProcess[], n = 6): Promise<MemberView[]> {
   return waitFor(
-    `${members.length} members to share the 6 partitions`,
+    `${members.length} members to share the ${n} partitions`,
     async () => {
       const views = await ownership(members);
       const all = views.flatMap((v) => v.partitions);
       const ok =
-        views.every((v) => v.partitions.length > 0) && all.length === 6 && new Set(all).size === 6;
+        views.every((v) => v.partitions.length > 0) && all.length === n && new Set(all).size === n;
       return ok ? views : undefined;
     },
     60_000,
@@ -247,6 +252,35 @@ test('anomalies, scenario runs and simulation start/stop through one member act 
   );
   assert.equal((await http(c.url, 'GET', '/api/v1/simulation')).body.state, 'running');
   await Promise.all([terminate(a), terminate(b), terminate(c)]);
+});
+
+test('the ownership topic follows a partition-count change of the readings topic', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-grow');
+  const env = { KAFKA_METADATA_REFRESH_MS: '1000' };
+  const [a, b] = [await member(cluster, topic, env), await member(cluster, topic, env)];
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'growing',
+    deviceCount: 40,
+    intervalMs: INTERVAL,
+    seed: 3,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await balanced([a, b]);
+  const admin = testKafka().admin();
+  await admin.connect();
+  await admin.createPartitions({ topicPartitions: [{ topic, count: 8 }] });
+  await admin.disconnect();
+  await balanced([a, b], 8);
+  for (const s of [a, b]) {
+    assert.equal((await http(s.url, 'GET', '/api/v1/simulation')).body.cluster.partitions, 8);
+  }
+  // Readings reach the new partitions.
+  await waitFor('readings in partitions 6 and 7', async () => {
+    const seen = new Set((await consumeAll(topic)).map((m) => m.partition));
+    return seen.has(6) && seen.has(7) ? true : undefined;
+  });
+  await Promise.all([terminate(a), terminate(b)]);
 });
 
 test('scaling 1 → 3 → 2 while streaming: every device seq gap-free and duplicate-free', async () => {
