@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ClusterService } from '../cluster/cluster.service.js';
+import { ConfigService } from '../config/config.service.js';
+import { LimitsConfig } from '../config/fleetsim.config.js';
 import type { Fleet } from '../model/fleet.js';
 import type { Device } from '../model/fleet.js';
 import { DomainError, type FieldProblem, invalidField, notFound } from '../model/domain.error.js';
@@ -96,6 +98,7 @@ export class AnomalyService {
     private readonly fleets: FleetRegistry,
     /** Wall clock that event times are compared with. */
     @Inject(CLOCK) private readonly clock: Clock,
+    @Optional() private readonly config?: ConfigService,
     /** Cluster mode: injections and cancellations go through the control topic. */
     @Optional() private readonly cluster?: ClusterService,
   ) {
@@ -230,11 +233,25 @@ export class AnomalyService {
 
     const now = this.clock.now();
     this.sweep(now);
-    const live = [...this.anomalies.values()].filter((a) => !this.isOver(a, now)).length;
+    const liveAnomalies = [...this.anomalies.values()].filter((a) => !this.isOver(a, now));
+    const live = liveAnomalies.length;
     if (live >= MAX_LIVE_ANOMALIES) {
       throw new DomainError(
         'LIMIT_EXCEEDED',
         `${live} anomalies are scheduled or active, the most fleetsim runs at once; cancel some or wait until they end`,
+      );
+    }
+    const { maxAnomalyDevices } = this.config?.config.limits ?? new LimitsConfig();
+    const targeted = liveAnomalies.reduce((n, a) => n + a.deviceCount, 0) + devices.length;
+    if (targeted > maxAnomalyDevices) {
+      const message =
+        `target: that would make ${targeted} devices targeted by scheduled or active anomalies; ` +
+        `fleetsim allows at most ${maxAnomalyDevices} (limits.maxAnomalyDevices); cancel some or wait until they end`;
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
+        message,
+        [{ field: 'target', rule: 'maxAnomalyDevices', message }],
+        { limit: maxAnomalyDevices },
       );
     }
 

@@ -22,7 +22,7 @@ import { OwnershipGroup } from './ownership.group.js';
 import { firstSlotFrom, slotIndex, slotTime } from './slots.js';
 
 /** Applies one record of a kind from the control topic (value null: deleted). */
-export type ControlHandler = (id: string, value: unknown) => void | Promise<void>;
+export type ControlHandler = (id: string, value: unknown, offset: number) => void | Promise<void>;
 
 /**
  * Where an owner stopped (clean) or had got to (checkpoint) on one readings partition:
@@ -81,6 +81,8 @@ export class ClusterService
   private readonly members = new Map<string, MemberRecord>();
   private timers: NodeJS.Timeout[] = [];
   private sharedConfig: Record<string, unknown> = {};
+  /** Offset of the runtime config record in the control topic (-1: none yet). */
+  private sharedConfigOffset = -1;
   private stopping = false;
   private resizing = false;
   private readonly ownedGauge;
@@ -140,8 +142,9 @@ export class ClusterService
       else this.handovers.set(Number(id), value as HandoverRecord);
     });
     // Runtime config: one record holding every change made over REST, composed.
-    this.handle('config', async (_id, value) => {
+    this.handle('config', async (_id, value, offset) => {
       this.sharedConfig = (value as Record<string, unknown> | null) ?? {};
+      this.sharedConfigOffset = offset;
       if (value !== null) {
         await this.patches
           .applyShared(value)
@@ -168,6 +171,11 @@ export class ClusterService
     await this.store!.write(kind, id, value);
   }
 
+  /** Resolves once everything written to the control topic so far is applied here. */
+  async sync(): Promise<void> {
+    await this.store?.sync();
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     if (!this.enabled) return;
     this.simulation.setGate(this.gate);
@@ -186,13 +194,17 @@ export class ClusterService
     );
     this.simulation.clusterStatus = () => this.status();
     this.simulation.shareRunning = (running) => this.write('simulation', 'state', { running });
-    this.patches.share = (patch) =>
-      this.write('config', 'runtime', composePatches(this.sharedConfig, patch));
+    this.patches.shared = {
+      name: this.name,
+      write: (patch) => this.write('config', 'runtime', composePatches(this.sharedConfig, patch)),
+      sync: () => this.sync(),
+      version: () => this.sharedConfigOffset + 1,
+    };
     await this.joinGroup(brokers, clientId);
   }
 
   private async apply(r: ControlRecord): Promise<void> {
-    await this.handlers.get(r.kind)?.(r.id, r.value);
+    await this.handlers.get(r.kind)?.(r.id, r.value, r.offset);
   }
 
   /** The sink's gate: owned partitions only; seq from the schedule, never backwards. */
@@ -242,6 +254,12 @@ export class ClusterService
     const assigned = this.group.assigned();
     for (const p of [...this.owned]) if (!assigned.has(p)) this.track(this.release([p]));
     for (const p of assigned) {
+      if (p >= this.partitions) {
+        // Another member grew the ownership topic first: learn the new partition count (once
+        // this process's producer sees it) before producing the partition.
+        void this.followPartitions();
+        continue;
+      }
       if (!this.owned.has(p) && !this.acquiring.has(p)) {
         this.acquiring.add(p);
         void this.acquire(p)

@@ -1,5 +1,13 @@
-import { Body, Controller, Get, Headers, HttpStatus, Patch } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpStatus, Patch, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConsumes,
+  ApiHeader,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { ProblemException } from '../http/problem.js';
 import { statusOf } from '../http/problem.filter.js';
 import { ConfigViewDto } from './config.dto.js';
@@ -16,8 +24,15 @@ export class ConfigController {
 
   /** The configuration in force, where each setting came from, and what cannot change. */
   @Get()
-  get(): ConfigViewDto {
-    return this.patches.view();
+  @ApiResponse({
+    status: 200,
+    type: ConfigViewDto,
+    headers: { ETag: { description: 'The version; send it as If-Match to PATCH' } },
+  })
+  get(@Res({ passthrough: true }) reply: FastifyReply): ConfigViewDto {
+    const view = this.patches.view();
+    void reply.header('etag', this.patches.etag(view.version));
+    return view;
   }
 
   /** Change settings while running: a JSON merge patch, applied all or nothing. */
@@ -49,9 +64,19 @@ export class ConfigController {
     status: 503,
     description: 'A new Kafka client was needed and could not connect; nothing was changed',
   })
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description:
+      'The ETag of GET /api/v1/config: the patch only applies to that version (412 otherwise); required (428) when server.requireIfMatch is on',
+  })
+  @ApiResponse({ status: 412, description: 'If-Match names a version that is no longer in force' })
+  @ApiResponse({ status: 428, description: 'server.requireIfMatch is on and If-Match is missing' })
   async patch(
     @Body() patch: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('content-type') contentType = '',
+    @Headers('if-match') ifMatch?: string,
   ): Promise<ConfigViewDto> {
     const type = contentType.split(';')[0].trim().toLowerCase();
     if (type !== MERGE_PATCH_CONTENT_TYPE && type !== 'application/json') {
@@ -61,7 +86,9 @@ export class ConfigController {
       );
     }
     try {
-      return await this.patches.patch(patch);
+      const view = await this.patches.patch(patch, ifMatch);
+      void reply.header('etag', this.patches.etag(view.version));
+      return view;
     } catch (err) {
       this.patches.refused(err, statusOf(err));
       throw err;

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
+import { ApiKeys, loadApiKeys } from './api-keys.js';
+import { asValidationErrors, limitProblems } from './config.limits.js';
 import { FleetsimConfig } from './fleetsim.config.js';
 import { applyMergePatch, isPlain, leafPaths, type Plain, setPath } from './plain.js';
 
@@ -43,6 +45,18 @@ export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: En
   { name: 'FLEETSIM_CLUSTER', path: 'cluster.enabled', kind: 'boolean' },
   { name: 'FLEETSIM_CLUSTER_NAME', path: 'cluster.name', kind: 'string' },
   { name: 'FLEETSIM_CLUSTER_SESSION_TIMEOUT_MS', path: 'cluster.sessionTimeoutMs', kind: 'int' },
+  { name: 'FLEETSIM_AUTH_HEALTH', path: 'server.auth.healthRequiresKey', kind: 'boolean' },
+  { name: 'FLEETSIM_AUTH_METRICS', path: 'server.auth.metricsRequiresKey', kind: 'boolean' },
+  { name: 'FLEETSIM_CORS_ORIGINS', path: 'server.cors.origins', kind: 'list' },
+  { name: 'FLEETSIM_RATE_LIMIT_MAX', path: 'server.rateLimit.max', kind: 'int' },
+  { name: 'FLEETSIM_RATE_LIMIT_WINDOW_MS', path: 'server.rateLimit.windowMs', kind: 'int' },
+  { name: 'FLEETSIM_REQUIRE_IF_MATCH', path: 'server.requireIfMatch', kind: 'boolean' },
+  { name: 'FLEETSIM_SHUTDOWN_GRACE_MS', path: 'server.shutdownGraceMs', kind: 'int' },
+  { name: 'FLEETSIM_MAX_DEVICES', path: 'limits.maxDevices', kind: 'int' },
+  { name: 'FLEETSIM_MAX_TARGET_RATE', path: 'limits.maxTargetRate', kind: 'int' },
+  { name: 'FLEETSIM_MAX_ANOMALY_DEVICES', path: 'limits.maxAnomalyDevices', kind: 'int' },
+  { name: 'FLEETSIM_MAX_BATCH_SIZE', path: 'limits.maxBatchSize', kind: 'int' },
+  { name: 'FLEETSIM_BUFFER_MEMORY_FRACTION', path: 'limits.bufferMemoryFraction', kind: 'number' },
 ];
 
 /** A configuration that failed validation; the message names key, value, origin and rule. */
@@ -57,6 +71,8 @@ export interface LoadedConfig {
   config: FleetsimConfig;
   sources: Map<string, ConfigSource>;
   file?: string;
+  /** The API keys (FLEETSIM_API_KEYS, FLEETSIM_API_KEYS_FILE); none means loopback-only changes. */
+  apiKeys?: ApiKeys;
 }
 
 function parseEnv(name: string, kind: EnvKind, raw: string, problems: string[]): unknown {
@@ -114,7 +130,9 @@ export function validateConfig(
   describeSource: (path: string) => string = () => '',
 ): { config: FleetsimConfig; problems: string[]; errors: ValidationError[] } {
   const config = plainToInstance(FleetsimConfig, plain, { exposeDefaultValues: true });
-  const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
+  let errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
+  // The rules between settings only make sense once every setting is valid on its own.
+  if (errors.length === 0) errors = asValidationErrors(limitProblems(config));
   const problems = flattenErrors(errors).map(({ path, value, rules }) => {
     const shown = rules.some((r) => r.includes('should not exist'))
       ? `${path}: unknown key`
@@ -159,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     sources.set(path, 'env');
     envNames.set(path, name);
   }
+  const apiKeys = loadApiKeys(env, problems);
   if (problems.length) throw new ConfigError(problems);
 
   const describe = (path: string): string => {
@@ -170,5 +189,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   };
   const result = validateConfig(merged, describe);
   if (result.problems.length) throw new ConfigError(result.problems);
-  return { config: result.config, sources, file };
+  return { config: result.config, sources, file, apiKeys };
 }

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { DomainError } from '../model/domain.error.js';
+import { checkIfMatch } from '../model/etag.js';
 import { fieldProblems } from '../model/field.problems.js';
 import { type ConfigSource, validateConfig } from './config.loader.js';
 import {
@@ -29,6 +31,21 @@ export interface SettingChange {
   to: unknown;
 }
 
+/** Cluster mode: how a runtime change reaches every process (the cluster service provides it). */
+export interface SharedConfig {
+  /** The cluster's name. */
+  readonly name: string;
+  /** Shares a validated patch with every process; resolves once this process has applied it. */
+  write(patch: Plain): Promise<void>;
+  /** Resolves once every change shared so far is applied here. */
+  sync(): Promise<void>;
+  /**
+   * The version of the shared runtime changes, the same in every process that has applied
+   * them (the position of their record in the control topic; 0: none yet).
+   */
+  version(): number;
+}
+
 const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(config)) as Plain;
 
 /**
@@ -40,11 +57,12 @@ const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(con
 export class ConfigPatchService {
   private readonly logger = new Logger('Config');
   private tail: Promise<unknown> = Promise.resolve();
-  /**
-   * Cluster mode: shares a validated patch with every process (through the control topic) and
-   * resolves once this process has applied it; set by the cluster service.
-   */
-  share?: (patch: Plain) => Promise<void>;
+  /** Tells this process's versions from another's, so an ETag from before a restart is stale. */
+  private readonly boot = randomUUID().slice(0, 8);
+  /** Cluster mode: shared patches of this process, one at a time (each composes the last). */
+  private sharedTail: Promise<unknown> = Promise.resolve();
+  /** Cluster mode: how changes reach every process; set by the cluster service. */
+  shared?: SharedConfig;
 
   constructor(
     private readonly config: ConfigService,
@@ -66,12 +84,40 @@ export class ConfigPatchService {
   }
 
   /**
-   * Applies a JSON merge patch; resolves with the new view, or rejects with a DomainError
-   * (or an unexpected error), which the caller reports with `refused`.
+   * The entity tag of the configuration in force (ETag, If-Match): this boot and the version.
+   * In cluster mode, the cluster and the version of the runtime changes every process shares,
+   * so every process that has applied them answers the same tag (`version` in the view may
+   * differ between processes: one that joins late applies all earlier changes at once).
    */
-  patch(patch: unknown): Promise<ConfigView> {
-    if (this.share) return this.patchShared(patch);
-    const run = this.tail.then(() => this.applyPatch(patch));
+  etag(version = this.config.version): string {
+    if (this.shared) return `"${this.shared.name}-${this.shared.version()}"`;
+    return `"${this.boot}-${version}"`;
+  }
+
+  private checkIfMatch(ifMatch: string | undefined): void {
+    checkIfMatch(
+      ifMatch,
+      this.etag(),
+      this.config.config.server.requireIfMatch,
+      'the configuration',
+    );
+  }
+
+  /**
+   * Applies a JSON merge patch; resolves with the new view, or rejects with a DomainError
+   * (or an unexpected error), which the caller reports with `refused`. With `ifMatch`, only
+   * when the configuration is still the version it names (STALE_VERSION otherwise).
+   */
+  patch(patch: unknown, ifMatch?: string): Promise<ConfigView> {
+    if (this.shared) {
+      const shared = this.sharedTail.then(() => this.patchShared(this.shared!, patch, ifMatch));
+      this.sharedTail = shared.catch(() => {});
+      return shared;
+    }
+    const run = this.tail.then(() => {
+      this.checkIfMatch(ifMatch);
+      return this.applyPatch(patch);
+    });
     this.tail = run.catch(() => {});
     return run;
   }
@@ -97,13 +143,21 @@ export class ConfigPatchService {
   }
 
   /**
-   * Cluster mode: validates here first (a bad patch is refused at once and nothing is
-   * shared), then shares it and resolves once this process has applied it.
+   * Cluster mode: catches up with the changes made through other processes, checks If-Match
+   * against them, validates here (a bad patch is refused at once and nothing is shared), then
+   * shares it and resolves once this process has applied it. Between processes, two changes
+   * with the same If-Match sent at the same moment can both pass (docs/scale-out.md).
    */
-  private async patchShared(patch: unknown): Promise<ConfigView> {
+  private async patchShared(
+    shared: SharedConfig,
+    patch: unknown,
+    ifMatch: string | undefined,
+  ): Promise<ConfigView> {
+    await shared.sync();
     await this.tail;
+    this.checkIfMatch(ifMatch);
     await this.applyPatch(patch, true);
-    await this.share!(patch as Plain);
+    await shared.write(patch as Plain);
     return this.view();
   }
 

@@ -54,6 +54,32 @@ export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
     reason: 'the HTTP server is built with it at boot; change it in the file and restart',
   },
   {
+    path: 'server.auth',
+    reason: 'who may call the API is set by whoever deploys fleetsim; change it and restart',
+  },
+  {
+    path: 'server.cors',
+    reason: 'who may call the API is set by whoever deploys fleetsim; change it and restart',
+  },
+  {
+    path: 'server.rateLimit',
+    reason: 'the rate limit is set up with the HTTP server at boot; change it and restart',
+  },
+  {
+    path: 'server.requireIfMatch',
+    reason: 'how the API guards changes is set by whoever deploys fleetsim; change it and restart',
+  },
+  {
+    path: 'server.shutdownGraceMs',
+    reason:
+      "it describes the deployment's grace period; set FLEETSIM_SHUTDOWN_GRACE_MS and restart",
+  },
+  {
+    path: 'limits',
+    reason:
+      'the limits protect the process from what the API is asked for; change them in the file or the environment and restart',
+  },
+  {
     path: 'kafka.brokers',
     reason:
       'the cluster is chosen at boot (with none, the embedded broker); set KAFKA_BROKERS and restart',

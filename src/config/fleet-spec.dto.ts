@@ -15,6 +15,9 @@ import {
 } from 'class-validator';
 import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 
+/** A fleet's send interval when none is given, in ms. */
+export const DEFAULT_INTERVAL_MS = 5000;
+
 export class LayoutDto {
   /** Buildings on the site. */
   @IsInt()
@@ -59,7 +62,7 @@ export class FleetSpecDto {
   deviceCount!: number;
 
   /**
-   * Send interval of every device, in ms (≥ 100).
+   * Send interval of every device, in ms (≥ 100; 5000 when omitted).
    * @example 5000
    */
   @IsOptional()

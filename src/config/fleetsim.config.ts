@@ -31,6 +31,43 @@ export type BackpressurePolicy = (typeof BACKPRESSURE_POLICIES)[number];
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
+/** Which open routes need an API key too (when keys are configured); docs/security.md. */
+export class AuthConfig {
+  /** Require a key (read or operate) for /health/live and /health/ready. */
+  @IsBoolean()
+  healthRequiresKey = false;
+
+  /** Require a key (read or operate) for /metrics. */
+  @IsBoolean()
+  metricsRequiresKey = false;
+}
+
+/** Cross-origin requests from browsers: off unless origins are listed. */
+export class CorsConfig {
+  /** Origins allowed to call the API from a browser, e.g. https://ops.example.com; none by default. */
+  @IsArray()
+  @Matches(/^https?:\/\/[^\s/?#]+$/, {
+    each: true,
+    message: 'each origin must look like https://host or http://host:port',
+  })
+  origins: string[] = [];
+}
+
+/** Requests per client (API key, or address without one) on the control plane. */
+export class RateLimitConfig {
+  /** Most requests of one client in a window; /health and /metrics do not count. */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  max = 100;
+
+  /** Length of the window, in ms. */
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  windowMs = 1000;
+}
+
 export class ServerConfig {
   /** HTTP port; 0 picks a free one. */
   @IsInt()
@@ -51,6 +88,32 @@ export class ServerConfig {
 
   @IsIn(LOG_LEVELS)
   logLevel: LogLevelName = 'info';
+
+  @ValidateNested()
+  @Type(() => AuthConfig)
+  auth = new AuthConfig();
+
+  @ValidateNested()
+  @Type(() => CorsConfig)
+  cors = new CorsConfig();
+
+  @ValidateNested()
+  @Type(() => RateLimitConfig)
+  rateLimit = new RateLimitConfig();
+
+  /** PATCH needs an If-Match header (428 without one), so no change is made on a stale read. */
+  @IsBoolean()
+  requireIfMatch = false;
+
+  /**
+   * How long the deployment waits after SIGTERM before it kills the process, in ms (Kubernetes'
+   * terminationGracePeriodSeconds, Compose's stop_grace_period); producer.shutdownFlushMs must
+   * leave 5 s of it for the rest of the shutdown.
+   */
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  shutdownGraceMs = 30_000;
 }
 
 export class EmbeddedKafkaConfig {
@@ -250,6 +313,45 @@ export class ClusterConfig {
   checkpointMs = 1000;
 }
 
+/**
+ * Caps that keep one process safe whatever the API is asked for (docs/security.md). The
+ * defaults fit the Helm chart's 2 GiB container; raise them with the memory.
+ */
+export class LimitsConfig {
+  /** Most devices across all fleets (a device holds about 1.3 KB of heap). */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  maxDevices = 250_000;
+
+  /** Most target readings per second across all fleets (the sum of deviceCount × 1000 / intervalMs). */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  maxTargetRate = 250_000;
+
+  /** Most devices targeted by the injected anomalies that are scheduled or active at once. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  maxAnomalyDevices = 500_000;
+
+  /** Most messages in one produce request (producer.batchSize). */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  maxBatchSize = 100_000;
+
+  /**
+   * Largest share of the memory the process may use (the smaller of the V8 heap limit and the
+   * container's memory limit) that producer.bufferMemory may take.
+   */
+  @IsNumber()
+  @Min(0.01)
+  @Max(0.9)
+  bufferMemoryFraction = 0.5;
+}
+
 export class FleetsimConfig {
   @ValidateNested()
   @Type(() => ServerConfig)
@@ -270,4 +372,8 @@ export class FleetsimConfig {
   @ValidateNested()
   @Type(() => ClusterConfig)
   cluster = new ClusterConfig();
+
+  @ValidateNested()
+  @Type(() => LimitsConfig)
+  limits = new LimitsConfig();
 }

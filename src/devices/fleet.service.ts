@@ -1,7 +1,10 @@
 import { randomInt } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { ClusterService } from '../cluster/cluster.service.js';
+import { ConfigService } from '../config/config.service.js';
+import { DEFAULT_INTERVAL_MS } from '../config/fleet-spec.dto.js';
 import { DomainError, invalidField, notFound } from '../model/domain.error.js';
+import { checkIfMatch, etagOf } from '../model/etag.js';
 import { fnv1a32 } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey } from '../producer/record.key.js';
@@ -29,9 +32,6 @@ export interface FleetState {
   anchorMs: number;
 }
 
-/** Most devices across all fleets, so one process cannot be asked for unbounded memory. */
-export const MAX_TOTAL_DEVICES = 1_000_000;
-
 @Injectable()
 export class FleetService {
   private readonly logger = new Logger('Fleets');
@@ -40,6 +40,7 @@ export class FleetService {
     private readonly fleets: FleetRegistry,
     private readonly simulation: SimulationService,
     private readonly producer: ProducerService,
+    private readonly config: ConfigService,
     private readonly cluster: ClusterService,
   ) {
     cluster.handle('fleet', (id, value) =>
@@ -62,7 +63,13 @@ export class FleetService {
     }
   }
 
+  /**
+   * Creates a fleet. In cluster mode this process first catches up with the control topic (a
+   * fleet created through another process conflicts here too and counts towards the limits),
+   * then writes the fleet there and answers once it has applied it.
+   */
   async create(dto: CreateFleetDto, anchorMs?: number): Promise<FleetDto> {
+    if (this.cluster.enabled) await this.cluster.sync();
     const id = slugify(dto.name);
     if (!id) {
       throw invalidField({
@@ -74,14 +81,17 @@ export class FleetService {
     if (this.fleets.has(id)) {
       throw new DomainError('CONFLICT', `a fleet with id "${id}" already exists`);
     }
-    this.checkTotal(dto.deviceCount);
+    this.checkCapacity(
+      dto.deviceCount,
+      (dto.deviceCount * 1000) / (dto.intervalMs ?? DEFAULT_INTERVAL_MS),
+    );
     if (this.cluster.enabled) {
       const now = anchorMs ?? Date.now();
       await this.cluster.write('fleet', id, {
         id,
         name: dto.name,
         deviceCount: dto.deviceCount,
-        intervalMs: dto.intervalMs ?? 5000,
+        intervalMs: dto.intervalMs ?? DEFAULT_INTERVAL_MS,
         sensors: dto.sensors
           ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s))
           : [...SENSOR_NAMES],
@@ -96,7 +106,7 @@ export class FleetService {
       id,
       name: dto.name,
       deviceCount: dto.deviceCount,
-      intervalMs: dto.intervalMs ?? 5000,
+      intervalMs: dto.intervalMs ?? DEFAULT_INTERVAL_MS,
       sensors: dto.sensors
         ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s))
         : [...SENSOR_NAMES],
@@ -160,9 +170,21 @@ export class FleetService {
     return this.toDto(this.fleet(id));
   }
 
-  /** Scales a fleet and/or changes its interval while it streams. */
-  async update(id: string, dto: UpdateFleetDto): Promise<FleetDto> {
+  /**
+   * Scales a fleet and/or changes its interval while it streams. With `ifMatch`, only when the
+   * fleet is still the version it names (STALE_VERSION otherwise; VERSION_REQUIRED when
+   * server.requireIfMatch is on and it is missing). In cluster mode this process first catches
+   * up with the control topic, so an ETag read from another process is current here too.
+   */
+  async update(id: string, dto: UpdateFleetDto, ifMatch?: string): Promise<FleetDto> {
+    if (this.cluster.enabled) await this.cluster.sync();
     const fleet = this.fleet(id);
+    checkIfMatch(
+      ifMatch,
+      etagOf(this.toDto(fleet)),
+      this.config.config.server.requireIfMatch,
+      `fleet ${id}`,
+    );
     if (dto.deviceCount === undefined && dto.intervalMs === undefined) {
       throw invalidField({
         field: 'deviceCount',
@@ -170,9 +192,12 @@ export class FleetService {
         message: 'give deviceCount and/or intervalMs',
       });
     }
-    if (dto.deviceCount !== undefined && dto.deviceCount !== fleet.deviceCount) {
-      this.checkTotal(dto.deviceCount - fleet.deviceCount);
-    }
+    const deviceCount = dto.deviceCount ?? fleet.deviceCount;
+    const intervalMs = dto.intervalMs ?? fleet.intervalMs;
+    this.checkCapacity(
+      deviceCount - fleet.deviceCount,
+      (deviceCount * 1000) / intervalMs - fleet.targetRate,
+    );
     if (this.cluster.enabled) {
       const state = this.stateOf(fleet);
       if (dto.deviceCount !== undefined) state.deviceCount = dto.deviceCount;
@@ -242,12 +267,30 @@ export class FleetService {
     return fleet;
   }
 
-  private checkTotal(adding: number): void {
-    const total = this.fleets.deviceCount + adding;
-    if (total > MAX_TOTAL_DEVICES) {
+  /**
+   * Refuses a change that would take the fleets past limits.maxDevices or
+   * limits.maxTargetRate (422 naming the field and the limit).
+   */
+  private checkCapacity(addingDevices: number, addingRate: number): void {
+    const { maxDevices, maxTargetRate } = this.config.config.limits;
+    const devices = this.fleets.deviceCount + addingDevices;
+    if (addingDevices > 0 && devices > maxDevices) {
+      const message = `that would make ${devices} devices in all; fleetsim runs at most ${maxDevices} (limits.maxDevices)`;
       throw new DomainError(
         'LIMIT_EXCEEDED',
-        `that would make ${total} devices in all; one fleetsim runs at most ${MAX_TOTAL_DEVICES}`,
+        message,
+        [{ field: 'deviceCount', rule: 'maxDevices', message }],
+        { limit: maxDevices },
+      );
+    }
+    const rate = Math.round(this.fleets.targetRate + addingRate);
+    if (addingRate > 0 && rate > maxTargetRate) {
+      const message = `that would make the fleets target ${rate} readings/s in all; fleetsim runs at most ${maxTargetRate} (limits.maxTargetRate)`;
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
+        message,
+        [{ field: 'deviceCount', rule: 'maxTargetRate', message }],
+        { limit: maxTargetRate },
       );
     }
   }

@@ -17,17 +17,24 @@ export const DOMAIN_STATUS: Record<DomainErrorCode, HttpStatus> = {
   CONFLICT: HttpStatus.CONFLICT,
   LIMIT_EXCEEDED: HttpStatus.UNPROCESSABLE_ENTITY,
   INVALID_PLAN: HttpStatus.UNPROCESSABLE_ENTITY,
+  STALE_VERSION: HttpStatus.PRECONDITION_FAILED,
+  VERSION_REQUIRED: HttpStatus.PRECONDITION_REQUIRED,
   UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
+  412: 'Precondition Failed',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  428: 'Precondition Required',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -50,12 +57,10 @@ export function problemOf(
 
 /** The problem a domain error answers with. */
 export function domainProblem(error: DomainError, instance?: string): ProblemDetails {
-  return problemOf(
-    DOMAIN_STATUS[error.code],
-    error.message,
-    instance,
-    error.errors ? { errors: error.errors } : {},
-  );
+  return problemOf(DOMAIN_STATUS[error.code], error.message, instance, {
+    ...(error.errors ? { errors: error.errors } : {}),
+    ...error.extra,
+  });
 }
 
 /** The HTTP status an error answers with: a domain error's, an HTTP exception's, else 500. */

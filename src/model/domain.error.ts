@@ -20,6 +20,10 @@ export const DOMAIN_ERROR_CODES = [
   'LIMIT_EXCEEDED',
   /** The request is well formed but cannot be carried out on this fleet (targets nothing). */
   'INVALID_PLAN',
+  /** A conditional change (If-Match) names a version that is no longer in force. */
+  'STALE_VERSION',
+  /** A change must name the version it was based on (server.requireIfMatch) and did not. */
+  'VERSION_REQUIRED',
   /** fleetsim cannot do it now (Kafka unreachable, shutting down); nothing was changed. */
   'UNAVAILABLE',
 ] as const;
@@ -31,6 +35,8 @@ export class DomainError extends Error {
     readonly code: DomainErrorCode,
     message: string,
     readonly errors?: FieldProblem[],
+    /** More members of the problem body (e.g. the limit that was hit). */
+    readonly extra?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'DomainError';

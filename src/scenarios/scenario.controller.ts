@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import {
   CreateScenarioDto,
   ScenarioDto,
@@ -21,8 +22,18 @@ export class ScenarioController {
 
   /** Define a scenario: a named plan of stages with overrides and anomalies. */
   @Post()
-  create(@Body() dto: CreateScenarioDto): Promise<ScenarioDto> {
-    return this.scenarios.submitCreate(dto);
+  @ApiResponse({
+    status: 201,
+    type: ScenarioDto,
+    headers: { Location: { description: 'The URL of the new scenario' } },
+  })
+  async create(
+    @Body() dto: CreateScenarioDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ScenarioDto> {
+    const scenario = await this.scenarios.submitCreate(dto);
+    void reply.header('location', `/api/v1/scenarios/${encodeURIComponent(scenario.name)}`);
+    return scenario;
   }
 
   /** Get one scenario and whether it runs. */

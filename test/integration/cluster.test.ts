@@ -106,14 +106,22 @@ test('three processes form one simulation: shared fleets, disjoint partitions, c
     seed: 7,
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(created.headers.get('location'), '/api/v1/fleets/shared');
   // Read-your-writes on the writer; the others converge.
-  assert.equal((await http(a.url, 'GET', '/api/v1/fleets/shared')).status, 200);
+  const read = await http(a.url, 'GET', '/api/v1/fleets/shared');
+  assert.equal(read.status, 200);
+  const etag = read.headers.get('etag')!;
+  assert.equal(created.headers.get('etag'), etag);
   const lists = await waitFor('every member to list the fleet', async () => {
     const all = await Promise.all([a, b, c].map((s) => http(s.url, 'GET', '/api/v1/fleets')));
     return all.every((r) => r.body.length === 1) ? all.map((r) => r.body) : undefined;
   });
   assert.deepEqual(lists[1], lists[0]);
   assert.deepEqual(lists[2], lists[0]);
+  // The fleet's ETag is derived from its content: every member answers the same one.
+  for (const s of [b, c]) {
+    assert.equal((await http(s.url, 'GET', '/api/v1/fleets/shared')).headers.get('etag'), etag);
+  }
 
   const views = await balanced([a, b, c]);
   // Every member produces: its own produced count grows.
@@ -122,10 +130,27 @@ test('three processes form one simulation: shared fleets, disjoint partitions, c
     return st.every((r) => r.body.produced > 0) ? true : undefined;
   });
 
-  // A change through the second member takes effect on all.
-  const patched = await http(b.url, 'PATCH', '/api/v1/fleets/shared', { deviceCount: 90 });
+  // A change through the second member, with the ETag read from the first, takes effect on all.
+  const patched = await http(
+    b.url,
+    'PATCH',
+    '/api/v1/fleets/shared',
+    { deviceCount: 90 },
+    { 'if-match': etag },
+  );
   assert.equal(patched.status, 200, JSON.stringify(patched.body));
   assert.equal(patched.body.deviceCount, 90);
+  assert.notEqual(patched.headers.get('etag'), etag);
+  // The third member catches up before it checks If-Match: the old ETag is stale there at once.
+  const stale = await http(
+    c.url,
+    'PATCH',
+    '/api/v1/fleets/shared',
+    { deviceCount: 30 },
+    { 'if-match': etag },
+  );
+  assert.equal(stale.status, 412, JSON.stringify(stale.body));
+  assert.equal(stale.body.etag, patched.headers.get('etag'));
   await waitFor('every member to see 90 devices', async () => {
     const all = await Promise.all(
       [a, b, c].map((s) => http(s.url, 'GET', '/api/v1/fleets/shared')),
@@ -140,10 +165,33 @@ test('three processes form one simulation: shared fleets, disjoint partitions, c
   });
   assert.equal(config.status, 200, JSON.stringify(config.body));
   assert.equal(config.body.config.simulation.dataVariation, 0.25);
-  await waitFor('every member to apply the config change', async () => {
+  const tags = await waitFor('every member to apply the config change', async () => {
     const all = await Promise.all([a, b, c].map((s) => http(s.url, 'GET', '/api/v1/config')));
-    return all.every((r) => r.body.config.simulation.dataVariation === 0.25) ? true : undefined;
+    return all.every((r) => r.body.config.simulation.dataVariation === 0.25)
+      ? all.map((r) => r.headers.get('etag'))
+      : undefined;
   });
+  // The config's ETag is the version of the shared changes: the same on every member.
+  assert.deepEqual(
+    tags,
+    [1, 2, 3].map(() => config.headers.get('etag')),
+  );
+  const again = await http(
+    a.url,
+    'PATCH',
+    '/api/v1/config',
+    { simulation: { dataVariation: 0.25 } },
+    { 'if-match': config.headers.get('etag')! },
+  );
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  const staleConfig = await http(
+    b.url,
+    'PATCH',
+    '/api/v1/config',
+    { simulation: { dataVariation: 0.3 } },
+    { 'if-match': config.headers.get('etag')! },
+  );
+  assert.equal(staleConfig.status, 412, JSON.stringify(staleConfig.body));
   await new Promise((r) => setTimeout(r, 3 * INTERVAL));
   const stopped = await Promise.all([a, b, c].map((s) => terminate(s)));
   assert.deepEqual(
