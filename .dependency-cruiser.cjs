@@ -4,7 +4,7 @@
  * Kafka engine; Nest modules and HTTP at the edge.
  */
 const FEATURES =
-  '(simulation|anomalies|scenarios|backfill|devices|producer|health|config|metrics|http|kafka|logging|wiring)';
+  '(simulation|anomalies|scenarios|backfill|devices|producer|health|config|metrics|http|kafka|logging|wiring|cluster)';
 const KAFKA_CLIENTS = 'node_modules/(kafkajs|@platformatic/kafka)/';
 const FRAMEWORKS =
   'node_modules/(@nestjs|@fastify|fastify|class-validator|class-transformer|prom-client|@willsoto|kafkajs|@platformatic)/';
@@ -52,17 +52,21 @@ module.exports = {
       comment: 'the producer knows records, not the simulation, anomalies, scenarios or fleets',
       severity: 'error',
       from: { path: '^src/producer/' },
-      to: { path: '^src/(simulation|anomalies|scenarios|backfill|devices|health|http|wiring)/' },
+      to: {
+        path: '^src/(simulation|anomalies|scenarios|backfill|devices|health|http|wiring|cluster)/',
+      },
     },
     {
       name: 'kafka-client-only-in-engines',
       comment:
-        'only a sender (src/producer/*.sender.ts, with its codecs) and src/kafka/ talk to a Kafka client; ' +
-        'the batching, services and features know none',
+        'only a sender (src/producer/*.sender.ts, with its codecs), src/kafka/ and the two cluster ' +
+        'adapters (src/cluster/control.store.ts, src/cluster/ownership.group.ts) talk to a Kafka ' +
+        'client; the batching, services and features know none',
       severity: 'error',
       from: {
         path: '^src/',
-        pathNot: '^src/(kafka/|producer/([^/]+\\.sender|compression\\.codecs)(\\.spec)?\\.ts$)',
+        pathNot:
+          '^src/(kafka/|producer/([^/]+\\.sender|compression\\.codecs)(\\.spec)?\\.ts$|cluster/(control\\.store|ownership\\.group)\\.ts$)',
       },
       to: { path: KAFKA_CLIENTS },
     },
@@ -71,7 +75,7 @@ module.exports = {
       comment: 'the simulation does not know who overrides or injects; they call it',
       severity: 'error',
       from: { path: '^src/simulation/' },
-      to: { path: '^src/(anomalies|scenarios|backfill|devices|health|wiring)/' },
+      to: { path: '^src/(anomalies|scenarios|backfill|devices|health|wiring|cluster)/' },
     },
     {
       name: 'anomalies-below-scenarios',
@@ -85,8 +89,17 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/config/' },
       to: {
-        path: '^src/(simulation|anomalies|scenarios|backfill|devices|producer|health|wiring)/',
+        path: '^src/(simulation|anomalies|scenarios|backfill|devices|producer|health|wiring|cluster)/',
       },
+    },
+    {
+      name: 'cluster-below-features',
+      comment:
+        'the cluster (control topic, ownership) sits between the simulation and the features that ' +
+        'share their state through it (anomalies, scenarios, fleets): they call it, never the reverse',
+      severity: 'error',
+      from: { path: '^src/cluster/' },
+      to: { path: '^src/(anomalies|scenarios|backfill|devices|health|http|wiring)/' },
     },
     {
       name: 'services-throw-domain-errors',

@@ -185,7 +185,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     }).id;
   }
   for (let i = 0; i < (spec.mode === 'backfill' ? 0 : spec.fleets); i++) {
-    fleets.create({
+    await fleets.create({
       name: `bench-${i}`,
       deviceCount: spec.devicesPerFleet,
       intervalMs: spec.intervalMs,

@@ -160,7 +160,7 @@ async function standalone(dto: CreateBackfillDto): Promise<never> {
   const app = await createApp(loaded, brokers, false, { json: process.env.LOG_FORMAT === 'json' });
   await app.init();
   await app.get(ProducerService).ready();
-  for (const fleet of loaded.config.simulation.fleets) app.get(FleetService).create(fleet);
+  for (const fleet of loaded.config.simulation.fleets) await app.get(FleetService).create(fleet);
   const service = app.get(BackfillService);
   let created: BackfillDto;
   try {

@@ -16,11 +16,11 @@ export class AnomalyController {
     type: AnomalyDto,
     headers: { Location: { description: 'The URL of the new anomaly' } },
   })
-  create(
+  async create(
     @Body() dto: CreateAnomalyDto,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): AnomalyDto {
-    const anomaly = this.anomalies.inject(dto);
+  ): Promise<AnomalyDto> {
+    const anomaly = await this.anomalies.submit(dto);
     void reply.header('location', `/api/v1/anomalies/${encodeURIComponent(anomaly.id)}`);
     return anomaly;
   }
@@ -40,7 +40,7 @@ export class AnomalyController {
   /** Cancel an anomaly: its devices are normal again from now on. */
   @Delete(':id')
   @HttpCode(204)
-  cancel(@Param('id') id: string): void {
-    this.anomalies.cancel(id);
+  async cancel(@Param('id') id: string): Promise<void> {
+    await this.anomalies.withdraw(id);
   }
 }

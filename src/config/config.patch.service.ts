@@ -31,6 +31,21 @@ export interface SettingChange {
   to: unknown;
 }
 
+/** Cluster mode: how a runtime change reaches every process (the cluster service provides it). */
+export interface SharedConfig {
+  /** The cluster's name. */
+  readonly name: string;
+  /** Shares a validated patch with every process; resolves once this process has applied it. */
+  write(patch: Plain): Promise<void>;
+  /** Resolves once every change shared so far is applied here. */
+  sync(): Promise<void>;
+  /**
+   * The version of the shared runtime changes, the same in every process that has applied
+   * them (the position of their record in the control topic; 0: none yet).
+   */
+  version(): number;
+}
+
 const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(config)) as Plain;
 
 /**
@@ -44,6 +59,10 @@ export class ConfigPatchService {
   private tail: Promise<unknown> = Promise.resolve();
   /** Tells this process's versions from another's, so an ETag from before a restart is stale. */
   private readonly boot = randomUUID().slice(0, 8);
+  /** Cluster mode: shared patches of this process, one at a time (each composes the last). */
+  private sharedTail: Promise<unknown> = Promise.resolve();
+  /** Cluster mode: how changes reach every process; set by the cluster service. */
+  shared?: SharedConfig;
 
   constructor(
     private readonly config: ConfigService,
@@ -64,9 +83,24 @@ export class ConfigPatchService {
     };
   }
 
-  /** The entity tag of the configuration in force (ETag, If-Match). */
+  /**
+   * The entity tag of the configuration in force (ETag, If-Match): this boot and the version.
+   * In cluster mode, the cluster and the version of the runtime changes every process shares,
+   * so every process that has applied them answers the same tag (`version` in the view may
+   * differ between processes: one that joins late applies all earlier changes at once).
+   */
   etag(version = this.config.version): string {
+    if (this.shared) return `"${this.shared.name}-${this.shared.version()}"`;
     return `"${this.boot}-${version}"`;
+  }
+
+  private checkIfMatch(ifMatch: string | undefined): void {
+    checkIfMatch(
+      ifMatch,
+      this.etag(),
+      this.config.config.server.requireIfMatch,
+      'the configuration',
+    );
   }
 
   /**
@@ -75,13 +109,13 @@ export class ConfigPatchService {
    * when the configuration is still the version it names (STALE_VERSION otherwise).
    */
   patch(patch: unknown, ifMatch?: string): Promise<ConfigView> {
+    if (this.shared) {
+      const shared = this.sharedTail.then(() => this.patchShared(this.shared!, patch, ifMatch));
+      this.sharedTail = shared.catch(() => {});
+      return shared;
+    }
     const run = this.tail.then(() => {
-      checkIfMatch(
-        ifMatch,
-        this.etag(),
-        this.config.config.server.requireIfMatch,
-        'the configuration',
-      );
+      this.checkIfMatch(ifMatch);
       return this.applyPatch(patch);
     });
     this.tail = run.catch(() => {});
@@ -101,7 +135,33 @@ export class ConfigPatchService {
     });
   }
 
-  private async applyPatch(patch: unknown): Promise<ConfigView> {
+  /** Applies a patch that came through the control topic (cluster mode), in turn. */
+  applyShared(patch: unknown): Promise<ConfigView> {
+    const run = this.tail.then(() => this.applyPatch(patch));
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Cluster mode: catches up with the changes made through other processes, checks If-Match
+   * against them, validates here (a bad patch is refused at once and nothing is shared), then
+   * shares it and resolves once this process has applied it. Between processes, two changes
+   * with the same If-Match sent at the same moment can both pass (docs/scale-out.md).
+   */
+  private async patchShared(
+    shared: SharedConfig,
+    patch: unknown,
+    ifMatch: string | undefined,
+  ): Promise<ConfigView> {
+    await shared.sync();
+    await this.tail;
+    this.checkIfMatch(ifMatch);
+    await this.applyPatch(patch, true);
+    await shared.write(patch as Plain);
+    return this.view();
+  }
+
+  private async applyPatch(patch: unknown, dryRun = false): Promise<ConfigView> {
     if (!isPlain(patch)) {
       throw new DomainError(
         'INVALID_INPUT',
@@ -140,7 +200,7 @@ export class ConfigPatchService {
         refused,
       );
     }
-    if (!changed.length) return this.view();
+    if (!changed.length || dryRun) return this.view();
 
     const changes: SettingChange[] = changed.map((path) => ({
       path,

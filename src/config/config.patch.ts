@@ -106,6 +106,26 @@ export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
     reason:
       'boot fleets are created once at start; use /api/v1/fleets to add, scale or delete fleets',
   },
+  {
+    path: 'cluster.enabled',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.name',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.sessionTimeoutMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.handoverTimeoutMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.checkpointMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
 ];
 
 /** The rule that makes `path` immutable, if any. */

@@ -303,6 +303,40 @@ export class BootFleetConfig extends FleetSpecDto {
   override intervalMs? = 5000;
 }
 
+/** Scale-out: processes with the same cluster.name and brokers form one simulation. */
+export class ClusterConfig {
+  /**
+   * Join the cluster: share fleets and config through the control topic and produce only the
+   * devices of the partitions the group assigns to this process. Off: one process, as before.
+   */
+  @IsBoolean()
+  enabled = false;
+
+  /** Name of the cluster; the control topic, ownership topic and group derive from it. */
+  @Matches(/^[a-zA-Z0-9._-]{1,200}$/, {
+    message: 'name must be 1-200 characters of letters, digits, ".", "_" or "-"',
+  })
+  name = 'fleetsim';
+
+  /** Group session timeout in ms: how long a crashed process keeps its partitions. */
+  @IsInt()
+  @Min(6000)
+  @Max(300_000)
+  sessionTimeoutMs = 10_000;
+
+  /** Longest a new owner waits for the old owner's handover record, in ms. */
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  handoverTimeoutMs = 5000;
+
+  /** How often an owner records its position per partition (the restart point after a crash), in ms. */
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  checkpointMs = 1000;
+}
+
 /**
  * Caps that keep one process safe whatever the API is asked for (docs/security.md). The
  * defaults fit the Helm chart's 2 GiB container; raise them with the memory.
@@ -358,6 +392,10 @@ export class FleetsimConfig {
   @ValidateNested()
   @Type(() => SimulationConfig)
   simulation = new SimulationConfig();
+
+  @ValidateNested()
+  @Type(() => ClusterConfig)
+  cluster = new ClusterConfig();
 
   @ValidateNested()
   @Type(() => LimitsConfig)

@@ -13,8 +13,7 @@ import {
 } from '@nestjs/common';
 import { ApiHeader, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ConfigService } from '../config/config.service.js';
-import { checkIfMatch, etagOf } from '../model/etag.js';
+import { etagOf } from '../model/etag.js';
 import { DevicePageDto, DeviceQueryDto } from './device.dto.js';
 import { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
 import { FleetService } from './fleet.service.js';
@@ -22,10 +21,7 @@ import { FleetService } from './fleet.service.js';
 @ApiTags('fleets')
 @Controller('api/v1/fleets')
 export class FleetController {
-  constructor(
-    private readonly fleets: FleetService,
-    private readonly config: ConfigService,
-  ) {}
+  constructor(private readonly fleets: FleetService) {}
 
   /** Create a fleet; it starts streaming at once while the simulation runs. */
   @Post()
@@ -37,8 +33,11 @@ export class FleetController {
       ETag: { description: 'Its version' },
     },
   })
-  create(@Body() dto: CreateFleetDto, @Res({ passthrough: true }) reply: FastifyReply): FleetDto {
-    const fleet = this.fleets.create(dto);
+  async create(
+    @Body() dto: CreateFleetDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<FleetDto> {
+    const fleet = await this.fleets.create(dto);
     void reply
       .header('location', `/api/v1/fleets/${encodeURIComponent(fleet.id)}`)
       .header('etag', etagOf(fleet));
@@ -74,19 +73,13 @@ export class FleetController {
   })
   @ApiResponse({ status: 412, description: 'If-Match names a version that is no longer current' })
   @ApiResponse({ status: 428, description: 'server.requireIfMatch is on and If-Match is missing' })
-  update(
+  async update(
     @Param('id') id: string,
     @Body() dto: UpdateFleetDto,
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('if-match') ifMatch?: string,
-  ): FleetDto {
-    checkIfMatch(
-      ifMatch,
-      etagOf(this.fleets.get(id)),
-      this.config.config.server.requireIfMatch,
-      `fleet ${id}`,
-    );
-    const fleet = this.fleets.update(id, dto);
+  ): Promise<FleetDto> {
+    const fleet = await this.fleets.update(id, dto, ifMatch);
     void reply.header('etag', etagOf(fleet));
     return fleet;
   }
@@ -94,8 +87,8 @@ export class FleetController {
   /** Delete a fleet; its devices stop at once. */
   @Delete(':id')
   @HttpCode(204)
-  delete(@Param('id') id: string): void {
-    this.fleets.delete(id);
+  delete(@Param('id') id: string): Promise<void> {
+    return this.fleets.delete(id);
   }
 
   /** List a fleet's devices, a page at a time, optionally in one building, floor or room. */

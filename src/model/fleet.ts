@@ -12,6 +12,13 @@ export interface FleetSpec {
   sensors: SensorName[];
   layout: Layout;
   seed: number;
+  /** When the fleet was created (default: now). */
+  createdAt?: Date;
+  /**
+   * Cluster mode: the time of cycle 0 of the fleet's schedule, shared by every process, so
+   * slots and seq numbers derive from the schedule (seq = cycle index) wherever a device runs.
+   */
+  anchorMs?: number;
 }
 
 /**
@@ -77,8 +84,10 @@ export class Fleet {
   readonly seed: number;
   readonly layout: Layout;
   readonly sensors: SensorName[];
-  readonly createdAt = new Date();
+  readonly createdAt: Date;
   intervalMs: number;
+  /** See FleetSpec.anchorMs; undefined outside cluster mode. */
+  anchorMs?: number;
   devices: Device[] = [];
 
   constructor(spec: FleetSpec) {
@@ -88,6 +97,8 @@ export class Fleet {
     this.layout = spec.layout;
     this.sensors = spec.sensors;
     this.intervalMs = spec.intervalMs;
+    this.createdAt = spec.createdAt ?? new Date();
+    this.anchorMs = spec.anchorMs;
     this.resize(spec.deviceCount);
   }
 

@@ -42,8 +42,9 @@ export class ScenarioRun {
     return this.startedAt + scenarioDuration(this.scenario);
   }
 
-  start(): void {
-    this.startedAt = this.timers.now();
+  /** Starts the run, planned from `at` (default now; a late start catches up stage by stage). */
+  start(at?: number): void {
+    this.startedAt = at ?? this.timers.now();
     this.enter(0, this.startedAt);
   }
 

@@ -27,6 +27,13 @@ export interface PipelineObserver {
   serialization: { observe(seconds: number): void };
 }
 
+/**
+ * Decides whether this process emits a due reading and may set its seq (cluster mode: the
+ * device's partition is owned here; seq derives from the schedule). False: the slot is taken
+ * but nothing is sent.
+ */
+export type ReadingGate = (fleet: Fleet, device: Device, scheduledAt: number) => boolean;
+
 /** The settings the pipeline follows; `configure` takes new ones at any time. */
 export interface PipelineSettings {
   valueFormat: ValueFormat;
@@ -72,6 +79,8 @@ export class ReadingPipeline {
   /** Each fleet's topic under a topic template (empty without one). */
   private readonly topics = new Map<string, string>();
   private templated: boolean;
+  /** Cluster mode: see ReadingGate; unset, every reading is emitted. */
+  gate?: ReadingGate;
 
   constructor(
     private readonly producer: RecordOutlet,
@@ -116,6 +125,14 @@ export class ReadingPipeline {
   readonly sink = (fleet: Fleet, device: Device, scheduledAt: number): boolean => {
     const producer = this.producer;
     if (!producer.accepting && this.settings.backpressure === 'block') return false;
+    if (this.gate !== undefined && !this.gate(fleet, device, scheduledAt)) return true;
+    this.emit(fleet, device, scheduledAt);
+    return true;
+  };
+
+  /** Generates, serializes and offers one reading of `device` at event time `scheduledAt`. */
+  emit(fleet: Fleet, device: Device, scheduledAt: number): void {
+    const producer = this.producer;
     const params = this.paramsByFleet.get(fleet.id) ?? this.settings.params;
     if (generateReading(fleet, device, scheduledAt, params)) {
       const { key, hash } = this.keys.of(device);
@@ -131,8 +148,7 @@ export class ReadingPipeline {
       });
     }
     this.observer.scheduleLag.observe(Math.max(0, Date.now() - scheduledAt) / 1000);
-    return true;
-  };
+  }
 
   /** Serializes a reading, timing one in SERIALIZATION_SAMPLE_EVERY to keep the cost per message flat. */
   private serialize(fleet: Fleet, device: Device, scheduledAt: number): Buffer {

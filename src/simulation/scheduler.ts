@@ -66,6 +66,29 @@ class FleetSchedule {
   ) {
     this.cycleStart = now;
     this.rebuild();
+    if (fleet.anchorMs !== undefined) this.position(now);
+  }
+
+  /**
+   * Anchored fleets (cluster mode): puts the schedule at `now` on the grid shared by every
+   * process: cycle c starts at anchor + c × interval, and the next slot is the first one due
+   * at or after `now`.
+   */
+  position(now: number): void {
+    const anchor = this.fleet.anchorMs!;
+    const interval = this.fleet.intervalMs;
+    const at = Math.max(0, (now - anchor) / interval);
+    const cycle = Math.floor(at);
+    this.cycleStart = anchor + cycle * interval;
+    const fraction = at - cycle;
+    let lo = 0;
+    let hi = this.phases.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.phases[mid] < fraction) lo = mid + 1;
+      else hi = mid;
+    }
+    this.cursor = lo;
   }
 
   /** Recomputes the phase order for the fleet's current size, keeping the position in the cycle. */
@@ -92,13 +115,20 @@ class FleetSchedule {
   }
 
   /** Keeps the position in the cycle when the interval changes. */
-  retime(oldInterval: number, newInterval: number, now: number): void {
+  retime(oldInterval: number, newInterval: number, now: number, oldAnchor?: number): void {
+    if (this.fleet.anchorMs !== undefined && oldAnchor !== undefined) {
+      // The anchor moved with the interval so that the cycle index continues: keep it.
+      const cycle = Math.round((this.cycleStart - oldAnchor) / oldInterval);
+      this.cycleStart = this.fleet.anchorMs + cycle * newInterval;
+      return;
+    }
     const fraction = (now - this.cycleStart) / oldInterval;
     this.cycleStart = now - fraction * newInterval;
   }
 
   /** Puts the next due device at `now` (after a pause), keeping the position in the cycle. */
   rebase(now: number): void {
+    if (this.fleet.anchorMs !== undefined) return this.position(now);
     const phase = this.cursor < this.phases.length ? this.phases[this.cursor] : 1;
     this.cycleStart = now - phase * this.fleet.intervalMs;
   }
@@ -160,9 +190,21 @@ export class Scheduler {
     this.schedules.get(fleet.id)?.rebuild();
   }
 
-  /** Call with the old interval after the fleet's interval changed. */
-  retimed(fleet: Fleet, oldIntervalMs: number): void {
-    this.schedules.get(fleet.id)?.retime(oldIntervalMs, fleet.intervalMs, this.clock.now());
+  /** Call with the old interval (and, for anchored fleets, the old anchor) after the fleet's interval changed. */
+  retimed(fleet: Fleet, oldIntervalMs: number, oldAnchorMs?: number): void {
+    this.schedules
+      .get(fleet.id)
+      ?.retime(oldIntervalMs, fleet.intervalMs, this.clock.now(), oldAnchorMs);
+  }
+
+  /** Event time of the fleet's next slot not yet taken (everything before it was offered). */
+  nextDue(fleetId: string): number | undefined {
+    const s = this.schedules.get(fleetId);
+    if (!s) return undefined;
+    const n = s.order.length;
+    return s.cursor >= n
+      ? s.cycleStart + s.fleet.intervalMs
+      : s.cycleStart + s.phases[s.cursor] * s.fleet.intervalMs;
   }
 
   /**

@@ -10,15 +10,28 @@ import type { FleetsimConfig } from '../config/fleetsim.config.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { CLOCK, type Clock } from '../model/clock.js';
-import type { Fleet } from '../model/fleet.js';
+import type { Device, Fleet } from '../model/fleet.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { ActiveScenario } from './active.scenario.js';
 import { FleetRegistry } from './fleet.registry.js';
 import type { GenerationParams } from './reading.generator.js';
-import { type ParamOverrides, type PipelineSettings, ReadingPipeline } from './reading.pipeline.js';
+import {
+  type ParamOverrides,
+  type PipelineSettings,
+  ReadingPipeline,
+  type ReadingGate,
+} from './reading.pipeline.js';
 import { Scheduler, type TickResult } from './scheduler.js';
 
-export type { ParamOverrides };
+export type { ParamOverrides, ReadingGate };
+
+/** The cluster as GET /api/v1/simulation shows it (cluster mode). */
+export interface ClusterStatus {
+  name: string;
+  member: string;
+  partitions: number;
+  members: Array<{ member: string; partitions: number[]; rate: number; at: number }>;
+}
 
 /** How often the rate line is logged. */
 const RATE_LOG_MS = 10_000;
@@ -36,6 +49,15 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   private lastTick: TickResult = { emitted: 0, held: false, behindMs: 0 };
   private rateTimer?: NodeJS.Timeout;
   private lastRate = { at: Date.now(), generated: 0, acknowledged: 0 };
+  /** Reports the cluster (members, partitions, rates) in cluster mode, set by the cluster service. */
+  clusterStatus?: () => ClusterStatus;
+  /**
+   * Cluster mode: shares a start or stop with every process (through the control topic) and
+   * resolves once it is applied here; set by the cluster service.
+   */
+  shareRunning?: (running: boolean) => Promise<void>;
+  /** The last start or stop shared in the cluster (undefined: none; autoStart decides). */
+  private wanted?: boolean;
 
   constructor(
     private readonly config: ConfigService,
@@ -68,7 +90,23 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   onApplicationBootstrap(): void {
-    if (this.config.config.simulation.autoStart && this.target.connect) this.start();
+    if (this.config.config.simulation.autoStart && this.target.connect && this.wanted !== false) {
+      this.start();
+    }
+  }
+
+  /** REST: starts or stops here, or in every process (cluster mode). */
+  async request(running: boolean): Promise<void> {
+    if (this.shareRunning) return this.shareRunning(running);
+    if (running) this.start();
+    else this.stop();
+  }
+
+  /** Applies a start or stop shared through the cluster's control topic. */
+  applyRunning(running: boolean): void {
+    this.wanted = running;
+    if (running) this.start();
+    else this.stop();
   }
 
   get running(): boolean {
@@ -107,8 +145,18 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     this.scheduler.resized(fleet);
   }
 
-  retimed(fleet: Fleet, oldIntervalMs: number): void {
-    this.scheduler.retimed(fleet, oldIntervalMs);
+  retimed(fleet: Fleet, oldIntervalMs: number, oldAnchorMs?: number): void {
+    this.scheduler.retimed(fleet, oldIntervalMs, oldAnchorMs);
+  }
+
+  /** Cluster mode: which due readings this process emits (see ReadingGate). */
+  setGate(gate: ReadingGate | undefined): void {
+    this.pipeline.gate = gate;
+  }
+
+  /** Generates and offers one reading now, outside the schedule (a handover's catch-up). */
+  emit(fleet: Fleet, device: Device, scheduledAt: number): void {
+    this.pipeline.emit(fleet, device, scheduledAt);
   }
 
   /** Replaces the scenario overrides; they apply from the next reading. */
@@ -161,6 +209,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
       queued: s.queued,
       scenario: this.scenario.status(),
       params: this.pipeline.baseParams,
+      ...(this.clusterStatus ? { cluster: this.clusterStatus() } : {}),
     };
   }
 

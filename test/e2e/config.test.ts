@@ -33,6 +33,11 @@ test('GET /api/v1/config shows the settings in force, where each came from, and 
   assert.equal(view.sources['server.port'], 'env');
   assert.equal(view.sources['producer.lingerMs'], 'default');
   assert.deepEqual(view.immutable, [
+    'cluster.checkpointMs',
+    'cluster.enabled',
+    'cluster.handoverTimeoutMs',
+    'cluster.name',
+    'cluster.sessionTimeoutMs',
     'kafka.brokers',
     'kafka.embedded.heap',
     'kafka.embedded.port',
