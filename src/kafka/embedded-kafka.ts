@@ -180,11 +180,7 @@ export class EmbeddedKafka {
           '-cp',
           classpath,
           'kafka.tools.StorageTool',
-          'format',
-          '-t',
-          clusterId(),
-          '-c',
-          this.serverProperties,
+          ...storageFormatArgs(newClusterId(), this.serverProperties),
         ],
         { encoding: 'utf8' },
       );
@@ -342,7 +338,24 @@ export class EmbeddedKafka {
   }
 }
 
-function clusterId(): string {
-  // A Kafka cluster id is a base64url-encoded 16-byte UUID.
-  return Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+/**
+ * A new Kafka cluster id, made the way Kafka's own `Uuid.randomUuid()` (and so
+ * `kafka-storage random-uuid`) makes one: a random 16-byte UUID in unpadded base64url,
+ * never the all-zero id and never starting with `-`, which command-line parsers read as an
+ * option (about one id in 64 would otherwise). `uuid` is injectable for tests.
+ */
+export function newClusterId(uuid: () => string = randomUUID): string {
+  for (;;) {
+    const bytes = Buffer.from(uuid().replace(/-/g, ''), 'hex');
+    const id = bytes.toString('base64url');
+    if (bytes.length === 16 && !id.startsWith('-') && bytes.some((b) => b !== 0)) return id;
+  }
+}
+
+/**
+ * Arguments of `kafka-storage format`. The id is passed as `--cluster-id=<id>` so that no id
+ * can be mistaken for an option, whatever it starts with.
+ */
+export function storageFormatArgs(clusterId: string, serverProperties: string): string[] {
+  return ['format', `--cluster-id=${clusterId}`, '-c', serverProperties];
 }
