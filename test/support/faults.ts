@@ -53,7 +53,7 @@ export interface FaultResult {
   reordered: number;
   /** From the broker's return to full rate, ms; null if it did not come back in time. */
   recoveryMs?: number | null;
-  /** From the fault to full rate, ms. */
+  /** Time below 90 % of the target rate from the fault to the end of the observation, ms. */
   stallMs?: number | null;
   /** The books balance in the API and the metrics agree with them (undefined: not readable). */
   balanced?: boolean;
@@ -186,6 +186,19 @@ export class RateMonitor {
       if (Date.now() > deadline) return null;
       await sleep(100);
     }
+  }
+
+  /** Time between `from` and `to` during which the one-second ack rate was below `fraction` of `target`. */
+  belowRateMs(from: number, to: number, target: number, fraction = 0.9): number {
+    let below = 0;
+    let prev: Sample | undefined;
+    for (const s of this.samples) {
+      if (s.t < from || s.t > to) continue;
+      const rate = this.rateAt(s.t);
+      if (prev && rate !== undefined && rate < fraction * target) below += s.t - prev.t;
+      prev = s;
+    }
+    return below;
   }
 
   /** Highest one-second ack rate seen so far. */
@@ -469,11 +482,11 @@ export class FaultHarness {
         options.rate,
         options.recoveryTimeoutMs,
       );
-      const stallMs = recoveryMs === null ? null : returnedAt + recoveryMs - faultAt;
       log(
         `${fault.name}: back ${recoveryMs === null ? 'never (timed out)' : `${recoveryMs} ms after the return`}`,
       );
       await sleep(options.steadySeconds * 1000);
+      const stallMs = monitor.belowRateMs(faultAt, Date.now(), options.rate);
 
       await http(server.url, 'POST', '/api/v1/simulation/stop');
       const drained = await waitFor(
@@ -723,7 +736,7 @@ export function faultTable(results: FaultResult[]): string {
     'duplicated',
     'reordered',
     'recovery',
-    'stall',
+    'below rate',
     'books',
   ];
   const rows = results.map((r) => [

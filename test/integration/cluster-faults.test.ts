@@ -3,9 +3,11 @@ import { after, before, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { EmbeddedKafkaCluster } from '../../src/kafka/embedded-kafka.js';
 import { waitFor } from '../support/app.js';
+import { FaultHarness, killLeader } from '../support/faults.js';
 import { testKafka, topicSize, uniqueTopic } from '../support/kafka.js';
 
-// The 3-broker mode of the embedded Kafka, and the per-node handles fault tests rely on.
+// The 3-broker mode of the embedded Kafka, the per-node handles fault tests rely on, and the
+// quick case of the fault-injection suite (`npm run faults` runs them all).
 const cluster = new EmbeddedKafkaCluster({ brokers: 3, partitions: 3 });
 const topic = uniqueTopic('cluster');
 
@@ -110,4 +112,34 @@ test('SIGSTOP freezes a broker until SIGCONT; SIGTERM and start bring it back', 
   await admin.connect();
   assert.equal(await topicSize(admin, topic), 80);
   await admin.disconnect();
+});
+
+test('fleetsim under a SIGKILL of the leader and its restart: nothing lost, doubled or reordered', async (t) => {
+  const harness = new FaultHarness(cluster, {
+    rate: 5000,
+    idempotent: true,
+    partitions: 6,
+    steadySeconds: 3,
+    recoveryTimeoutMs: 90_000,
+    log: (m) => t.diagnostic(m),
+  });
+  const r = await harness.run(killLeader);
+  t.diagnostic(JSON.stringify({ ...r, books: undefined }));
+  assert.ok(r.acknowledged > 5000, `acknowledged ${r.acknowledged}`);
+  assert.equal(r.lost, 0, 'every acknowledged reading is in the topic');
+  assert.equal(r.duplicated, 0, 'exactly once with idempotence');
+  assert.equal(r.reordered, 0, "each device's readings in seq order within a partition");
+  assert.equal(r.audit.gaps, 0, 'no device misses a seq');
+  assert.equal(
+    r.audit.distinct,
+    r.acknowledged,
+    'nothing in the topic beyond what was acknowledged',
+  );
+  assert.equal(
+    r.balanced,
+    true,
+    `the books balance in the API and /metrics: ${r.notes.join('; ')}`,
+  );
+  assert.equal(r.books!.failed + r.books!.dropped, 0);
+  assert.notEqual(r.recoveryMs, null, 'full rate comes back after the restart');
 });
