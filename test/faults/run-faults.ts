@@ -4,7 +4,7 @@
  * steady rate; for each fault a fresh topic, the fault, the recovery, then a consumer reads the
  * topic and checks it against fleetsim's books. Prints the table.
  *
- *   npm run faults -- [--rate 20000] [--idempotent true|false|both] [--only <substring>]
+ *   npm run faults -- [--rate 20000] [--idempotent true|false|both] [--only <substring>[,<substring>…]]
  *                     [--steady 5] [--json <file>]
  */
 import { writeFileSync } from 'node:fs';
@@ -17,8 +17,12 @@ async function main(): Promise<number> {
   const only = flag('only', '');
   const steadySeconds = Number(flag('steady', '5'));
   const json = flag('json', '');
+  const wanted = only
+    .toLowerCase()
+    .split(',')
+    .filter((w) => w);
   const faults = ALL_FAULTS.filter(
-    (f) => !only || f.name.toLowerCase().includes(only.toLowerCase()),
+    (f) => wanted.length === 0 || wanted.some((w) => f.name.toLowerCase().includes(w)),
   );
   if (faults.length === 0) throw new Error(`no fault matches ${only}`);
   const modes = mode === 'both' ? [true, false] : [mode !== 'false'];
@@ -53,6 +57,7 @@ async function main(): Promise<number> {
             duplicated: 0,
             reordered: 0,
             audit: { messages: 0, distinct: 0, duplicated: 0, reordered: 0, gaps: 0, devices: 0 },
+            error: (err as Error).message,
             notes: [`harness error: ${(err as Error).message}`],
           });
         }
@@ -73,7 +78,11 @@ async function main(): Promise<number> {
   if (json) writeFileSync(json, JSON.stringify(results, null, 2));
   const bad = results.filter(
     (r) =>
-      r.lost > 0 || r.reordered > 0 || (r.idempotent && r.duplicated > 0) || r.balanced === false,
+      r.error !== undefined ||
+      r.lost > 0 ||
+      r.reordered > 0 ||
+      (r.idempotent && r.duplicated > 0) ||
+      r.balanced === false,
   );
   return bad.length > 0 ? 1 : 0;
 }
