@@ -417,10 +417,11 @@ export class FaultHarness {
     await this.heal();
     const admin = this.kafka().admin();
     await admin.connect();
-    // No waitForLeaders: kafkajs gives up when a broker does not know the new topic yet;
-    // waitForInSync polls until every partition has a leader and all replicas in sync.
+    // Not kafkajs's waitForLeaders (on by default): it gives up when the broker it asks does
+    // not know the new topic yet; waitForInSync polls until every partition is led and in sync.
     await admin.createTopics({
       topics: [{ topic, numPartitions: options.partitions, replicationFactor: 3 }],
+      waitForLeaders: false,
     });
     await cluster.waitForInSync(topic);
 
@@ -657,7 +658,10 @@ export const recreateTopic: Fault = {
     ).catch(() => ctx.note('the topic came back before it was seen gone (auto-created?)'));
     const ackBase = (await producerBooks(ctx.server.url)).acknowledged;
     const created = await ctx.admin
-      .createTopics({ topics: [{ topic: ctx.topic, numPartitions: parts, replicationFactor: 3 }] })
+      .createTopics({
+        topics: [{ topic: ctx.topic, numPartitions: parts, replicationFactor: 3 }],
+        waitForLeaders: false,
+      })
       .catch((err: Error) => {
         ctx.note(`re-create: ${err.message}`);
         return false;
