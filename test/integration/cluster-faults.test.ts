@@ -18,7 +18,12 @@ after(async () => {
   await cluster.stop();
 });
 
-async function produce(count: number, tag: string, brokers = cluster.brokers): Promise<void> {
+async function produce(
+  count: number,
+  tag: string,
+  brokers = cluster.brokers,
+  idempotent = true,
+): Promise<void> {
   const kafka = new kafkajs.Kafka({
     clientId: 'fleetsim-test',
     brokers,
@@ -26,7 +31,7 @@ async function produce(count: number, tag: string, brokers = cluster.brokers): P
     requestTimeout: 5000,
   });
   const producer = kafka.producer({
-    idempotent: true,
+    idempotent,
     createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
     retry: { retries: 20, initialRetryTime: 100 },
   });
@@ -98,7 +103,8 @@ test('SIGSTOP freezes a broker until SIGCONT; SIGTERM and start bring it back', 
   assert.equal(node.running, true, 'a suspended JVM still exists');
   // Two brokers are enough for min.insync.replicas=2 once the frozen one is fenced.
   const others = cluster.nodes.filter((n) => n !== node).map((n) => n.address);
-  await produce(20, 'frozen', others);
+  // Not idempotent: kafkajs may ask the frozen broker for a producer id.
+  await produce(20, 'frozen', others, false);
   node.resume();
   assert.equal(node.suspended, false);
   await cluster.waitForInSync(topic);
@@ -110,7 +116,10 @@ test('SIGSTOP freezes a broker until SIGCONT; SIGTERM and start bring it back', 
   await cluster.waitForInSync(topic);
   const admin = testKafka(cluster.brokers).admin();
   await admin.connect();
-  assert.equal(await topicSize(admin, topic), 80);
+  // At least: a request that timed out on the frozen leader may have been written after all,
+  // and the non-idempotent retry then writes it again.
+  const size = await topicSize(admin, topic);
+  assert.ok(size >= 80, `${size} messages, 80 acknowledged`);
   await admin.disconnect();
 });
 
