@@ -470,6 +470,7 @@ export class FaultHarness {
       if (outcome.server === 'gone') {
         monitor.stop();
         await this.heal();
+        await cluster.waitForInSync(topic);
         const audit = await auditTopic(cluster.brokers, topic);
         await admin.deleteTopics({ topics: [topic] }).catch(() => {});
         return this.result(fault, outcome.acknowledged, audit, notes, {
