@@ -452,7 +452,21 @@ export class FaultHarness {
           `never reached ${options.rate} msg/s before the fault (peak ${Math.round(monitor.peakRate())})`,
         );
       }
+      const windowFrom = Date.now();
       await sleep(options.steadySeconds * 1000);
+      // "Full rate" is the target, or what fleetsim sustained before the fault when the machine
+      // could not reach the target: recovery means getting back to where it was.
+      let fullRate = options.rate;
+      if (reached === null) {
+        const first = monitor.samples.find((s) => s.t >= windowFrom);
+        const last = monitor.samples.at(-1);
+        if (first && last && last.t > first.t) {
+          fullRate = ((last.acknowledged - first.acknowledged) * 1000) / (last.t - first.t);
+          notes.push(
+            `full rate taken as the ${Math.round(fullRate)} msg/s sustained before the fault`,
+          );
+        }
+      }
       log(
         `${fault.name}: injecting (steady at ~${Math.round(monitor.rateAt(Date.now()) ?? 0)} msg/s)`,
       );
@@ -484,14 +498,14 @@ export class FaultHarness {
       const returnedAt = outcome.returnedAt;
       const recoveryMs = await monitor.fullRateAfter(
         returnedAt,
-        options.rate,
+        fullRate,
         options.recoveryTimeoutMs,
       );
       log(
         `${fault.name}: back ${recoveryMs === null ? 'never (timed out)' : `${recoveryMs} ms after the return`}`,
       );
       await sleep(options.steadySeconds * 1000);
-      const stallMs = monitor.belowRateMs(faultAt, Date.now(), options.rate);
+      const stallMs = monitor.belowRateMs(faultAt, Date.now(), fullRate);
 
       await http(server.url, 'POST', '/api/v1/simulation/stop');
       const drained = await waitFor(
