@@ -96,7 +96,9 @@ test('SIGKILL the leader: another broker leads, writes go on, the restarted brok
   await admin.disconnect();
 });
 
-test('SIGSTOP freezes a broker until SIGCONT; SIGTERM and start bring it back', async () => {
+test('SIGSTOP freezes a broker until SIGCONT; SIGTERM and start bring it back', async (t) => {
+  const began = Date.now();
+  const step = (what: string) => t.diagnostic(`${what} at ${Date.now() - began} ms`);
   const node = cluster.node(2);
   node.suspend();
   assert.equal(node.suspended, true);
@@ -105,20 +107,29 @@ test('SIGSTOP freezes a broker until SIGCONT; SIGTERM and start bring it back', 
   const others = cluster.nodes.filter((n) => n !== node).map((n) => n.address);
   // Not idempotent: kafkajs may ask the frozen broker for a producer id.
   await produce(20, 'frozen', others, false);
+  step('produced while frozen');
   node.resume();
   assert.equal(node.suspended, false);
   await cluster.waitForInSync(topic);
+  step('in sync after SIGCONT');
 
   await node.terminate();
   assert.equal(node.running, false);
+  step('terminated');
   await node.start();
+  step('started');
   await cluster.waitForBrokers(3);
   await cluster.waitForInSync(topic);
+  step('in sync after the restart');
   const admin = testKafka(cluster.brokers).admin();
   await admin.connect();
   // At least: a request that timed out on the frozen leader may have been written after all,
-  // and the non-idempotent retry then writes it again.
-  const size = await topicSize(admin, topic);
+  // and the non-idempotent retry then writes it again. Polled: a new leader's high-water mark
+  // catches up only once its followers fetch.
+  const size = await waitFor('the high-water marks to reach 80', async () => {
+    const n = await topicSize(admin, topic);
+    return n >= 80 ? n : undefined;
+  }).catch(async () => topicSize(admin, topic));
   assert.ok(size >= 80, `${size} messages, 80 acknowledged`);
   await admin.disconnect();
 });

@@ -309,6 +309,7 @@ export async function auditTopic(brokers: string[], topic: string): Promise<Topi
   // Per device, how often each seq was read (a byte each: compact enough for a soak's 30 M).
   const seen = new Map<string, Uint8Array>();
   const order = new Map<string, number>(); // `${partition}/${device}` → highest seq so far
+  const next = new Map<number, number>(); // partition → next offset to count
   const audit: TopicAudit = {
     messages: 0,
     distinct: 0,
@@ -341,7 +342,12 @@ export async function auditTopic(brokers: string[], topic: string): Promise<Topi
             const stop = end.get(batch.partition) ?? 0;
             let count = 0;
             for (const m of batch.messages) {
-              if (Number(m.offset) >= stop) continue;
+              const offset = Number(m.offset);
+              if (offset >= stop) continue;
+              // A rejoin of the audit's own group re-delivers from the last commit: each offset
+              // counts once, so that only copies at different offsets count as duplicates.
+              if (offset < (next.get(batch.partition) ?? 0)) continue;
+              next.set(batch.partition, offset + 1);
               count++;
               const device = m.key!.toString();
               const seq = seqOf(m.value!);
