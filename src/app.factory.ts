@@ -1,15 +1,18 @@
 import 'reflect-metadata';
 import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { MERGE_PATCH_CONTENT_TYPE } from './config/config.controller.js';
 import type { LoadedConfig } from './config/config.loader.js';
 import { ConfigService } from './config/config.service.js';
 import { registerAccessLog } from './http/access.log.js';
-import { validationException } from './http/problem.js';
-import { ProblemFilter } from './http/problem.filter.js';
+import { registerMethodNotAllowed } from './http/method-not-allowed.js';
+import { buildOpenApiDocument } from './http/openapi.js';
+import { PROBLEM_CONTENT_TYPE, validationException } from './http/problem.js';
+import { ProblemFilter, problemOf } from './http/problem.filter.js';
 import { registerRequestContext, requestIdOf } from './http/request.context.js';
 import { KafkaTarget } from './kafka/kafka-target.js';
 import { FleetsimLogger } from './logging/fleetsim.logger.js';
@@ -33,10 +36,23 @@ export async function createApp(
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: requestIdOf,
+    // Ids longer than Fastify's default of 100 characters are unknown ids (404), not 414.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A malformed URL (bad percent-encoding) is a 400 problem like any other.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      const path = request.url.split('?')[0];
+      void reply
+        .status(status)
+        .header('x-request-id', request.id)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(problemOf(status, error.message, path, { requestId: request.id }));
+    },
   });
   const fastify = adapter.getInstance();
   registerRequestContext(fastify);
   registerAccessLog(fastify);
+  registerMethodNotAllowed(fastify);
   fastify.addContentTypeParser(
     MERGE_PATCH_CONTENT_TYPE,
     { parseAs: 'string' },
@@ -68,18 +84,10 @@ export async function createApp(
   return app;
 }
 
-/** The OpenAPI document of the app's routes. */
+/** Longer than any URL Node's HTTP parser accepts (16 KiB of headers). */
+const MAX_PARAM_LENGTH = 16_384;
+
+/** The OpenAPI document of the app's routes (src/http/openapi.ts). */
 export function openApiDocument(app: NestFastifyApplication): OpenAPIObject {
-  const config = new DocumentBuilder()
-    .setTitle('fleetsim')
-    .setDescription(
-      'Simulates fleets of industrial IoT devices and streams their sensor readings into Apache Kafka. ' +
-        'Errors are application/problem+json (RFC 9457).',
-    )
-    .setVersion('1')
-    .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
-    .build();
-  return SwaggerModule.createDocument(app, config, {
-    operationIdFactory: (c, m) => `${c.replace(/Controller$/, '')}_${m}`,
-  });
+  return buildOpenApiDocument(app);
 }

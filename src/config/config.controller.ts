@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Headers, HttpStatus, Patch } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../http/api-problems.decorator.js';
 import { ProblemException } from '../http/problem.js';
 import { ConfigViewDto } from './config.dto.js';
 import { ConfigPatchService } from './config.patch.service.js';
@@ -14,6 +15,8 @@ export class ConfigController {
 
   /** The configuration in force, where each setting came from, and what cannot change. */
   @Get()
+  @ApiOkResponse({ type: ConfigViewDto, description: 'The configuration in force' })
+  @ApiProblems()
   get(): ConfigViewDto {
     return this.patches.view();
   }
@@ -33,19 +36,13 @@ export class ConfigController {
     description: 'A JSON merge patch of the configuration (the shape of `config` in GET).',
     schema: { type: 'object', example: { producer: { lingerMs: 20, compression: 'none' } } },
   })
-  @ApiResponse({
-    status: 400,
-    description:
-      'Not an object, unknown key, wrong type or out of range: problem+json whose `errors` name each field and rule',
-  })
-  @ApiResponse({ status: 415, description: 'The body is neither merge-patch+json nor JSON' })
-  @ApiResponse({
-    status: 409,
-    description: 'The patch changes a setting that cannot change at runtime (see `immutable`)',
-  })
-  @ApiResponse({
-    status: 503,
-    description: 'A new Kafka client was needed and could not connect; nothing was changed',
+  @ApiOkResponse({ type: ConfigViewDto, description: 'The configuration now in force' })
+  @ApiProblems({
+    400: 'Not an object, unknown key, wrong type or out of range; `errors` names each field and rule',
+    409: 'The patch changes a setting that cannot change at runtime (see `immutable`)',
+    413: true,
+    415: 'The body is neither merge-patch+json nor JSON',
+    503: 'A new Kafka client was needed and could not connect; nothing was changed',
   })
   patch(@Body() patch: unknown, @Headers('content-type') contentType = ''): Promise<ConfigViewDto> {
     const type = contentType.split(';')[0].trim().toLowerCase();

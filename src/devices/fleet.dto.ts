@@ -13,6 +13,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { ApiSchemaRules } from '../http/openapi.js';
 import { SENSOR_NAMES, type SensorName } from '../simulation/sensors/sensor.model.js';
 
 export class LayoutDto {
@@ -89,6 +90,8 @@ export class CreateFleetDto {
   seed?: number;
 }
 
+/** Needs deviceCount, intervalMs or both (FleetService.update refuses `{}`). */
+@ApiSchemaRules({ minProperties: 1 })
 export class UpdateFleetDto {
   /** New number of devices: growing adds the next ids, shrinking removes the highest. */
   @IsOptional()
