@@ -1,6 +1,8 @@
 import { Body, Controller, Get, Headers, HttpStatus, Patch } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../http/api-problems.decorator.js';
+import { classSchema } from '../http/validation.schema.js';
+import { FleetsimConfig } from './fleetsim.config.js';
 import { ProblemException } from '../http/problem.js';
 import { ConfigViewDto } from './config.dto.js';
 import { ConfigPatchService } from './config.patch.service.js';
@@ -34,7 +36,10 @@ export class ConfigController {
   @ApiConsumes('application/merge-patch+json', 'application/json')
   @ApiBody({
     description: 'A JSON merge patch of the configuration (the shape of `config` in GET).',
-    schema: { type: 'object', example: { producer: { lingerMs: 20, compression: 'none' } } },
+    schema: {
+      ...classSchema(FleetsimConfig, { mergePatch: true }),
+      example: { producer: { lingerMs: 20, compression: 'none' } },
+    },
   })
   @ApiOkResponse({ type: ConfigViewDto, description: 'The configuration now in force' })
   @ApiProblems({

@@ -5,7 +5,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsOptional,
   IsString,
   Matches,
   Max,
@@ -14,25 +13,31 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { ApiSchemaRules } from '../http/openapi.js';
+import { IsOmittable } from '../http/validation.schema.js';
 import { SENSOR_NAMES, type SensorName } from '../simulation/sensors/sensor.model.js';
+
+/** Largest layout: buildings on a site, floors in a building, rooms on a floor. */
+export const MAX_BUILDINGS = 1000;
+export const MAX_FLOORS = 200;
+export const MAX_ROOMS = 1000;
 
 export class LayoutDto {
   /** Buildings on the site. */
   @IsInt()
   @Min(1)
-  @Max(1000)
+  @Max(MAX_BUILDINGS)
   buildings!: number;
 
   /** Floors in every building. */
   @IsInt()
   @Min(1)
-  @Max(200)
+  @Max(MAX_FLOORS)
   floorsPerBuilding!: number;
 
   /** Rooms on every floor. */
   @IsInt()
   @Min(1)
-  @Max(1000)
+  @Max(MAX_ROOMS)
   roomsPerFloor!: number;
 }
 
@@ -59,14 +64,14 @@ export class CreateFleetDto {
    * Send interval of every device, in ms (≥ 100).
    * @example 5000
    */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(100)
   @Max(3_600_000)
   intervalMs?: number;
 
   /** Sensors every device carries; all five when omitted. */
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayUnique()
@@ -74,7 +79,7 @@ export class CreateFleetDto {
   sensors?: SensorName[];
 
   /** Buildings, floors and rooms; derived from the device count when omitted. */
-  @IsOptional()
+  @IsOmittable()
   @ValidateNested()
   @Type(() => LayoutDto)
   layout?: LayoutDto;
@@ -83,7 +88,7 @@ export class CreateFleetDto {
    * Seed of every device's random stream (0 … 4294967295); random when omitted.
    * @example 42
    */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(0)
   @Max(4_294_967_295)
@@ -94,14 +99,14 @@ export class CreateFleetDto {
 @ApiSchemaRules({ minProperties: 1 })
 export class UpdateFleetDto {
   /** New number of devices: growing adds the next ids, shrinking removes the highest. */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1)
   @Max(100_000)
   deviceCount?: number;
 
   /** New send interval in ms (≥ 100). */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(100)
   @Max(3_600_000)

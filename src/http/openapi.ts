@@ -1,7 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
 import { ApiProperty, DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import { getMetadataStorage } from 'class-validator';
 import 'reflect-metadata';
+import {
+  makeNullable,
+  type ValidatedClass,
+  validatedClasses,
+  validationByProperty,
+} from './validation.schema.js';
 
 /** What each tag of the API is about (shown as section headers in Swagger UI). */
 export const API_TAGS: Array<{ name: string; description: string }> = [
@@ -33,9 +38,6 @@ export const API_TAGS: Array<{ name: string; description: string }> = [
 /** JSON Schema keywords (a SchemaObject, loosely). */
 type SchemaObject = Record<string, unknown>;
 
-/** A validated class (a DTO). */
-type DtoClass = abstract new (...args: never[]) => unknown;
-
 const RULES = Symbol('fleetsim:schema-rules');
 
 /**
@@ -54,21 +56,14 @@ const tightened = new WeakSet<object>();
  * integer properties (@IsInt) are typed integer (in bodies and query parameters alike).
  * Runs before the document is made; idempotent.
  */
-function tightenModels(): Map<string, DtoClass> {
-  const validated = new Map<string, DtoClass>();
-  const storage = getMetadataStorage() as unknown as {
-    validationMetadatas: Map<
-      DtoClass,
-      Array<{ name?: string; propertyName: string; each?: boolean }>
-    >;
-  };
-  for (const [target, metadatas] of storage.validationMetadatas) {
-    validated.set(target.name, target);
+function tightenModels(): Map<string, ValidatedClass> {
+  const validated = validatedClasses();
+  for (const target of validated.values()) {
     if (tightened.has(target)) continue;
     tightened.add(target);
-    for (const m of metadatas) {
-      if (m.name === 'isInt' && !m.each) {
-        ApiProperty({ type: 'integer' })(target.prototype as object, m.propertyName);
+    for (const [property, rules] of validationByProperty(target)) {
+      if (rules.some((m) => m.name === 'isInt' && !m.each)) {
+        ApiProperty({ type: 'integer' })(target.prototype as object, property);
       }
     }
   }
@@ -77,14 +72,26 @@ function tightenModels(): Map<string, DtoClass> {
 
 /**
  * Request models refuse unknown keys (the ValidationPipe runs with forbidNonWhitelisted), so
- * their schemas say additionalProperties: false, plus any ApiSchemaRules.
+ * their schemas say additionalProperties: false; properties under IsOptional also take null
+ * (read as "not given"); and any ApiSchemaRules are added.
  */
-function tightenSchemas(document: OpenAPIObject, validated: Map<string, DtoClass>): void {
+function tightenSchemas(document: OpenAPIObject, validated: Map<string, ValidatedClass>): void {
   const schemas = (document.components?.schemas ?? {}) as Record<string, SchemaObject>;
   for (const [name, schema] of Object.entries(schemas)) {
     const target = validated.get(name);
     if (!target) continue;
     schema.additionalProperties = false;
+    const properties = (schema.properties ?? {}) as Record<string, SchemaObject>;
+    for (const [property, rules] of validationByProperty(target)) {
+      const p = properties[property];
+      if (!p) continue;
+      for (const m of rules) {
+        // The Swagger plugin leaves out array sizes.
+        if (m.name === 'arrayMaxSize') p.maxItems ??= m.constraints?.[0];
+        if (m.name === 'arrayMinSize') p.minItems ??= m.constraints?.[0];
+      }
+      if (rules.some((m) => m.name === 'isOptional')) makeNullable(p);
+    }
     Object.assign(schema, Reflect.getMetadata(RULES, target) ?? {});
   }
 }

@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Req,
+} from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import {
   ApiBody,
   ApiCreatedResponse,
@@ -110,13 +121,19 @@ export class ScenarioController {
   })
   @ApiProblems({
     400: 'The body is not an object, or has an unknown field or a wrong type',
-    404: 'No scenario with this name, or no fleet with fleetId',
+    404: NO_SCENARIO,
     413: true,
     415: true,
+    422: 'No fleet with fleetId',
   })
-  start(@Param('name') name: string, @Body() dto: StartScenarioDto): ScenarioRunDto {
-    // No body means every fleet; a JSON null is not an object (the ValidationPipe lets it by).
-    if (dto === null) {
+  start(
+    @Param('name') name: string,
+    @Body() dto: StartScenarioDto,
+    @Req() request: FastifyRequest,
+  ): ScenarioRunDto {
+    // No body means every fleet; a JSON null is not an object (the ValidationPipe turns it
+    // into an empty DTO, so the raw body is looked at).
+    if (request.body === null) {
       throw new ProblemException(HttpStatus.BAD_REQUEST, 'the body must be a JSON object', {
         errors: [{ field: 'body', rule: 'isObject', message: 'the body must be a JSON object' }],
       });

@@ -138,7 +138,14 @@ export class ScenarioService implements OnApplicationShutdown {
   /** Starts a scenario on one fleet or all of them, stopping the one that runs. */
   start(name: string, fleetId?: string): ScenarioRunDto {
     const { definition } = this.entry(name);
-    if (fleetId !== undefined && !this.fleets.has(fleetId)) throw notFound('fleet', fleetId);
+    // The path names the scenario; a fleet the body names that does not exist is 422, not a 404
+    // that would read as "no such scenario".
+    if (fleetId !== undefined && !this.fleets.has(fleetId)) {
+      const message = `fleet "${fleetId}" does not exist`;
+      throw new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, message, {
+        errors: [{ field: 'fleetId', rule: 'exists', message }],
+      });
+    }
     const previous = this.running;
     if (previous) {
       this.logger.log(`scenario ${previous.scenario.name} stopped to start ${name}`);
