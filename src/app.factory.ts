@@ -9,6 +9,7 @@ import { MERGE_PATCH_CONTENT_TYPE } from './config/config.controller.js';
 import type { LoadedConfig } from './config/config.loader.js';
 import { ConfigService } from './config/config.service.js';
 import { registerAccessLog } from './http/access.log.js';
+import { registerJsonParser } from './http/json-body.js';
 import { registerMethodNotAllowed } from './http/method-not-allowed.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { PROBLEM_CONTENT_TYPE, validationException } from './http/problem.js';
@@ -53,16 +54,13 @@ export async function createApp(
   registerRequestContext(fastify);
   registerAccessLog(fastify);
   registerMethodNotAllowed(fastify);
-  fastify.addContentTypeParser(
-    MERGE_PATCH_CONTENT_TYPE,
-    { parseAs: 'string' },
-    fastify.getDefaultJsonParser('error', 'error'),
-  );
+  registerJsonParser(fastify, [MERGE_PATCH_CONTENT_TYPE]);
   const logger = new FleetsimLogger({ json: options.json ?? true, level: config.server.logLevel });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, new KafkaTarget(brokers, embedded, options.connectKafka ?? true)),
     adapter,
-    { logger, abortOnError: false },
+    // JSON bodies are parsed by registerJsonParser (depth limit), not by Nest's own parser.
+    { logger, abortOnError: false, bodyParser: false },
   );
   app.get(ConfigService).onUpdated(({ previous, current }) => {
     if (current.server.logLevel !== previous.server.logLevel)

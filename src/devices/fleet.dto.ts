@@ -48,7 +48,9 @@ export class CreateFleetDto {
    */
   @IsString()
   @MaxLength(64)
-  @Matches(/[A-Za-z0-9]/, { message: 'name must contain a letter or digit' })
+  @Matches(/[A-Za-z0-9]/, {
+    message: 'name must contain a Latin letter or a digit (A-Z, 0-9): the fleet id is made of them',
+  })
   name!: string;
 
   /**

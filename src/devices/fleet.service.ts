@@ -28,11 +28,20 @@ export class FleetService {
   create(dto: CreateFleetDto): FleetDto {
     const id = slugify(dto.name);
     if (!id) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'name must contain a letter or digit', {
-        errors: [
-          { field: 'name', rule: 'matches', message: 'name must contain a letter or digit' },
-        ],
-      });
+      throw new ProblemException(
+        HttpStatus.BAD_REQUEST,
+        'name must contain a Latin letter or a digit (A-Z, 0-9): the fleet id is made of them',
+        {
+          errors: [
+            {
+              field: 'name',
+              rule: 'matches',
+              message:
+                'name must contain a Latin letter or a digit (A-Z, 0-9): the fleet id is made of them',
+            },
+          ],
+        },
+      );
     }
     if (this.fleets.has(id)) {
       throw new ProblemException(HttpStatus.CONFLICT, `a fleet with id "${id}" already exists`);
