@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { fieldProblems, type FieldProblem, ProblemException } from '../http/problem.js';
+import { classSchema, type JsonSchema } from '../http/validation.schema.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { type ConfigSource, getPath, leafPaths, validateConfig } from './config.loader.js';
 import {
@@ -11,7 +12,7 @@ import {
   withoutMaskedSecrets,
 } from './config.patch.js';
 import { ConfigService } from './config.service.js';
-import type { FleetsimConfig } from './fleetsim.config.js';
+import { FleetsimConfig } from './fleetsim.config.js';
 
 type Plain = Record<string, unknown>;
 
@@ -97,6 +98,21 @@ export class ConfigPatchService {
         { errors: [{ field: '', rule: 'isObject', message: 'the body must be a JSON object' }] },
       );
     }
+    // Unknown keys are refused by validation below, except a null one, which a merge patch
+    // reads as "delete it" and so would let pass as a no-op ({"x": null}): refused here.
+    const unknown = unknownNullKeys(patch, PATCH_SCHEMA);
+    if (unknown.length) {
+      const problems = unknown.map((field) => ({
+        field,
+        rule: 'unknown',
+        message: `${field} is not a known field`,
+      }));
+      throw new ProblemException(
+        HttpStatus.BAD_REQUEST,
+        `nothing was changed: ${problems.map((p) => p.message).join('; ')}`,
+        { errors: problems },
+      );
+    }
     const previous = toPlain(this.config.config);
     const merged = applyMergePatch(previous, withoutMaskedSecrets(patch)) as Plain;
     const { config: next, errors } = validateConfig(merged);
@@ -144,4 +160,20 @@ export class ConfigPatchService {
     );
     return this.view();
   }
+}
+
+/** The shape a patch may have: the configuration's, every key optional (as in OpenAPI). */
+const PATCH_SCHEMA = classSchema(FleetsimConfig, { mergePatch: true });
+
+/** Dotted paths of the null keys in `patch` that the schema does not know, at any depth. */
+function unknownNullKeys(patch: Plain, schema: JsonSchema, prefix = ''): string[] {
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  if (!properties) return [];
+  return Object.keys(patch).flatMap((key) => {
+    const path = `${prefix}${key}`;
+    const sub = Object.hasOwn(properties, key) ? properties[key] : undefined;
+    const value = patch[key];
+    if (!sub) return value === null ? [path] : [];
+    return isPlain(value) ? unknownNullKeys(value, sub, `${path}.`) : [];
+  });
 }
