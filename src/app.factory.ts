@@ -5,9 +5,11 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
+import { ApiKeys } from './config/api-keys.js';
 import { MERGE_PATCH_CONTENT_TYPE } from './config/config.controller.js';
 import type { LoadedConfig } from './config/config.loader.js';
 import { ConfigService } from './config/config.service.js';
+import { registerAccessControl } from './http/access.control.js';
 import { registerAccessLog } from './http/access.log.js';
 import { registerJsonParser } from './http/json-body.js';
 import { registerMethodNotAllowed } from './http/method-not-allowed.js';
@@ -53,9 +55,27 @@ export async function createApp(
   const fastify = adapter.getInstance();
   registerRequestContext(fastify);
   registerAccessLog(fastify);
+  const keys = loaded.apiKeys ?? new ApiKeys();
+  // CORS preflights, API keys, the rate limit and content types come first; then 405s.
+  await registerAccessControl(fastify, { keys, server: config.server });
   registerMethodNotAllowed(fastify);
+  // JSON bodies (depth limit, no prototype keys); an empty one is no body: body-less actions
+  // may say application/json (and must, without an API key; see access.control.ts).
   registerJsonParser(fastify, [MERGE_PATCH_CONTENT_TYPE]);
   const logger = new FleetsimLogger({ json: options.json ?? true, level: config.server.logLevel });
+  if (keys.enabled) {
+    logger.log(
+      `API keys required: ${keys.identities.map((k) => `${k.id} (${k.role})`).join(', ')}`,
+      'Security',
+    );
+  } else if (options.connectKafka ?? true) {
+    logger.warn(
+      'no API key is configured: changes (POST, PATCH, DELETE) are only taken from loopback clients. ' +
+        'To use the API from elsewhere set FLEETSIM_API_KEYS=<id>:operate:<secret of 16+ characters> ' +
+        '(or FLEETSIM_API_KEYS_FILE); docs/security.md',
+      'Security',
+    );
+  }
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, new KafkaTarget(brokers, embedded, options.connectKafka ?? true)),
     adapter,
@@ -78,6 +98,17 @@ export async function createApp(
   app.useGlobalFilters(new ProblemFilter(config.server.bodyLimitBytes));
   SwaggerModule.setup('docs', app, () => openApiDocument(app), {
     jsonDocumentUrl: 'docs/openapi.json',
+    swaggerOptions: {
+      persistAuthorization: true,
+      // Body-less actions (POST …/start) go out as JSON, which fleetsim requires without a key.
+      requestInterceptor: (req: { method: string; headers: Record<string, string> }) => {
+        const method = req.method.toUpperCase();
+        const hasType = Object.keys(req.headers).some((h) => h.toLowerCase() === 'content-type');
+        if (method !== 'GET' && method !== 'HEAD' && !hasType)
+          req.headers['Content-Type'] = 'application/json';
+        return req;
+      },
+    },
   });
   return app;
 }

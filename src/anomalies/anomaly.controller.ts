@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBody,
   ApiCreatedResponse,
@@ -6,6 +6,7 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { ANOMALY_EXAMPLE, ANOMALY_LIST_EXAMPLE } from '../http/api-examples.js';
 import { ApiProblems } from '../http/api-problems.decorator.js';
 import { AnomalyDto, AnomalyListDto, AnomalyQueryDto, CreateAnomalyDto } from './anomaly.dto.js';
@@ -49,6 +50,9 @@ export class AnomalyController {
     type: AnomalyDto,
     description: 'The anomaly, scheduled or already active',
     example: ANOMALY_EXAMPLE,
+    headers: {
+      Location: { description: 'The URL of the new anomaly', schema: { type: 'string' } },
+    },
   })
   @ApiProblems({
     400: 'Malformed, or the kind does not apply to the sensor, or the magnitude is out of its range for the sensor, or the fleet does not carry the sensor; `errors` names each field and rule',
@@ -57,8 +61,13 @@ export class AnomalyController {
     415: true,
     422: 'target.deviceIds lists devices that are not in the fleet, the target matches no device, or too many anomalies are live',
   })
-  create(@Body() dto: CreateAnomalyDto): AnomalyDto {
-    return this.anomalies.inject(dto);
+  async create(
+    @Body() dto: CreateAnomalyDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<AnomalyDto> {
+    const anomaly = await this.anomalies.submit(dto);
+    void reply.header('location', `/api/v1/anomalies/${encodeURIComponent(anomaly.id)}`);
+    return anomaly;
   }
 
   /** List injected anomalies (scheduled, active and the last 100 ended) and count random ones. */
@@ -86,7 +95,7 @@ export class AnomalyController {
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Cancelled (or it had already ended)' })
   @ApiProblems({ 404: NO_ANOMALY })
-  cancel(@Param('id') id: string): void {
-    this.anomalies.cancel(id);
+  async cancel(@Param('id') id: string): Promise<void> {
+    await this.anomalies.withdraw(id);
   }
 }

@@ -14,9 +14,9 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { ApiSchemaRules } from '../http/openapi.js';
-import { MAX_BUILDINGS, MAX_FLOORS, MAX_ROOMS } from '../devices/fleet.dto.js';
-import { SENSOR_NAMES, type SensorName } from '../simulation/sensors/sensor.model.js';
-import { ANOMALY_KINDS, type AnomalyKind } from './anomaly.js';
+import { MAX_BUILDINGS, MAX_FLOORS, MAX_ROOMS } from '../model/layout.js';
+import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
+import { ANOMALY_KINDS, type AnomalyKind } from '../model/anomaly.js';
 import { kindSensorBranches } from './anomaly.schema.js';
 
 /** Longest an injected anomaly may last: one day. */

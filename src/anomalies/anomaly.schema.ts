@@ -1,4 +1,4 @@
-import { ANOMALY_KINDS, KIND_SENSORS } from './anomaly.js';
+import { ANOMALY_KINDS, KIND_SENSORS } from '../model/anomaly.js';
 import { magnitudeRange } from './anomaly.rules.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { MAX_BUILDINGS, MAX_FLOORS, MAX_ROOMS } from './fleet.dto.js';
-import type { SensorName } from '../simulation/sensors/sensor.model.js';
+import { MAX_BUILDINGS, MAX_FLOORS, MAX_ROOMS } from '../model/layout.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
 
 export class DeviceQueryDto {
   /** 1-based page number. */

@@ -1,12 +1,27 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBody,
   ApiCreatedResponse,
+  ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { ApiProblems } from '../http/api-problems.decorator.js';
+import { etagOf } from '../model/etag.js';
 import { DevicePageDto, DeviceQueryDto } from './device.dto.js';
 import { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
 import { FleetService } from './fleet.service.js';
@@ -42,16 +57,27 @@ export class FleetController {
     type: FleetDto,
     description: 'The fleet, with its id, layout and seed',
     example: FLEET_EXAMPLE,
+    headers: {
+      Location: { description: 'The URL of the new fleet', schema: { type: 'string' } },
+      ETag: { description: 'Its version', schema: { type: 'string' } },
+    },
   })
   @ApiProblems({
     400: true,
     409: 'A fleet with the id made from this name already exists',
     413: true,
     415: true,
-    422: 'The fleet would take fleetsim past its cap on devices',
+    422: 'The fleet would take fleetsim past limits.maxDevices or limits.maxTargetRate; `limit` is the limit',
   })
-  create(@Body() dto: CreateFleetDto): FleetDto {
-    return this.fleets.create(dto);
+  async create(
+    @Body() dto: CreateFleetDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<FleetDto> {
+    const fleet = await this.fleets.create(dto);
+    void reply
+      .header('location', `/api/v1/fleets/${encodeURIComponent(fleet.id)}`)
+      .header('etag', etagOf(fleet));
+    return fleet;
   }
 
   /** List fleets. */
@@ -68,10 +94,22 @@ export class FleetController {
 
   /** Get one fleet. */
   @Get(':id')
-  @ApiOkResponse({ type: FleetDto, description: 'The fleet', example: FLEET_EXAMPLE })
+  @ApiOkResponse({
+    type: FleetDto,
+    description: 'The fleet',
+    example: FLEET_EXAMPLE,
+    headers: {
+      ETag: {
+        description: 'The version; send it as If-Match to PATCH',
+        schema: { type: 'string' },
+      },
+    },
+  })
   @ApiProblems({ 404: NO_FLEET })
-  get(@Param('id') id: string): FleetDto {
-    return this.fleets.get(id);
+  get(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply): FleetDto {
+    const fleet = this.fleets.get(id);
+    void reply.header('etag', etagOf(fleet));
+    return fleet;
   }
 
   /** Scale a fleet or change its interval while it streams. */
@@ -83,16 +121,36 @@ export class FleetController {
       retime: { summary: 'Send every second', value: { intervalMs: 1000 } },
     },
   })
-  @ApiOkResponse({ type: FleetDto, description: 'The fleet as it is now', example: FLEET_EXAMPLE })
+  @ApiOkResponse({
+    type: FleetDto,
+    description: 'The fleet as it is now',
+    example: FLEET_EXAMPLE,
+    headers: { ETag: { description: 'Its new version', schema: { type: 'string' } } },
+  })
   @ApiProblems({
     400: 'Neither deviceCount nor intervalMs, a wrong type, a value out of range or an unknown field',
     404: NO_FLEET,
     413: true,
     415: true,
-    422: 'The fleet would take fleetsim past its cap on devices',
+    412: 'If-Match names a version that is no longer current',
+    422: 'The fleet would take fleetsim past limits.maxDevices or limits.maxTargetRate; `limit` is the limit',
+    428: 'server.requireIfMatch is on and If-Match is missing',
   })
-  update(@Param('id') id: string, @Body() dto: UpdateFleetDto): FleetDto {
-    return this.fleets.update(id, dto);
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description:
+      'The ETag of GET /api/v1/fleets/{id}: the change only applies to that version (412 otherwise); required (428) when server.requireIfMatch is on',
+  })
+  async update(
+    @Param('id') id: string,
+    @Body() dto: UpdateFleetDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('if-match') ifMatch?: string,
+  ): Promise<FleetDto> {
+    const fleet = await this.fleets.update(id, dto, ifMatch);
+    void reply.header('etag', etagOf(fleet));
+    return fleet;
   }
 
   /** Delete a fleet; its devices stop at once. */
@@ -100,8 +158,8 @@ export class FleetController {
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted; its devices send nothing more' })
   @ApiProblems({ 404: NO_FLEET })
-  delete(@Param('id') id: string): void {
-    this.fleets.delete(id);
+  delete(@Param('id') id: string): Promise<void> {
+    return this.fleets.delete(id);
   }
 
   /** List a fleet's devices, a page at a time, optionally in one building, floor or room. */

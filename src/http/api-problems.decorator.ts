@@ -60,10 +60,17 @@ export class ProblemDetailsDto {
     description: 'Each field and rule a 400 or 422 found broken',
   })
   errors?: FieldProblemDto[];
+
+  @ApiPropertyOptional({
+    type: 'integer',
+    description: 'The limit a 422 ran into (limits.* of the configuration)',
+    example: 100000,
+  })
+  limit?: number;
 }
 
 /** Error statuses an operation may document. */
-export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 429 | 503;
+export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 | 428 | 429 | 503;
 
 /** What each status means when an operation does not say more. */
 const DEFAULT_DESCRIPTIONS: Record<ProblemStatus, string> = {
@@ -76,6 +83,7 @@ const DEFAULT_DESCRIPTIONS: Record<ProblemStatus, string> = {
   413: 'The request body is larger than server.bodyLimitBytes',
   415: 'The request body is not application/json',
   422: 'The request is well-formed but cannot be carried out; `errors` says why',
+  428: 'server.requireIfMatch is on and the request has no If-Match',
   429: 'Too many requests from this client; retry after the time in Retry-After',
   503: 'Kafka cannot be reached right now',
 };
@@ -107,6 +115,7 @@ const TITLE: Record<number, string> = {
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  428: 'Precondition Required',
   429: 'Too Many Requests',
   503: 'Service Unavailable',
 };

@@ -50,6 +50,11 @@ export function registerJsonParser(fastify: FastifyInstance, otherTypes: string[
     body: string,
     done: (err: Error | null, body?: unknown) => void,
   ) => {
+    // An empty body is no body (body-less actions sent as application/json).
+    if (body.length === 0) {
+      done(null, undefined);
+      return;
+    }
     if (jsonDepth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
       const message = `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`;
       done(

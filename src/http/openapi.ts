@@ -110,11 +110,38 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1')
     .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
     .addServer('/', 'The fleetsim that serves this document')
-    .addServer('http://localhost:3000', '`npm start` on this machine (default port)');
+    .addServer('http://localhost:3000', '`npm start` on this machine (default port)')
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'API key',
+        description: 'An API key: `Authorization: Bearer <key>`',
+      },
+      'bearer',
+    )
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'x-api-key',
+        description: 'An API key: `x-api-key: <key>`',
+      },
+      'apiKey',
+    )
+    .addSecurityRequirements('bearer')
+    .addSecurityRequirements('apiKey');
   for (const tag of API_TAGS) builder.addTag(tag.name, tag.description);
   const document = SwaggerModule.createDocument(app, builder.build(), {
     operationIdFactory: (c, m) => `${c.replace(/Controller$/, '')}_${m}`,
   });
+  // Probes and scrapes need no key unless configured (server.auth): the key is optional there.
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (!/^\/(health\/|metrics$)/.test(path)) continue;
+    for (const op of Object.values(item) as Array<{ security?: unknown }>) {
+      if (op && typeof op === 'object') op.security = [{}, { bearer: [] }, { apiKey: [] }];
+    }
+  }
   tightenSchemas(document, validated);
   return document;
 }

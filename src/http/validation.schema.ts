@@ -131,3 +131,23 @@ export function classSchema(
     additionalProperties: false,
   };
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Dotted paths of the null keys in a JSON merge patch that the schema does not know, at any
+ * depth. Validation refuses other unknown keys; a null one a merge patch reads as "delete it",
+ * so it would pass as a silent no-op ({"x": null}) unless refused.
+ */
+export function unknownNullKeys(patch: unknown, schema: JsonSchema, prefix = ''): string[] {
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  if (!properties || !isObject(patch)) return [];
+  return Object.keys(patch).flatMap((key) => {
+    const path = `${prefix}${key}`;
+    const sub = Object.hasOwn(properties, key) ? properties[key] : undefined;
+    const value = patch[key];
+    if (!sub) return value === null ? [path] : [];
+    return isObject(value) ? unknownNullKeys(value, sub, `${path}.`) : [];
+  });
+}

@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  type BatchingOptions,
-  BatchingProducer,
-  type BatchSender,
-  isRetriable,
-} from './batching.producer.js';
+import { type BatchingOptions, BatchingProducer, type BatchSender } from './batching.producer.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 
 const OPTIONS: BatchingOptions = {
@@ -41,8 +36,24 @@ class ScriptedSender implements BatchSender {
 
   partitions = 1;
 
-  partition(hash: number): number {
-    return hash % this.partitions;
+  /** Partition counts of topics other than the default one, once prepared. */
+  topics = new Map<string, number>();
+  /** Partition counts prepareTopic will find. */
+  existing = new Map<string, number>();
+  prepared: string[] = [];
+
+  partition(hash: number, topic?: string): number {
+    if (topic === undefined) return hash % this.partitions;
+    const n = this.topics.get(topic);
+    return n === undefined ? -1 : hash % n;
+  }
+
+  async prepareTopic(topic: string): Promise<void> {
+    await Promise.resolve();
+    this.prepared.push(topic);
+    const n = this.existing.get(topic);
+    if (n === undefined) throw Object.assign(new Error('invalid topic'), { retriable: false });
+    this.topics.set(topic, n);
   }
 
   async send(records: OutgoingRecord[]): Promise<void> {
@@ -274,37 +285,6 @@ test('close flushes what it can in time and drops the rest as shutdown', async (
   assert.ok(q.stats.balanced());
 });
 
-test('kafkajs errors are classified by their retriable flag, through retry wrappers', () => {
-  assert.equal(isRetriable({ name: 'KafkaJSConnectionError', retriable: true }), true);
-  assert.equal(isRetriable({ name: 'KafkaJSProtocolError', retriable: false }), false);
-  assert.equal(
-    isRetriable({
-      name: 'KafkaJSNumberOfRetriesExceeded',
-      retriable: false,
-      originalError: { name: 'KafkaJSConnectionError', retriable: true },
-    }),
-    true,
-  );
-  assert.equal(
-    isRetriable({
-      name: 'KafkaJSNonRetriableError',
-      retriable: false,
-      originalError: { name: 'KafkaJSConnectionError', retriable: false },
-    }),
-    true,
-    'a refused connection is worth another try, whatever the wrapper says',
-  );
-  assert.equal(
-    isRetriable({
-      name: 'KafkaJSNonRetriableError',
-      retriable: false,
-      originalError: { name: 'KafkaJSProtocolError', retriable: false, type: 'MESSAGE_TOO_LARGE' },
-    }),
-    false,
-  );
-  assert.equal(isRetriable(new TypeError('bug')), false);
-});
-
 test('setSender waits for the sends in flight, then the new sender takes the rest, in order, once', async () => {
   const before = new ScriptedSender();
   const after = new ScriptedSender();
@@ -372,5 +352,53 @@ test('a swap while nothing is in flight takes effect at once; failures on the ne
       .sort((a, b) => a - b),
     Array.from({ length: 20 }, (_, i) => i),
   );
+  assert.ok(p.stats.balanced());
+});
+
+test('records of another topic wait until the sender knows it, then go out in order on their own lanes', async () => {
+  const sender = new ScriptedSender();
+  sender.partitions = 2;
+  sender.existing.set('fleet-a', 3);
+  const p = new BatchingProducer(sender, OPTIONS);
+  for (let i = 0; i < 30; i++) {
+    p.offer(record(i));
+    p.offer({ ...record(1000 + i), topic: 'fleet-a' });
+  }
+  assert.ok(p.bufferedBytes > 0);
+  await p.flush();
+  assert.deepEqual(sender.prepared, ['fleet-a'], 'the topic is prepared once');
+  const sent = sender.batches.flat();
+  const own = sent.filter((r) => r.topic === 'fleet-a');
+  assert.equal(own.length, 30);
+  for (const part of [0, 1, 2]) {
+    const hashes = own.filter((r) => r.partition === part).map((r) => r.hash);
+    assert.deepEqual(
+      hashes,
+      [...hashes].sort((a, b) => a - b),
+      `order per partition ${part}`,
+    );
+    assert.ok(
+      hashes.every((h) => h % 3 === part),
+      'partition by the topic’s own count',
+    );
+  }
+  const lanesA = new Set(own.map((r) => r.lane));
+  const lanesDefault = new Set(sent.filter((r) => !r.topic).map((r) => r.lane));
+  assert.ok(
+    [...lanesA].every((l) => !lanesDefault.has(l)),
+    'one lane per (topic, partition)',
+  );
+  assert.equal(p.stats.acknowledged, 60);
+  assert.ok(p.stats.balanced());
+});
+
+test('records of a topic that cannot be had fail and are counted', async () => {
+  const sender = new ScriptedSender();
+  const p = new BatchingProducer(sender, OPTIONS);
+  for (let i = 0; i < 5; i++) p.offer({ ...record(i), topic: 'bad topic' });
+  await p.flush();
+  assert.equal(p.stats.failed, 5);
+  assert.equal(p.stats.queued, 0);
+  assert.equal(p.bufferedBytes, 0);
   assert.ok(p.stats.balanced());
 });

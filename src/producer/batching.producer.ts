@@ -4,13 +4,50 @@ import { type DropReason, DeliveryStats } from './delivery.stats.js';
 import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
 import { PartitionedQueue, type TakenBatch } from './record.queue.js';
 
-/** Sends one batch to Kafka; rejects with `retriable` set on errors worth another try. */
+/**
+ * How a sender rejects: a plain Error saying whether another try may succeed and, when the
+ * broker named one, the Kafka error type (e.g. "MESSAGE_TOO_LARGE"; "" otherwise). Each
+ * sender translates its client's errors into this, so the batching knows no Kafka client.
+ */
+export interface SendError extends Error {
+  retriable: boolean;
+  type: string;
+}
+
+/** A SendError with this message; `cause` keeps the client's own error. */
+export function sendError(
+  message: string,
+  retriable: boolean,
+  type = '',
+  cause?: unknown,
+): SendError {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), {
+    retriable,
+    type,
+  });
+}
+
+/**
+ * Sends one batch to Kafka; rejects with a SendError (`retriable` set on errors worth another
+ * try). Records name their topic (`record.topic`, undefined: the configured one); a batch may
+ * hold several topics.
+ */
 export interface BatchSender {
-  /** The partition for a key hash under the topic's current partition count. */
-  partition(hash: number): number;
   /**
-   * Sends records to the partitions they carry. Resolves with the records the client did not
-   * send (whole partitions), if any; they are queued again and retried.
+   * The partition for a key hash under the current partition count of `topic` (default: the
+   * configured topic), or -1 while that topic's partition count is not known: the producer
+   * then holds its records and calls `prepareTopic`.
+   */
+  partition(hash: number, topic?: string): number;
+  /**
+   * Creates `topic` if it is missing (with the configured partitions and replication) and
+   * learns its partition count, so `partition(…, topic)` answers. Rejects with a SendError.
+   */
+  prepareTopic(topic: string): Promise<void>;
+  /**
+   * Sends records to the topics and partitions they carry, with their headers. Resolves with
+   * the records the client did not send (whole partitions), if any; they are queued again and
+   * retried.
    */
   send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void>;
 }
@@ -38,35 +75,6 @@ export interface ProducerObserver {
 
 /** Share of `bufferMemory` past which the backpressure policy acts. */
 export const HIGH_WATER = 0.8;
-
-const TRANSIENT =
-  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
-
-/**
- * Whether a send error is worth another try. kafkajs wraps the cause when its own retries run
- * out (KafkaJSNumberOfRetriesExceeded) or when it gives up (KafkaJSNonRetriableError, flagged
- * not retriable even around a refused connection), so the whole chain is read: a broker that
- * cannot be reached is always worth another try.
- */
-export function isRetriable(err: unknown): boolean {
-  type KafkaError = {
-    retriable?: boolean;
-    name?: string;
-    originalError?: unknown;
-    cause?: unknown;
-  };
-  let e = err as KafkaError | undefined;
-  let innermost = e;
-  for (let depth = 0; e && depth < 10; depth++) {
-    if (TRANSIENT.test(e.name ?? '')) return true;
-    innermost = e;
-    e = (e.originalError ?? e.cause) as KafkaError | undefined;
-  }
-  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
-  const outer = err as KafkaError | undefined;
-  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
-  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -102,6 +110,12 @@ export class BatchingProducer {
   private readonly retries: TakenBatch[] = [];
   private retryBytes = 0;
   private highWaterBytes: number;
+  /** Lane numbers per topic ('' = the configured one) and partition. */
+  private readonly lanes = new Map<string, number[]>();
+  private nextLane = 0;
+  /** Records of topics whose partition count is being learnt, in offer order. */
+  private readonly waiting = new Map<string, OutgoingRecord[]>();
+  private waitingBytes = 0;
 
   constructor(
     private sender: BatchSender,
@@ -121,7 +135,7 @@ export class BatchingProducer {
 
   /** Bytes held: queued plus in flight. */
   get bufferedBytes(): number {
-    return this.queue.bytes + this.retryBytes + this.inFlightBytes;
+    return this.queue.bytes + this.retryBytes + this.inFlightBytes + this.waitingBytes;
   }
 
   /**
@@ -142,7 +156,15 @@ export class BatchingProducer {
     if (this.options.backpressure === 'drop' && this.bufferedBytes + bytes > this.highWaterBytes) {
       return this.drop(1, 'buffer_full');
     }
-    record.partition = this.sender.partition(record.hash);
+    const topic = record.topic;
+    if (topic !== undefined) {
+      const partition = this.waiting.size && this.waiting.has(topic) ? -1 : this.place(record);
+      if (partition < 0) return this.hold(record, topic, bytes);
+    } else {
+      const partition = this.sender.partition(record.hash);
+      record.partition = partition;
+      record.lane = this.laneOf('', partition);
+    }
     this.queue.push(record, bytes);
     stats.queued++;
     if (
@@ -157,6 +179,82 @@ export class BatchingProducer {
       }, this.options.lingerMs);
     }
     return true;
+  }
+
+  /** Sets a record's partition and lane from the sender; returns the partition (-1: unknown). */
+  private place(record: OutgoingRecord): number {
+    const partition = this.sender.partition(record.hash, record.topic);
+    if (partition >= 0) {
+      record.partition = partition;
+      record.lane = this.laneOf(record.topic ?? '', partition);
+    }
+    return partition;
+  }
+
+  private laneOf(topic: string, partition: number): number {
+    let lanes = this.lanes.get(topic);
+    if (!lanes) {
+      lanes = [];
+      this.lanes.set(topic, lanes);
+    }
+    let lane = lanes[partition];
+    if (lane === undefined) {
+      lane = this.nextLane++;
+      lanes[partition] = lane;
+    }
+    return lane;
+  }
+
+  /** Holds a record of a topic the sender does not know yet, and has the topic prepared. */
+  private hold(record: OutgoingRecord, topic: string, bytes: number): true {
+    let held = this.waiting.get(topic);
+    if (!held) {
+      held = [];
+      this.waiting.set(topic, held);
+      void this.prepare(topic);
+    }
+    held.push(record);
+    this.waitingBytes += bytes;
+    this.stats.queued++;
+    return true;
+  }
+
+  /**
+   * Has the sender create or look up `topic`, retrying with backoff while that may succeed,
+   * then queues the records held for it in their order. A topic that cannot be had (an
+   * error that is not retriable) fails its records.
+   */
+  private async prepare(topic: string): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.sender.prepareTopic(topic);
+        if (this.sender.partition(0, topic) >= 0) break;
+      } catch (err) {
+        const retriable = (err as Partial<SendError>).retriable === true;
+        if (!retriable) {
+          const held = this.waiting.get(topic) ?? [];
+          this.waiting.delete(topic);
+          for (const r of held) this.waitingBytes -= recordBytes(r);
+          this.stats.queued -= held.length;
+          this.stats.failed += held.length;
+          for (const r of held) r.receipt?.failed();
+          this.observer.batchFailed?.(held.length, err as Error, false);
+          this.notifyIdle();
+          return;
+        }
+      }
+      await sleep(Math.min(5000, this.options.retryBackoffMs * 2 ** Math.min(attempt, 10)));
+    }
+    const held = this.waiting.get(topic) ?? [];
+    this.waiting.delete(topic);
+    if (this.stopped) return;
+    for (const r of held) {
+      const bytes = recordBytes(r);
+      this.waitingBytes -= bytes;
+      this.place(r);
+      this.queue.push(r, bytes);
+    }
+    this.pump(true);
   }
 
   /** Changes batching settings in place; queued and in-flight messages are kept. */
@@ -179,13 +277,19 @@ export class BatchingProducer {
       if (this.inFlightRequests > 0) {
         await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
       }
+      // The new client learns the other topics it will send to first.
+      for (const topic of this.lanes.keys()) {
+        if (topic !== '') await next.prepareTopic(topic).catch(() => {});
+      }
       const previous = this.sender;
       this.sender = next;
       // A new topic may have another partition count: route what is queued by the new one.
       // A new client numbers batches afresh: retries go back into the queue, in order.
       for (const b of this.retries.splice(0).reverse()) this.queue.requeue(b);
       this.retryBytes = 0;
-      this.queue.repartition((r) => next.partition(r.hash));
+      this.queue.repartition((r) => {
+        if (this.place(r) < 0) r.lane ??= this.laneOf(r.topic ?? '', r.partition);
+      });
       return previous;
     })();
     this.swapping = swap;
@@ -218,6 +322,9 @@ export class BatchingProducer {
     let left = this.queue.clear();
     for (const b of this.retries.splice(0)) left += b.records.length;
     this.retryBytes = 0;
+    for (const held of this.waiting.values()) left += held.length;
+    this.waiting.clear();
+    this.waitingBytes = 0;
     this.stats.queued -= left;
     if (left) this.drop(left, 'shutdown');
     return {
@@ -236,7 +343,12 @@ export class BatchingProducer {
 
   /** Resolves when nothing is queued or in flight. */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && this.retries.length === 0 && this.inFlightRequests === 0) {
+    if (
+      this.queue.length === 0 &&
+      this.retries.length === 0 &&
+      this.waiting.size === 0 &&
+      this.inFlightRequests === 0
+    ) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -298,86 +410,114 @@ export class BatchingProducer {
     this.notifyIdle();
   }
 
+  /**
+   * Sends a taken batch until it is acknowledged, fails for good, or is kept to be sent again
+   * once the circuit lets sends through; then frees its request slot and pumps.
+   */
   private async dispatch(taken: TakenBatch): Promise<void> {
-    const batch = taken.records;
-    const bytes = taken.bytes;
-    const n = batch.length;
-    let attempt = 0;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const started = performance.now();
+      let unsent: OutgoingRecord[];
       try {
-        const unsent = (await this.sender.send(batch)) ?? [];
-        const ok = n - unsent.length;
-        this.stats.inFlight -= n;
-        this.stats.acknowledged += ok;
-        if (unsent.length === 0) {
-          this.breaker.success();
-          this.stats.batches++;
-          this.stats.bytes += bytes;
-          this.observer.batchAcknowledged?.(ok, bytes, performance.now() - started);
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Partitions the client did not send (stale metadata): they go back to the front of
-        // their queues, as a failed attempt; each partition is all sent or all unsent.
-        let unsentBytes = 0;
-        for (const r of unsent) unsentBytes += r.key.length + r.value.length;
-        const unsentPartitions = [...new Set(unsent.map((r) => r.partition))];
-        this.stats.bytes += bytes - unsentBytes;
-        if (ok > 0) this.stats.batches++;
-        this.breaker.failure();
-        this.observer.batchFailed?.(
-          unsent.length,
-          new Error('partitions not sent by the client'),
-          true,
-        );
-        this.stats.queued += unsent.length;
-        this.stats.retried += unsent.length;
-        this.observer.retried?.(unsent.length);
-        this.queue.release(taken.partitions.filter((q) => !unsentPartitions.includes(q)));
-        this.retries.push({ records: unsent, bytes: unsentBytes, partitions: unsentPartitions });
-        this.retryBytes += unsentBytes;
-        break;
+        unsent = (await this.sender.send(taken.records)) ?? [];
       } catch (err) {
-        const retriable = isRetriable(err);
-        this.observer.batchFailed?.(n, err as Error, retriable);
-        if (!retriable) {
-          this.breaker.success(); // the broker answered; the batch itself is bad
-          this.stats.inFlight -= n;
-          this.stats.failed += n;
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Every failed attempt counts towards opening the circuit.
-        this.breaker.failure();
-        if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
-          attempt++;
-          await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
-          // Another send may have opened the circuit meanwhile: then wait for its probe.
-          if (this.breaker.state === 'closed' && !this.stopped) {
-            this.stats.retried += n;
-            this.observer.retried?.(n);
-            continue;
-          }
-        }
-        this.stats.inFlight -= n;
-        if (this.stopped) {
-          this.drop(n, 'shutdown');
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Keep the batch: it goes out first once the circuit lets sends through.
-        this.stats.queued += n;
-        this.stats.retried += n;
-        this.observer.retried?.(n);
-        this.retries.push(taken);
-        this.retryBytes += bytes;
+        if (await this.sendFailed(taken, err as Error, attempt)) continue;
         break;
       }
+      if (unsent.length === 0) this.acknowledged(taken, performance.now() - started);
+      else this.partlySent(taken, unsent);
+      break;
     }
-    this.inFlightBytes -= bytes;
+    this.inFlightBytes -= taken.bytes;
     this.inFlightRequests--;
     this.pump(this.flushing || this.queue.length >= this.options.batchSize);
+  }
+
+  /** Books a batch Kafka acknowledged in full. */
+  private acknowledged(taken: TakenBatch, latencyMs: number): void {
+    const n = taken.records.length;
+    this.stats.inFlight -= n;
+    this.stats.acknowledged += n;
+    this.breaker.success();
+    this.stats.batches++;
+    this.stats.bytes += taken.bytes;
+    this.observer.batchAcknowledged?.(n, taken.bytes, latencyMs);
+    this.queue.release(taken.lanes);
+    const records = taken.records;
+    for (let i = 0; i < n; i++) records[i].receipt?.delivered();
+  }
+
+  /**
+   * Partitions the client did not send (stale metadata): they go back to the front of their
+   * queues, as a failed attempt; each partition is all sent or all unsent.
+   */
+  private partlySent(taken: TakenBatch, unsent: OutgoingRecord[]): void {
+    const n = taken.records.length;
+    const ok = n - unsent.length;
+    this.stats.inFlight -= n;
+    this.stats.acknowledged += ok;
+    let unsentBytes = 0;
+    for (const r of unsent) unsentBytes += recordBytes(r);
+    const unsentLanes = [...new Set(unsent.map((r) => r.lane ?? r.partition))];
+    this.stats.bytes += taken.bytes - unsentBytes;
+    if (ok > 0) this.stats.batches++;
+    this.breaker.failure();
+    this.observer.batchFailed?.(
+      unsent.length,
+      new Error('partitions not sent by the client'),
+      true,
+    );
+    this.queue.release(taken.lanes.filter((q) => !unsentLanes.includes(q)));
+    const left = new Set(unsent);
+    for (const r of taken.records) if (!left.has(r)) r.receipt?.delivered();
+    this.keepForRetry({ records: unsent, bytes: unsentBytes, lanes: unsentLanes });
+  }
+
+  /**
+   * A rejected send. Resolves true when the batch is worth another try now (after the
+   * backoff of this attempt); otherwise books it as failed, dropped or kept for later.
+   */
+  private async sendFailed(taken: TakenBatch, err: Error, attempt: number): Promise<boolean> {
+    const n = taken.records.length;
+    const retriable = (err as Partial<SendError>).retriable === true;
+    this.observer.batchFailed?.(n, err, retriable);
+    if (!retriable) {
+      this.breaker.success(); // the broker answered; the batch itself is bad
+      this.stats.inFlight -= n;
+      this.stats.failed += n;
+      this.queue.release(taken.lanes);
+      for (const r of taken.records) r.receipt?.failed();
+      return false;
+    }
+    // Every failed attempt counts towards opening the circuit.
+    this.breaker.failure();
+    if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
+      await sleep(this.options.retryBackoffMs * 2 ** attempt);
+      // Another send may have opened the circuit meanwhile: then wait for its probe.
+      if (this.breaker.state === 'closed' && !this.stopped) {
+        this.stats.retried += n;
+        this.observer.retried?.(n);
+        return true;
+      }
+    }
+    this.stats.inFlight -= n;
+    if (this.stopped) {
+      this.drop(n, 'shutdown');
+      this.queue.release(taken.lanes);
+      return false;
+    }
+    this.keepForRetry(taken);
+    return false;
+  }
+
+  /** Keeps a batch to send again exactly as it is, first, once the circuit lets sends through. */
+  private keepForRetry(batch: TakenBatch): void {
+    const n = batch.records.length;
+    this.stats.queued += n;
+    this.stats.retried += n;
+    this.observer.retried?.(n);
+    this.retries.push(batch);
+    this.retryBytes += batch.bytes;
   }
 
   private notifyIdle(): void {
@@ -389,6 +529,7 @@ export class BatchingProducer {
     if (
       this.queue.length === 0 &&
       this.retries.length === 0 &&
+      this.waiting.size === 0 &&
       this.inFlightRequests === 0 &&
       this.idleWaiters.length
     ) {

@@ -8,12 +8,19 @@ import kafkajs, {
   type logCreator,
 } from 'kafkajs';
 import type { CompressionName } from '../config/fleetsim.config.js';
-import type { BatchSender } from './batching.producer.js';
+import { type BatchSender, sendError } from './batching.producer.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
-import { partitionFor } from './fnv1a.partitioner.js';
+import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
+
+type Message = { key: Buffer; value: Buffer; partition: number; headers?: Record<string, Buffer> };
+
+/** Whether kafka.topic is a template naming one topic per fleet (`{fleetId}`). */
+export function isTopicTemplate(topic: string): boolean {
+  return topic.includes('{fleetId}');
+}
 
 registerCompressionCodecs();
 
@@ -65,14 +72,68 @@ const PRODUCER_STATE_ERRORS = new Set([
   'INVALID_PRODUCER_EPOCH',
 ]);
 
+const TRANSIENT =
+  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
+
+/**
+ * Whether a kafkajs send error is worth another try. kafkajs wraps the cause when its own
+ * retries run out (KafkaJSNumberOfRetriesExceeded) or when it gives up
+ * (KafkaJSNonRetriableError, flagged not retriable even around a refused connection), so the
+ * whole chain is read: a broker that cannot be reached is always worth another try.
+ */
+export function isRetriable(err: unknown): boolean {
+  type KafkaError = {
+    retriable?: boolean;
+    name?: string;
+    originalError?: unknown;
+    cause?: unknown;
+  };
+  let e = err as KafkaError | undefined;
+  let innermost = e;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (TRANSIENT.test(e.name ?? '')) return true;
+    innermost = e;
+    e = (e.originalError ?? e.cause) as KafkaError | undefined;
+  }
+  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
+  const outer = err as KafkaError | undefined;
+  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
+}
+
 /** The Kafka error type of a kafkajs error, looking through its wrappers. */
-function errorType(err: unknown): string {
+export function errorType(err: unknown): string {
   let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined;
   for (let depth = 0; e && depth < 10; depth++) {
     if (e.type) return e.type;
     e = (e.originalError ?? e.cause) as typeof e;
   }
   return '';
+}
+
+/**
+ * Tells each record's receipt its offset: a partition's records of one request are stored
+ * in request order from the partition's base offset.
+ */
+function tellOffsets(
+  records: OutgoingRecord[],
+  answered: Array<{ topicName: string; partition: number; errorCode: number; baseOffset?: string }>,
+  topic: string,
+): void {
+  const next = new Map<string, number>();
+  for (const a of answered) {
+    if (a.errorCode === 0 && a.baseOffset !== undefined && Number(a.baseOffset) >= 0) {
+      next.set(`${a.topicName}\0${a.partition}`, Number(a.baseOffset));
+    }
+  }
+  for (const r of records) {
+    const t = r.topic ?? topic;
+    const k = `${t}\0${r.partition}`;
+    const offset = next.get(k);
+    if (offset === undefined) continue;
+    next.set(k, offset + 1);
+    r.receipt?.offset?.(t, r.partition, offset);
+  }
 }
 
 /** kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. */
@@ -86,8 +147,8 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
 
 /**
  * Sends batches with kafkajs: explicit partition per message (FNV-1a of the key modulo the
- * topic's partition count, re-read every `metadataRefreshMs`), pre-serialized values, no
- * headers, TCP_NODELAY sockets.
+ * topic's partition count, re-read every `metadataRefreshMs`), pre-serialized values, the
+ * records' shared headers, TCP_NODELAY sockets.
  */
 export class KafkaSender implements BatchSender {
   readonly kafka: Kafka;
@@ -99,7 +160,12 @@ export class KafkaSender implements BatchSender {
   private readonly settled = new EventEmitter();
   private renewing = false;
   private readonly compression: number;
+  /** Partition count of the configured topic. */
   partitionCount: number;
+  /** Partition counts of the other topics records named (fleet topics, the label topic). */
+  private readonly otherTopics = new Map<string, number>();
+  /** Topics being created or looked up, so that concurrent asks share one. */
+  private readonly preparing = new Map<string, Promise<void>>();
   connected = false;
 
   constructor(private readonly options: KafkaSenderOptions) {
@@ -132,26 +198,62 @@ export class KafkaSender implements BatchSender {
     this.refreshTimer.unref();
   }
 
+  /**
+   * Creates the configured topic if it is missing and reads its partition count. A topic
+   * template (`{fleetId}` in kafka.topic) names no topic of its own: nothing to create.
+   */
   async ensureTopic(): Promise<void> {
+    if (!isTopicTemplate(this.options.topic)) await this.createTopic(this.options.topic);
+    await this.refreshPartitions();
+  }
+
+  private async createTopic(topic: string): Promise<void> {
     const admin = this.admin!;
     const topics = await admin.listTopics();
-    if (!topics.includes(this.options.topic)) {
-      await admin
-        .createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic: this.options.topic,
-              numPartitions: this.options.topicPartitions,
-              replicationFactor: this.options.topicReplicationFactor,
-            },
-          ],
-        })
-        .catch((err: Error & { type?: string }) => {
-          if (err.type !== 'TOPIC_ALREADY_EXISTS') throw err;
-        });
+    if (topics.includes(topic)) return;
+    await admin
+      .createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: this.options.topicPartitions,
+            replicationFactor: this.options.topicReplicationFactor,
+          },
+        ],
+      })
+      .catch((err: Error & { type?: string }) => {
+        if (err.type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      });
+  }
+
+  /** Creates `topic` if it is missing (configured partitions) and learns its partition count. */
+  prepareTopic(topic: string): Promise<void> {
+    if (topic === this.options.topic || this.otherTopics.has(topic)) return Promise.resolve();
+    let p = this.preparing.get(topic);
+    if (!p) {
+      p = (async () => {
+        if (!this.admin || !this.connected) throw sendError('producer is not connected', true);
+        try {
+          await this.createTopic(topic);
+          const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
+          const count = meta.topics[0]?.partitions.length ?? 0;
+          if (count > 0) this.otherTopics.set(topic, count);
+        } catch (err) {
+          const type = errorType(err);
+          // An invalid name or a refused creation will not get better by trying again.
+          const fatal = type === 'INVALID_TOPIC_EXCEPTION' || type === 'TOPIC_AUTHORIZATION_FAILED';
+          throw sendError(
+            `topic ${topic}: ${(err as Error).message}`,
+            !fatal && isRetriable(err),
+            type,
+            err,
+          );
+        }
+      })().finally(() => this.preparing.delete(topic));
+      this.preparing.set(topic, p);
     }
-    await this.refreshPartitions();
+    return p;
   }
 
   private async newProducer(): Promise<Producer> {
@@ -173,15 +275,26 @@ export class KafkaSender implements BatchSender {
    * one is disconnected once its requests in flight are answered.
    */
   async refreshPartitions(): Promise<number> {
-    const meta = await this.admin!.fetchTopicMetadata({ topics: [this.options.topic] });
-    const count = meta.topics[0]?.partitions.length ?? 0;
-    if (count > 0 && count !== this.partitionCount) {
-      if (this.producer) {
-        const old = this.producer;
-        this.producer = await this.newProducer();
-        void this.retire(old);
+    const own = isTopicTemplate(this.options.topic) ? [] : [this.options.topic];
+    const topics = [...own, ...this.otherTopics.keys()];
+    if (topics.length === 0) return this.partitionCount;
+    const meta = await this.admin!.fetchTopicMetadata({ topics });
+    let changed = false;
+    for (const t of meta.topics) {
+      const count = t.partitions.length;
+      if (count === 0) continue;
+      if (t.name === this.options.topic) {
+        if (count !== this.partitionCount) changed = true;
+        this.partitionCount = count;
+      } else {
+        if (count !== this.otherTopics.get(t.name)) changed = true;
+        this.otherTopics.set(t.name, count);
       }
-      this.partitionCount = count;
+    }
+    if (changed && this.producer) {
+      const old = this.producer;
+      this.producer = await this.newProducer();
+      void this.retire(old);
     }
     return this.partitionCount;
   }
@@ -220,43 +333,71 @@ export class KafkaSender implements BatchSender {
     }
   }
 
-  partition(hash: number): number {
-    return partitionFor(hash, this.partitionCount);
+  partition(hash: number, topic?: string): number {
+    if (topic === undefined || topic === this.options.topic) {
+      return partitionFor(hash, this.partitionCount);
+    }
+    const count = this.otherTopics.get(topic);
+    return count === undefined ? -1 : partitionFor(hash, count);
   }
 
   async send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void> {
     const producer = this.producer;
-    if (!producer) throw Object.assign(new Error('producer is not connected'), { retriable: true });
-    const messages = new Array(records.length);
+    if (!producer) throw sendError('producer is not connected', true);
+    const topic = this.options.topic;
+    const messages: Message[] = [];
+    // Records of other topics (fleet topics, the label topic), by topic; rare but allowed.
+    let others: Map<string, Message[]> | undefined;
+    let receipts = false;
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      messages[i] = { key: r.key, value: r.value, partition: r.partition };
+      if (r.receipt) receipts = true;
+      let list = messages;
+      if (r.topic !== undefined && r.topic !== topic) {
+        others ??= new Map();
+        list = others.get(r.topic) ?? [];
+        if (list.length === 0) others.set(r.topic, list);
+      }
+      list.push({
+        key: r.key,
+        value: r.value,
+        partition: r.partition,
+        // Shared, frozen objects: kafkajs only reads them.
+        headers: r.headers?.entries as Record<string, Buffer> | undefined,
+      });
     }
+    const topicMessages = messages.length ? [{ topic, messages }] : [];
+    if (others) for (const [t, m] of others) topicMessages.push({ topic: t, messages: m });
     const acks = this.options.idempotent ? -1 : this.options.requiredAcks;
     this.inFlight.set(producer, (this.inFlight.get(producer) ?? 0) + 1);
-    let answered: Array<{ partition: number; errorCode: number }>;
+    let answered: Array<{
+      topicName: string;
+      partition: number;
+      errorCode: number;
+      baseOffset?: string;
+    }>;
     try {
       answered = await producer.sendBatch({
         acks,
         compression: this.compression,
-        topicMessages: [{ topic: this.options.topic, messages }],
+        topicMessages,
       });
     } catch (err) {
-      if (PRODUCER_STATE_ERRORS.has(errorType(err))) {
+      const type = errorType(err);
+      if (PRODUCER_STATE_ERRORS.has(type)) {
         // The idempotent producer's numbering no longer matches the broker's (e.g. state lost
         // in a broker failure): a fresh client gets a new producer id; the batch is retried.
         void this.renewProducer(producer).catch(() => {});
-        const type = errorType(err);
-        throw Object.assign(
-          new Error(
-            `producer state lost (${type}: ${(err as Error).message}); renewing the client`,
-          ),
-          { retriable: true },
+        throw sendError(
+          `producer state lost (${type}: ${(err as Error).message}); renewing the client`,
+          true,
+          type,
+          err,
         );
       }
       // A partition error may mean the partition count changed: re-read it before the retry.
       void this.refreshPartitions().catch(() => {});
-      throw err;
+      throw sendError((err as Error).message, isRetriable(err), type, err);
     } finally {
       this.inFlight.set(producer, (this.inFlight.get(producer) ?? 1) - 1);
       this.settled.emit('settled');
@@ -264,8 +405,11 @@ export class KafkaSender implements BatchSender {
     if (acks !== 0) {
       // Never count as acknowledged what kafkajs did not send: it silently skips partitions
       // its metadata does not know (e.g. right after a broker restart or a partition change).
-      const ok = new Set(answered.filter((r) => r.errorCode === 0).map((r) => r.partition));
-      const unanswered = records.filter((r) => !ok.has(r.partition));
+      const ok = new Set(
+        answered.filter((r) => r.errorCode === 0).map((r) => `${r.topicName}\0${r.partition}`),
+      );
+      const unanswered = records.filter((r) => !ok.has(`${r.topic ?? topic}\0${r.partition}`));
+      if (receipts) tellOffsets(records, answered, topic);
       if (unanswered.length) {
         void this.renewProducer(producer).catch(() => {});
         return unanswered;

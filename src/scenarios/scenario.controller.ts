@@ -8,8 +8,9 @@ import {
   Param,
   Post,
   Req,
+  Res,
 } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   ApiBody,
   ApiCreatedResponse,
@@ -73,6 +74,9 @@ export class ScenarioController {
     type: ScenarioDto,
     description: 'The scenario, in the catalog',
     example: SCENARIO_EXAMPLE,
+    headers: {
+      Location: { description: 'The URL of the new scenario', schema: { type: 'string' } },
+    },
   })
   @ApiProblems({
     400: 'Malformed, or a stage anomaly whose kind does not apply to its sensor or whose magnitude is out of range; `errors` names each field and rule',
@@ -81,8 +85,13 @@ export class ScenarioController {
     415: true,
     422: 'The catalog holds as many user-defined scenarios as it keeps',
   })
-  create(@Body() dto: CreateScenarioDto): ScenarioDto {
-    return this.scenarios.create(dto);
+  async create(
+    @Body() dto: CreateScenarioDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ScenarioDto> {
+    const scenario = await this.scenarios.submitCreate(dto);
+    void reply.header('location', `/api/v1/scenarios/${encodeURIComponent(scenario.name)}`);
+    return scenario;
   }
 
   /** Get one scenario and whether it runs. */
@@ -98,8 +107,8 @@ export class ScenarioController {
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiProblems({ 404: NO_SCENARIO, 409: 'A built-in scenario cannot be deleted' })
-  delete(@Param('name') name: string): void {
-    this.scenarios.delete(name);
+  async delete(@Param('name') name: string): Promise<void> {
+    await this.scenarios.submitDelete(name);
   }
 
   /** Start a scenario on one fleet or on every fleet, stopping the one that runs. */
@@ -124,13 +133,14 @@ export class ScenarioController {
     404: NO_SCENARIO,
     413: true,
     415: true,
+    409: 'Cluster mode: another start replaced this one before it took effect',
     422: 'No fleet with fleetId',
   })
   start(
     @Param('name') name: string,
     @Body() dto: StartScenarioDto,
     @Req() request: FastifyRequest,
-  ): ScenarioRunDto {
+  ): Promise<ScenarioRunDto> {
     // No body means every fleet; a JSON null is not an object (the ValidationPipe turns it
     // into an empty DTO, so the raw body is looked at).
     if (request.body === null) {
@@ -138,7 +148,7 @@ export class ScenarioController {
         errors: [{ field: 'body', rule: 'isObject', message: 'the body must be a JSON object' }],
       });
     }
-    return this.scenarios.start(name, dto?.fleetId);
+    return this.scenarios.submitStart(name, dto?.fleetId);
   }
 
   /** Stop a running scenario: overrides are cleared and its anomalies cancelled. */
@@ -150,7 +160,7 @@ export class ScenarioController {
     example: { ...SCENARIO_RUN_EXAMPLE, state: 'stopped' },
   })
   @ApiProblems({ 404: NO_SCENARIO, 409: 'The scenario is not running' })
-  stop(@Param('name') name: string): ScenarioRunDto {
-    return this.scenarios.stop(name);
+  stop(@Param('name') name: string): Promise<ScenarioRunDto> {
+    return this.scenarios.submitStop(name);
   }
 }

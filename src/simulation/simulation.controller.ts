@@ -31,8 +31,8 @@ export class SimulationController {
     example: SIMULATION_EXAMPLE,
   })
   @ApiProblems()
-  start(): SimulationStatusDto {
-    this.simulation.start();
+  async start(): Promise<SimulationStatusDto> {
+    await this.simulation.request(true);
     return this.simulation.status();
   }
 
@@ -45,8 +45,8 @@ export class SimulationController {
     example: { ...SIMULATION_EXAMPLE, state: 'stopped' },
   })
   @ApiProblems()
-  stop(): SimulationStatusDto {
-    this.simulation.stop();
+  async stop(): Promise<SimulationStatusDto> {
+    await this.simulation.request(false);
     return this.simulation.status();
   }
 }

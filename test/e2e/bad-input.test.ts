@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { deviceId, locate } from '../../src/devices/layout.js';
+import { deviceId, locate } from '../../src/model/layout.js';
 import { http, startApp, type TestApp } from '../support/app.js';
 import { uniqueTopic } from '../support/kafka.js';
 

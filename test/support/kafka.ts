@@ -26,6 +26,8 @@ export interface ConsumedMessage {
   offset: number;
   key: string;
   value: Buffer;
+  /** Record headers, values as UTF-8 strings. */
+  headers: Record<string, string>;
   json: Record<string, unknown> & { deviceId: string; seq: number };
 }
 
@@ -72,6 +74,9 @@ export async function consumeAll(
               offset: Number(m.offset),
               key: m.key!.toString(),
               value: m.value!,
+              headers: Object.fromEntries(
+                Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)]),
+              ),
               json: json ? JSON.parse(m.value!.toString()) : ({} as ConsumedMessage['json']),
             });
           }
