@@ -16,6 +16,8 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { MAX_ANOMALY_DURATION_MS, MIN_ANOMALY_DURATION_MS } from '../anomalies/anomaly.dto.js';
+import { kindSensorBranches } from '../anomalies/anomaly.schema.js';
+import { ApiSchemaRules } from '../http/openapi.js';
 import { FleetSpecDto } from '../config/fleet-spec.dto.js';
 import { ANOMALY_KINDS, type AnomalyKind } from '../model/anomaly.js';
 import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
@@ -57,6 +59,8 @@ export class BackfillTargetDto {
   deviceIds?: string[];
 }
 
+/** The sensor must suit the kind, and the magnitude both (BackfillService checks). */
+@ApiSchemaRules({ anyOf: kindSensorBranches() })
 export class BackfillAnomalyDto {
   /** The part of the fleet it acts on; the whole fleet when omitted. */
   @IsOptional()

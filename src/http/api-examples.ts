@@ -119,3 +119,26 @@ export const PRODUCER_EXAMPLE = {
   bytes: 44047,
   balanced: true,
 };
+
+export const BACKFILL_EXAMPLE = {
+  id: 'bf-1',
+  fleetId: 'plant-a',
+  from: '2026-03-01T00:00:00.000Z',
+  to: '2026-03-02T00:00:00.000Z',
+  pace: 'max',
+  state: 'running',
+  progress: {
+    done: 1_296_000,
+    total: 5_184_000,
+    percent: 25,
+    acknowledged: 1_290_000,
+    failed: 0,
+    ratePerSecond: 180_000,
+    etaSeconds: 21.6,
+  },
+  offsets: [{ topic: 'fleetsim.readings', partition: 0, firstOffset: 0, lastOffset: 215_999 }],
+  anomalies: 1,
+  scenario: null,
+  startedAt: '2026-06-01T09:30:00.000Z',
+  finishedAt: null,
+};

@@ -75,8 +75,8 @@ export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 412 | 413 | 415 | 422 
 /** What each status means when an operation does not say more. */
 const DEFAULT_DESCRIPTIONS: Record<ProblemStatus, string> = {
   400: 'The request is malformed: not JSON, a wrong type, a value out of range or an unknown field; `errors` names each field and rule',
-  401: 'No API key, or one that is not known',
-  403: 'The API key may not do this',
+  401: 'API keys are configured and the request has none, or one that is not known',
+  403: 'The API key may not do this (a read key and a change), or, without keys, a change from a client that is not on this machine, or a cross-origin request from an origin server.cors.origins does not list',
   404: 'No such resource',
   409: 'The request conflicts with the current state',
   412: 'If-Match names a version that is no longer current',
@@ -89,10 +89,10 @@ const DEFAULT_DESCRIPTIONS: Record<ProblemStatus, string> = {
 };
 
 /**
- * Statuses every operation may answer, whatever it does. 401 and 403 join them when API keys
- * (FLEETSIM_API_KEYS) are in force: switch them on here, in one place.
+ * Statuses every operation may answer, whatever it does: 429, and 401 and 403 with API keys
+ * (FLEETSIM_API_KEYS; src/http/access.control.ts). Switched here, in one place.
  */
-export const API_KEY_PROBLEMS_DOCUMENTED = false;
+export const API_KEY_PROBLEMS_DOCUMENTED = true;
 const COMMON: ProblemStatus[] = [
   ...(API_KEY_PROBLEMS_DOCUMENTED ? ([401, 403] as const) : []),
   429,

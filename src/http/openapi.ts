@@ -24,6 +24,10 @@ export const API_TAGS: Array<{ name: string; description: string }> = [
     description: 'Named plans of stages with setting overrides and anomalies; start and stop them',
   },
   {
+    name: 'backfills',
+    description: "Produce a fleet's readings for a past time range, with anomalies and scenarios",
+  },
+  {
     name: 'simulation',
     description: 'Start and stop producing readings; counts and the scenario in force',
   },
