@@ -8,7 +8,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ANOMALY_EXAMPLE, ANOMALY_LIST_EXAMPLE } from '../http/api-examples.js';
-import { ApiProblems } from '../http/api-problems.decorator.js';
+import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
 import { AnomalyDto, AnomalyListDto, AnomalyQueryDto, CreateAnomalyDto } from './anomaly.dto.js';
 import { AnomalyService } from './anomaly.service.js';
 
@@ -94,7 +94,7 @@ export class AnomalyController {
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Cancelled (or it had already ended)' })
-  @ApiProblems({ 404: NO_ANOMALY })
+  @ApiProblems({ 404: NO_ANOMALY, 415: BODYLESS_CHANGE_415 })
   async cancel(@Param('id') id: string): Promise<void> {
     await this.anomalies.withdraw(id);
   }

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Param, Post, Res } from '@nestjs/common'
 import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { BACKFILL_EXAMPLE } from '../http/api-examples.js';
-import { ApiProblems } from '../http/api-problems.decorator.js';
+import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
 import { BackfillDto, CreateBackfillDto } from './backfill.dto.js';
 import { BackfillService } from './backfill.service.js';
 
@@ -96,7 +96,7 @@ export class BackfillController {
     description: 'The backfill, cancelled (or as it ended, if it had)',
     example: { ...BACKFILL_EXAMPLE, state: 'cancelled', finishedAt: '2026-06-01T09:31:00.000Z' },
   })
-  @ApiProblems({ 404: NO_BACKFILL })
+  @ApiProblems({ 404: NO_BACKFILL, 415: BODYLESS_CHANGE_415 })
   cancel(@Param('id') id: string): BackfillDto {
     return this.backfills.cancel(id);
   }

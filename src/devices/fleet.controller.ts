@@ -20,7 +20,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ApiProblems } from '../http/api-problems.decorator.js';
+import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
 import { etagOf } from '../model/etag.js';
 import { DevicePageDto, DeviceQueryDto } from './device.dto.js';
 import { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
@@ -157,7 +157,7 @@ export class FleetController {
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted; its devices send nothing more' })
-  @ApiProblems({ 404: NO_FLEET })
+  @ApiProblems({ 404: NO_FLEET, 415: BODYLESS_CHANGE_415 })
   delete(@Param('id') id: string): Promise<void> {
     return this.fleets.delete(id);
   }

@@ -7,6 +7,7 @@ import type { SensorName } from '../model/sensors/sensor.model.js';
 export { LayoutDto };
 
 /** The body of POST /api/v1/fleets: the rules are FleetSpecDto's, shared with boot fleets. */
+@ApiSchemaRules({}) // as strict as FleetSpecDto in the OpenAPI document
 export class CreateFleetDto extends FleetSpecDto {}
 
 /** Needs deviceCount, intervalMs or both (FleetService.update refuses `{}`). */

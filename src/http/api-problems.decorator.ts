@@ -88,6 +88,10 @@ const DEFAULT_DESCRIPTIONS: Record<ProblemStatus, string> = {
   503: 'Kafka cannot be reached right now',
 };
 
+/** The 415 of a change without a body (src/http/access.control.ts, step 5). */
+export const BODYLESS_CHANGE_415 =
+  'Without an API key, a change must say content-type: application/json, even without a body; with one, a content type other than JSON';
+
 /**
  * Statuses every operation may answer, whatever it does: 429, and 401 and 403 with API keys
  * (FLEETSIM_API_KEYS; src/http/access.control.ts). Switched here, in one place.
@@ -148,6 +152,16 @@ export function ApiProblems(
             example: EXAMPLE(status, description.split(';')[0]),
           },
         },
+        ...(status === 401
+          ? {
+              headers: {
+                'WWW-Authenticate': {
+                  description: 'Bearer realm="fleetsim" (error="invalid_token" for an unknown key)',
+                  schema: { type: 'string' },
+                },
+              },
+            }
+          : {}),
         ...(status === 429
           ? {
               headers: {

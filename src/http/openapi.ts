@@ -50,8 +50,18 @@ const RULES = Symbol('fleetsim:schema-rules');
  * the same rule.
  */
 export function ApiSchemaRules(rules: Partial<SchemaObject>): ClassDecorator {
-  return (target) => Reflect.defineMetadata(RULES, rules, target);
+  return (target) => {
+    Reflect.defineMetadata(RULES, rules, target);
+    ruledClasses.set(target.name, target as unknown as ValidatedClass);
+  };
 }
+
+/**
+ * Classes that carry ApiSchemaRules. A subclass that only inherits its validation (e.g.
+ * CreateFleetDto of FleetSpecDto) has no metadata of its own for validatedClasses() to find:
+ * `@ApiSchemaRules({})` makes it as strict as its superclass.
+ */
+const ruledClasses = new Map<string, ValidatedClass>();
 
 const tightened = new WeakSet<object>();
 
@@ -62,6 +72,7 @@ const tightened = new WeakSet<object>();
  */
 function tightenModels(): Map<string, ValidatedClass> {
   const validated = validatedClasses();
+  for (const [name, target] of ruledClasses) if (!validated.has(name)) validated.set(name, target);
   for (const target of validated.values()) {
     if (tightened.has(target)) continue;
     tightened.add(target);

@@ -19,7 +19,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { SCENARIO_EXAMPLE, SCENARIO_RUN_EXAMPLE } from '../http/api-examples.js';
-import { ApiProblems } from '../http/api-problems.decorator.js';
+import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
 import { ProblemException } from '../http/problem.js';
 import {
   CreateScenarioDto,
@@ -106,7 +106,11 @@ export class ScenarioController {
   @Delete(':name')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiProblems({ 404: NO_SCENARIO, 409: 'A built-in scenario cannot be deleted' })
+  @ApiProblems({
+    404: NO_SCENARIO,
+    409: 'A built-in scenario cannot be deleted',
+    415: BODYLESS_CHANGE_415,
+  })
   async delete(@Param('name') name: string): Promise<void> {
     await this.scenarios.submitDelete(name);
   }
@@ -132,7 +136,7 @@ export class ScenarioController {
     400: 'The body is not an object, or has an unknown field or a wrong type',
     404: NO_SCENARIO,
     413: true,
-    415: true,
+    415: BODYLESS_CHANGE_415,
     409: 'Cluster mode: another start replaced this one before it took effect',
     422: 'No fleet with fleetId',
   })
@@ -159,7 +163,11 @@ export class ScenarioController {
     description: 'The run, stopped',
     example: { ...SCENARIO_RUN_EXAMPLE, state: 'stopped' },
   })
-  @ApiProblems({ 404: NO_SCENARIO, 409: 'The scenario is not running' })
+  @ApiProblems({
+    404: NO_SCENARIO,
+    409: 'The scenario is not running',
+    415: BODYLESS_CHANGE_415,
+  })
   stop(@Param('name') name: string): Promise<ScenarioRunDto> {
     return this.scenarios.submitStop(name);
   }
