@@ -53,8 +53,16 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/producer/' },
       to: {
-        path: '^src/(simulation|anomalies|scenarios|backfill|devices|health|http|wiring|cluster)/',
+        path: '^src/(simulation|anomalies|scenarios|backfill|devices|health|wiring|cluster)/',
       },
+    },
+    {
+      name: 'producer-no-http',
+      comment:
+        'only the producer controller (the HTTP edge) uses src/http/ (problem docs, examples)',
+      severity: 'error',
+      from: { path: '^src/producer/', pathNot: '^src/producer/[^/]+\\.controller\\.ts$' },
+      to: { path: '^src/http/' },
     },
     {
       name: 'kafka-client-only-in-engines',

@@ -23,7 +23,11 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
-RUN npm run build
+# Unit specs and test fakes are not in the build context (.dockerignore); fail if any slipped in.
+RUN npm run build \
+ && if find dist/src -name '*.spec.js' -o -name 'fake.*.js' | grep .; then \
+      echo 'test-only code in dist/src: see .dockerignore' >&2; exit 1; \
+    fi
 
 # --- runtime: production dependencies and the compiled server only ------------------------
 FROM ${NODE_IMAGE} AS runtime

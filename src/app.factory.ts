@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyRequest } from 'fastify';
-import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { ApiKeys } from './config/api-keys.js';
 import { MERGE_PATCH_CONTENT_TYPE } from './config/config.controller.js';
@@ -11,8 +11,11 @@ import type { LoadedConfig } from './config/config.loader.js';
 import { ConfigService } from './config/config.service.js';
 import { registerAccessControl } from './http/access.control.js';
 import { registerAccessLog } from './http/access.log.js';
-import { validationException } from './http/problem.js';
-import { ProblemFilter } from './http/problem.filter.js';
+import { registerJsonParser } from './http/json-body.js';
+import { registerMethodNotAllowed } from './http/method-not-allowed.js';
+import { buildOpenApiDocument } from './http/openapi.js';
+import { PROBLEM_CONTENT_TYPE, validationException } from './http/problem.js';
+import { ProblemFilter, problemOf } from './http/problem.filter.js';
 import { registerRequestContext, requestIdOf } from './http/request.context.js';
 import { KafkaTarget } from './kafka/kafka-target.js';
 import { FleetsimLogger } from './logging/fleetsim.logger.js';
@@ -36,19 +39,29 @@ export async function createApp(
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: requestIdOf,
+    // Ids longer than Fastify's default of 100 characters are unknown ids (404), not 414.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A malformed URL (bad percent-encoding) is a 400 problem like any other.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.statusCode ?? 400;
+      const path = request.url.split('?')[0];
+      void reply
+        .status(status)
+        .header('x-request-id', request.id)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(problemOf(status, error.message, path, { requestId: request.id }));
+    },
   });
   const fastify = adapter.getInstance();
   registerRequestContext(fastify);
   registerAccessLog(fastify);
   const keys = loaded.apiKeys ?? new ApiKeys();
+  // CORS preflights, API keys, the rate limit and content types come first; then 405s.
   await registerAccessControl(fastify, { keys, server: config.server });
-  // An empty JSON body is no body: body-less actions may say application/json (and must,
-  // without an API key; see access.control.ts).
-  const json = fastify.getDefaultJsonParser('error', 'error');
-  type Done = NonNullable<Parameters<typeof json>[2]>;
-  const jsonOrEmpty = (request: FastifyRequest, body: string | Buffer, done: Done) =>
-    body.length === 0 ? done(null, undefined) : json(request, body.toString(), done);
-  fastify.addContentTypeParser(MERGE_PATCH_CONTENT_TYPE, { parseAs: 'string' }, jsonOrEmpty);
+  registerMethodNotAllowed(fastify);
+  // JSON bodies (depth limit, no prototype keys); an empty one is no body: body-less actions
+  // may say application/json (and must, without an API key; see access.control.ts).
+  registerJsonParser(fastify, [MERGE_PATCH_CONTENT_TYPE]);
   const logger = new FleetsimLogger({ json: options.json ?? true, level: config.server.logLevel });
   if (keys.enabled) {
     logger.log(
@@ -66,9 +79,9 @@ export async function createApp(
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, new KafkaTarget(brokers, embedded, options.connectKafka ?? true)),
     adapter,
-    { logger, abortOnError: false },
+    // JSON bodies are parsed by registerJsonParser (depth limit), not by Nest's own parser.
+    { logger, abortOnError: false, bodyParser: false },
   );
-  app.useBodyParser('application/json', { bodyLimit: config.server.bodyLimitBytes }, jsonOrEmpty);
   app.get(ConfigService).onUpdated(({ previous, current }) => {
     if (current.server.logLevel !== previous.server.logLevel)
       logger.setLevel(current.server.logLevel);
@@ -100,46 +113,10 @@ export async function createApp(
   return app;
 }
 
-/** The OpenAPI document of the app's routes. */
+/** Longer than any URL Node's HTTP parser accepts (16 KiB of headers). */
+const MAX_PARAM_LENGTH = 16_384;
+
+/** The OpenAPI document of the app's routes (src/http/openapi.ts). */
 export function openApiDocument(app: NestFastifyApplication): OpenAPIObject {
-  const config = new DocumentBuilder()
-    .setTitle('fleetsim')
-    .setDescription(
-      'Simulates fleets of industrial IoT devices and streams their sensor readings into Apache Kafka. ' +
-        'Errors are application/problem+json (RFC 9457).',
-    )
-    .setVersion('1')
-    .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
-    .addBearerAuth(
-      {
-        type: 'http',
-        scheme: 'bearer',
-        bearerFormat: 'API key',
-        description: 'An API key: `Authorization: Bearer <key>`',
-      },
-      'bearer',
-    )
-    .addApiKey(
-      {
-        type: 'apiKey',
-        in: 'header',
-        name: 'x-api-key',
-        description: 'An API key: `x-api-key: <key>`',
-      },
-      'apiKey',
-    )
-    .addSecurityRequirements('bearer')
-    .addSecurityRequirements('apiKey')
-    .build();
-  const document = SwaggerModule.createDocument(app, config, {
-    operationIdFactory: (c, m) => `${c.replace(/Controller$/, '')}_${m}`,
-  });
-  // Probes and scrapes need no key unless configured (server.auth): the key is optional there.
-  for (const [path, item] of Object.entries(document.paths)) {
-    if (!/^\/(health\/|metrics$)/.test(path)) continue;
-    for (const op of Object.values(item) as Array<{ security?: unknown }>) {
-      if (op && typeof op === 'object') op.security = [{}, { bearer: [] }, { apiKey: [] }];
-    }
-  }
-  return document;
+  return buildOpenApiDocument(app);
 }

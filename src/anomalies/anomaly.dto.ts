@@ -13,8 +13,11 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { ApiSchemaRules } from '../http/openapi.js';
+import { MAX_BUILDINGS, MAX_FLOORS, MAX_ROOMS } from '../model/layout.js';
 import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 import { ANOMALY_KINDS, type AnomalyKind } from '../model/anomaly.js';
+import { kindSensorBranches } from './anomaly.schema.js';
 
 /** Longest an injected anomaly may last: one day. */
 export const MAX_ANOMALY_DURATION_MS = 86_400_000;
@@ -45,6 +48,7 @@ export class AnomalyTargetDto {
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(MAX_BUILDINGS)
   building?: number;
 
   /**
@@ -54,6 +58,7 @@ export class AnomalyTargetDto {
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(MAX_FLOORS)
   floor?: number;
 
   /**
@@ -63,6 +68,7 @@ export class AnomalyTargetDto {
   @IsOptional()
   @IsInt()
   @Min(1)
+  @Max(MAX_ROOMS)
   room?: number;
 
   /** Only these devices (ids of the fleet); combined with building/floor/room when given. */
@@ -74,6 +80,8 @@ export class AnomalyTargetDto {
   deviceIds?: string[];
 }
 
+/** The sensor must suit the kind, and the magnitude both (AnomalyService.inject checks). */
+@ApiSchemaRules({ anyOf: kindSensorBranches() })
 export class CreateAnomalyDto {
   /** The fleet and the part of it the anomaly acts on. */
   @IsObject()

@@ -221,7 +221,7 @@ export class AnomalyService {
     const fleet = this.fleets.get(target.fleetId);
     if (!fleet) throw notFound('fleet', target.fleetId);
     if (!fleet.sensors.includes(sensor)) {
-      throw badRequest({
+      throw unprocessable({
         field: 'sensor',
         rule: 'carriedByFleet',
         message: `fleet ${fleet.id} does not carry sensor ${sensor}; its devices carry ${fleet.sensors.join(', ')}`,

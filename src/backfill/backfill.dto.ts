@@ -16,6 +16,9 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { MAX_ANOMALY_DURATION_MS, MIN_ANOMALY_DURATION_MS } from '../anomalies/anomaly.dto.js';
+import { kindSensorBranches } from '../anomalies/anomaly.schema.js';
+import { ApiSchemaRules } from '../http/openapi.js';
+import { IsOmittable } from '../http/validation.schema.js';
 import { FleetSpecDto } from '../config/fleet-spec.dto.js';
 import { ANOMALY_KINDS, type AnomalyKind } from '../model/anomaly.js';
 import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
@@ -57,6 +60,8 @@ export class BackfillTargetDto {
   deviceIds?: string[];
 }
 
+/** The sensor must suit the kind, and the magnitude both (BackfillService checks). */
+@ApiSchemaRules({ anyOf: kindSensorBranches() })
 export class BackfillAnomalyDto {
   /** The part of the fleet it acts on; the whole fleet when omitted. */
   @IsOptional()
@@ -111,23 +116,25 @@ export class BackfillScenarioDto {
   name!: string;
 
   /** Event time its first stage begins, ISO 8601, within [from, to); `from` when omitted. */
-  @IsOptional()
+  @IsOmittable()
   @IsISO8601({ strict: true })
   startAt?: string;
 }
 
+/** Either fleetId or fleet, not both (BackfillService.create checks). */
+@ApiSchemaRules({ oneOf: [{ required: ['fleetId'] }, { required: ['fleet'] }] })
 export class CreateBackfillDto {
   /**
    * An existing fleet: the backfill uses its spec (id, seed, size, layout, sensors, interval)
    * on devices of its own; the live fleet streams on untouched. Give this or `fleet`.
    * @example "plant-a"
    */
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   fleetId?: string;
 
   /** A fleet spec, as POST /api/v1/fleets takes it, used only by this backfill. */
-  @IsOptional()
+  @IsOmittable()
   @IsObject()
   @ValidateNested()
   @Type(() => FleetSpecDto)

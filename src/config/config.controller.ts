@@ -3,11 +3,15 @@ import {
   ApiBody,
   ApiConsumes,
   ApiHeader,
+  ApiOkResponse,
   ApiOperation,
-  ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { ApiProblems } from '../http/api-problems.decorator.js';
+import { classSchema, unknownNullKeys } from '../http/validation.schema.js';
+import { DomainError } from '../model/domain.error.js';
+import { FleetsimConfig } from './fleetsim.config.js';
 import { ProblemException } from '../http/problem.js';
 import { statusOf } from '../http/problem.filter.js';
 import { ConfigViewDto } from './config.dto.js';
@@ -24,11 +28,17 @@ export class ConfigController {
 
   /** The configuration in force, where each setting came from, and what cannot change. */
   @Get()
-  @ApiResponse({
-    status: 200,
+  @ApiOkResponse({
     type: ConfigViewDto,
-    headers: { ETag: { description: 'The version; send it as If-Match to PATCH' } },
+    description: 'The configuration in force',
+    headers: {
+      ETag: {
+        description: 'The version; send it as If-Match to PATCH',
+        schema: { type: 'string' },
+      },
+    },
   })
+  @ApiProblems()
   get(@Res({ passthrough: true }) reply: FastifyReply): ConfigViewDto {
     const view = this.patches.view();
     void reply.header('etag', this.patches.etag(view.version));
@@ -48,21 +58,24 @@ export class ConfigController {
   @ApiConsumes('application/merge-patch+json', 'application/json')
   @ApiBody({
     description: 'A JSON merge patch of the configuration (the shape of `config` in GET).',
-    schema: { type: 'object', example: { producer: { lingerMs: 20, compression: 'none' } } },
+    schema: {
+      ...classSchema(FleetsimConfig, { mergePatch: true }),
+      example: { producer: { lingerMs: 20, compression: 'none' } },
+    },
   })
-  @ApiResponse({
-    status: 400,
-    description:
-      'Not an object, unknown key, wrong type or out of range: problem+json whose `errors` name each field and rule',
+  @ApiOkResponse({
+    type: ConfigViewDto,
+    description: 'The configuration now in force',
+    headers: { ETag: { description: 'The new version', schema: { type: 'string' } } },
   })
-  @ApiResponse({ status: 415, description: 'The body is neither merge-patch+json nor JSON' })
-  @ApiResponse({
-    status: 409,
-    description: 'The patch changes a setting that cannot change at runtime (see `immutable`)',
-  })
-  @ApiResponse({
-    status: 503,
-    description: 'A new Kafka client was needed and could not connect; nothing was changed',
+  @ApiProblems({
+    400: 'Not an object, unknown key, wrong type or out of range; `errors` names each field and rule',
+    409: 'The patch changes a setting that cannot change at runtime (see `immutable`)',
+    413: true,
+    415: 'The body is neither merge-patch+json nor JSON',
+    412: 'If-Match names a version that is no longer in force',
+    428: 'server.requireIfMatch is on and If-Match is missing',
+    503: 'A new Kafka client was needed and could not connect; nothing was changed',
   })
   @ApiHeader({
     name: 'If-Match',
@@ -70,8 +83,6 @@ export class ConfigController {
     description:
       'The ETag of GET /api/v1/config: the patch only applies to that version (412 otherwise); required (428) when server.requireIfMatch is on',
   })
-  @ApiResponse({ status: 412, description: 'If-Match names a version that is no longer in force' })
-  @ApiResponse({ status: 428, description: 'server.requireIfMatch is on and If-Match is missing' })
   async patch(
     @Body() patch: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
@@ -86,6 +97,7 @@ export class ConfigController {
       );
     }
     try {
+      refuseUnknownNullKeys(patch);
       const view = await this.patches.patch(patch, ifMatch);
       void reply.header('etag', this.patches.etag(view.version));
       return view;
@@ -94,4 +106,23 @@ export class ConfigController {
       throw err;
     }
   }
+}
+
+/** The shape a patch may have: the configuration's, every key optional (as in OpenAPI). */
+const PATCH_SCHEMA = classSchema(FleetsimConfig, { mergePatch: true });
+
+/** Refuses null keys the configuration does not know (validation cannot see them). */
+function refuseUnknownNullKeys(patch: unknown): void {
+  const unknown = unknownNullKeys(patch, PATCH_SCHEMA);
+  if (!unknown.length) return;
+  const problems = unknown.map((field) => ({
+    field,
+    rule: 'unknown',
+    message: `${field} is not a known field`,
+  }));
+  throw new DomainError(
+    'INVALID_INPUT',
+    `nothing was changed: ${problems.map((p) => p.message).join('; ')}`,
+    problems,
+  );
 }

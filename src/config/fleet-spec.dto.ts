@@ -5,7 +5,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsOptional,
   IsString,
   Matches,
   Max,
@@ -13,6 +12,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { IsOmittable } from '../http/validation.schema.js';
+import { MAX_BUILDINGS, MAX_FLOORS, MAX_ROOMS } from '../model/layout.js';
 import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 
 /** A fleet's send interval when none is given, in ms. */
@@ -22,25 +23,26 @@ export class LayoutDto {
   /** Buildings on the site. */
   @IsInt()
   @Min(1)
-  @Max(1000)
+  @Max(MAX_BUILDINGS)
   buildings!: number;
 
   /** Floors in every building. */
   @IsInt()
   @Min(1)
-  @Max(200)
+  @Max(MAX_FLOORS)
   floorsPerBuilding!: number;
 
   /** Rooms on every floor. */
   @IsInt()
   @Min(1)
-  @Max(1000)
+  @Max(MAX_ROOMS)
   roomsPerFloor!: number;
 }
 
 /**
  * What defines a fleet to create, and its rules: the REST API's CreateFleetDto and the boot
- * fleets of the configuration (simulation.fleets) both take it.
+ * fleets of the configuration (simulation.fleets) both take it. Optional fields may be left
+ * out but are never null.
  */
 export class FleetSpecDto {
   /**
@@ -49,7 +51,9 @@ export class FleetSpecDto {
    */
   @IsString()
   @MaxLength(64)
-  @Matches(/[A-Za-z0-9]/, { message: 'name must contain a letter or digit' })
+  @Matches(/[A-Za-z0-9]/, {
+    message: 'name must contain a Latin letter or a digit (A-Z, 0-9): the fleet id is made of them',
+  })
   name!: string;
 
   /**
@@ -65,14 +69,14 @@ export class FleetSpecDto {
    * Send interval of every device, in ms (≥ 100; 5000 when omitted).
    * @example 5000
    */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(100)
   @Max(3_600_000)
   intervalMs?: number;
 
   /** Sensors every device carries; all five when omitted. */
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayUnique()
@@ -80,7 +84,7 @@ export class FleetSpecDto {
   sensors?: SensorName[];
 
   /** Buildings, floors and rooms; derived from the device count when omitted. */
-  @IsOptional()
+  @IsOmittable()
   @ValidateNested()
   @Type(() => LayoutDto)
   layout?: LayoutDto;
@@ -89,7 +93,7 @@ export class FleetSpecDto {
    * Seed of every device's random stream (0 … 4294967295); random when omitted.
    * @example 42
    */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(0)
   @Max(4_294_967_295)

@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { MAX_BUILDINGS, MAX_FLOORS, MAX_ROOMS } from '../model/layout.js';
 import type { SensorName } from '../model/sensors/sensor.model.js';
 
 export class DeviceQueryDto {
@@ -23,6 +24,7 @@ export class DeviceQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_BUILDINGS)
   building?: number;
 
   /** Only devices on this floor. */
@@ -30,6 +32,7 @@ export class DeviceQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_FLOORS)
   floor?: number;
 
   /** Only devices in this room. */
@@ -37,6 +40,7 @@ export class DeviceQueryDto {
   @Type(() => Number)
   @IsInt()
   @Min(1)
+  @Max(MAX_ROOMS)
   room?: number;
 }
 

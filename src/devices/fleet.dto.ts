@@ -1,22 +1,27 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, Max, Min } from 'class-validator';
 import { FleetSpecDto, LayoutDto } from '../config/fleet-spec.dto.js';
+import { ApiSchemaRules } from '../http/openapi.js';
+import { IsOmittable } from '../http/validation.schema.js';
 import type { SensorName } from '../model/sensors/sensor.model.js';
 
 export { LayoutDto };
 
 /** The body of POST /api/v1/fleets: the rules are FleetSpecDto's, shared with boot fleets. */
+@ApiSchemaRules({}) // as strict as FleetSpecDto in the OpenAPI document
 export class CreateFleetDto extends FleetSpecDto {}
 
+/** Needs deviceCount, intervalMs or both (FleetService.update refuses `{}`). */
+@ApiSchemaRules({ minProperties: 1 })
 export class UpdateFleetDto {
   /** New number of devices: growing adds the next ids, shrinking removes the highest. */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1)
   @Max(100_000)
   deviceCount?: number;
 
   /** New send interval in ms (≥ 100). */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(100)
   @Max(3_600_000)

@@ -19,6 +19,9 @@ import { deriveLayout, type Layout, parseDeviceId, slugify } from '../model/layo
 import type { SensorName } from '../model/sensors/sensor.model.js';
 import type { FleetSpecDto } from '../config/fleet-spec.dto.js';
 
+const NAME_NEEDS_LATIN =
+  'name must contain a Latin letter or a digit (A-Z, 0-9): the fleet id is made of them';
+
 /**
  * A fleet made from a spec as POST /api/v1/fleets takes it (id from the name, defaults
  * filled in), not attached to anything; `field` prefixes the field named in errors.
@@ -29,7 +32,7 @@ export function fleetFromSpec(dto: FleetSpecDto, field = ''): Fleet {
     throw invalidField({
       field: `${field}name`,
       rule: 'matches',
-      message: 'name must contain a letter or digit',
+      message: NAME_NEEDS_LATIN,
     });
   }
   return new Fleet({
@@ -100,7 +103,7 @@ export class FleetService {
       throw invalidField({
         field: 'name',
         rule: 'matches',
-        message: 'name must contain a letter or digit',
+        message: NAME_NEEDS_LATIN,
       });
     }
     if (this.fleets.has(id)) {

@@ -207,8 +207,8 @@ export async function registerAccessControl(
       }
     }
 
-    // 5. Content types
-    if (mutating) {
+    // 5. Content types (of routes fleetsim has: a method or path it lacks answers 405 or 404)
+    if (mutating && !request.is404) {
       const type = mediaTypeOf(request.headers['content-type']);
       const length = request.headers['content-length'];
       const hasBody =

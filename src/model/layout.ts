@@ -12,6 +12,11 @@ export interface Location {
   room: number;
 }
 
+/** Largest layout: buildings on a site, floors in a building, rooms on a floor. */
+export const MAX_BUILDINGS = 1000;
+export const MAX_FLOORS = 200;
+export const MAX_ROOMS = 1000;
+
 /** Devices per room the derived layout aims for. */
 const DEVICES_PER_ROOM = 8;
 const MAX_ROOMS_PER_FLOOR = 10;

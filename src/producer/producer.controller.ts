@@ -1,5 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { PRODUCER_EXAMPLE } from '../http/api-examples.js';
+import { ApiProblems } from '../http/api-problems.decorator.js';
 import { ProducerStatusDto } from './producer.dto.js';
 import { ProducerService } from './producer.service.js';
 
@@ -10,6 +12,12 @@ export class ProducerController {
 
   /** Delivery accounting, buffer and circuit state of the Kafka producer. */
   @Get()
+  @ApiOkResponse({
+    type: ProducerStatusDto,
+    description: 'The producer now',
+    example: PRODUCER_EXAMPLE,
+  })
+  @ApiProblems()
   status(): ProducerStatusDto {
     return this.producer.status();
   }

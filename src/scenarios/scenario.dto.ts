@@ -7,7 +7,6 @@ import {
   IsIn,
   IsInt,
   IsNumber,
-  IsOptional,
   IsString,
   Matches,
   Max,
@@ -18,6 +17,10 @@ import {
 } from 'class-validator';
 import { ANOMALY_KINDS, type AnomalyKind } from '../model/anomaly.js';
 import { MAX_ANOMALY_DURATION_MS, MIN_ANOMALY_DURATION_MS } from '../anomalies/anomaly.dto.js';
+import { kindSensorBranches } from '../anomalies/anomaly.schema.js';
+import { ApiSchemaRules } from '../http/openapi.js';
+import { IsOmittable } from '../http/validation.schema.js';
+import { MAX_BUILDINGS, MAX_FLOORS, MAX_ROOMS } from '../model/layout.js';
 import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 
 /** Longest stage: one day. */
@@ -29,32 +32,34 @@ export const MAX_STAGE_ANOMALIES = 20;
 
 export class StageOverridesDto {
   /** Noise scale, 0 … 1. */
-  @IsOptional()
+  @IsOmittable()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(1)
   dataVariation?: number;
 
   /** Day/night, seasonal and load trends on or off. */
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   trendEnabled?: boolean;
 
   /** Strength of the trends, 0 … 1. */
-  @IsOptional()
+  @IsOmittable()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(1)
   trendStrength?: number;
 
   /** Share of readings that are random anomalies, 0 … 0.1. */
-  @IsOptional()
+  @IsOmittable()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   @Min(0)
   @Max(0.1)
   anomalyRate?: number;
 }
 
+/** The sensor must suit the kind, and the magnitude both (stageAnomalyProblems checks). */
+@ApiSchemaRules({ anyOf: kindSensorBranches() })
 export class StageAnomalyDto {
   /** Kind of anomaly (see POST /api/v1/anomalies). */
   @IsIn(ANOMALY_KINDS)
@@ -65,7 +70,7 @@ export class StageAnomalyDto {
   sensor!: SensorName;
 
   /** Strength, with the ranges of POST /api/v1/anomalies; the kind's default when omitted. */
-  @IsOptional()
+  @IsOmittable()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   magnitude?: number;
 
@@ -74,25 +79,28 @@ export class StageAnomalyDto {
    * number beyond a fleet's layout means its highest (floor 3 of a two-storey building is
    * floor 2). The whole fleet when no place is given.
    */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1)
+  @Max(MAX_BUILDINGS)
   building?: number;
 
   /** Only this floor. */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1)
+  @Max(MAX_FLOORS)
   floor?: number;
 
   /** Only this room (numbered per floor). */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1)
+  @Max(MAX_ROOMS)
   room?: number;
 
   /** How long it lasts in ms (1000 … 86400000); the stage's duration when omitted. */
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(MIN_ANOMALY_DURATION_MS)
   @Max(MAX_ANOMALY_DURATION_MS)
@@ -120,13 +128,13 @@ export class ScenarioStageDto {
   durationMs!: number;
 
   /** Generation settings in force during the stage; the configured ones for what is left out. */
-  @IsOptional()
+  @IsOmittable()
   @ValidateNested()
   @Type(() => StageOverridesDto)
   overrides?: StageOverridesDto;
 
   /** Anomalies injected at the start of the stage into each fleet the scenario runs on. */
-  @IsOptional()
+  @IsOmittable()
   @IsArray()
   @ArrayMaxSize(MAX_STAGE_ANOMALIES)
   @ValidateNested({ each: true })
@@ -147,7 +155,7 @@ export class CreateScenarioDto {
   name!: string;
 
   /** What the scenario plays out. */
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   @MaxLength(500)
   description?: string;
@@ -163,7 +171,7 @@ export class CreateScenarioDto {
 
 export class StartScenarioDto {
   /** Run on this fleet only; on every fleet when omitted. */
-  @IsOptional()
+  @IsOmittable()
   @IsString()
   fleetId?: string;
 }

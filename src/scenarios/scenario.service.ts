@@ -116,7 +116,7 @@ export class ScenarioService implements OnApplicationShutdown {
   async submitStart(name: string, fleetId?: string): Promise<ScenarioRunDto> {
     if (!this.shared) return this.start(name, fleetId);
     const { definition } = this.entry(name);
-    if (fleetId !== undefined && !this.fleets.has(fleetId)) throw notFound('fleet', fleetId);
+    if (fleetId !== undefined && !this.fleets.has(fleetId)) throw unknownFleet(fleetId);
     const startedAt = this.clock.now();
     await this.cluster!.write('run', 'current', {
       definition,
@@ -253,7 +253,9 @@ export class ScenarioService implements OnApplicationShutdown {
   /** Starts a scenario on one fleet or all of them, stopping the one that runs. */
   start(name: string, fleetId?: string): ScenarioRunDto {
     const { definition } = this.entry(name);
-    if (fleetId !== undefined && !this.fleets.has(fleetId)) throw notFound('fleet', fleetId);
+    // The path names the scenario; a fleet the body names that does not exist is 422, not a 404
+    // that would read as "no such scenario".
+    if (fleetId !== undefined && !this.fleets.has(fleetId)) throw unknownFleet(fleetId);
     const previous = this.running;
     if (previous) {
       this.logger.log(`scenario ${previous.scenario.name} stopped to start ${name}`);
@@ -433,4 +435,13 @@ function overridesOf(dto: StageOverridesDto | undefined): Partial<GenerationPara
   if (dto?.trendStrength !== undefined) out.trendStrength = dto.trendStrength;
   if (dto?.anomalyRate !== undefined) out.anomalyRate = dto.anomalyRate;
   return out;
+}
+
+/**
+ * A start body naming a fleet that does not exist: 422 (INVALID_PLAN), not a 404 that would
+ * read as "no such scenario" (the path names the scenario).
+ */
+function unknownFleet(fleetId: string): DomainError {
+  const message = `fleet "${fleetId}" does not exist`;
+  return new DomainError('INVALID_PLAN', message, [{ field: 'fleetId', rule: 'exists', message }]);
 }

@@ -1,5 +1,7 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { SIMULATION_EXAMPLE } from '../http/api-examples.js';
+import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
 import { SimulationStatusDto } from './simulation.dto.js';
 import { SimulationService } from './simulation.service.js';
 
@@ -10,6 +12,12 @@ export class SimulationController {
 
   /** State, fleets, devices, target rate and delivery counts. */
   @Get()
+  @ApiOkResponse({
+    type: SimulationStatusDto,
+    description: 'The simulation now',
+    example: SIMULATION_EXAMPLE,
+  })
+  @ApiProblems()
   status(): SimulationStatusDto {
     return this.simulation.status();
   }
@@ -17,6 +25,12 @@ export class SimulationController {
   /** Resume producing readings. */
   @Post('start')
   @HttpCode(200)
+  @ApiOkResponse({
+    type: SimulationStatusDto,
+    description: 'The simulation, running (starting a running one changes nothing)',
+    example: SIMULATION_EXAMPLE,
+  })
+  @ApiProblems({ 415: BODYLESS_CHANGE_415 })
   async start(): Promise<SimulationStatusDto> {
     await this.simulation.request(true);
     return this.simulation.status();
@@ -25,6 +39,12 @@ export class SimulationController {
   /** Pause producing readings; what is queued is still sent. */
   @Post('stop')
   @HttpCode(200)
+  @ApiOkResponse({
+    type: SimulationStatusDto,
+    description: 'The simulation, stopped (stopping a stopped one changes nothing)',
+    example: { ...SIMULATION_EXAMPLE, state: 'stopped' },
+  })
+  @ApiProblems({ 415: BODYLESS_CHANGE_415 })
   async stop(): Promise<SimulationStatusDto> {
     await this.simulation.request(false);
     return this.simulation.status();

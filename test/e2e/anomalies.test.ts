@@ -126,7 +126,7 @@ test('a kind that does not apply to the sensor, or a sensor the fleet lacks, is 
     'fleet e2e-anomalies does not carry sensor humidity; its devices carry temperature, switch, current';
   assertProblem(
     await call('POST', '/api/v1/anomalies', injection({ sensor: 'humidity', magnitude: -40 })),
-    400,
+    422,
     lacks,
     [{ field: 'sensor', rule: 'carriedByFleet', message: lacks }],
   );

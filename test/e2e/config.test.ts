@@ -188,3 +188,14 @@ test('a changed log level applies at once', async (t) => {
   assert.ok(!logged('level-error'), 'at error level the scrape is not logged');
   await patch({ server: { logLevel: 'error' } });
 });
+
+test('an unknown key is refused even as null, which a merge patch would read as a no-op delete', async () => {
+  const version = (await get()).version;
+  const res = await patch({ producer: { turbo: null }, simulation: { dataVariation: null } });
+  assert.equal(res.status, 400);
+  assert.match(res.type, /^application\/problem\+json/);
+  assert.deepEqual(res.body.errors, [
+    { field: 'producer.turbo', rule: 'unknown', message: 'producer.turbo is not a known field' },
+  ]);
+  assert.equal((await get()).version, version, 'nothing was applied');
+});

@@ -68,14 +68,14 @@ test('the catalog lists the built-in scenarios', async () => {
   ]);
 });
 
-test('unknown scenarios are 404 on read, start and stop; unknown fleets 404 on start', async () => {
+test('unknown scenarios are 404 on read, start and stop; unknown fleets 422 on start', async () => {
   const missing = 'scenario "tsunami" does not exist';
   assertProblem(await call('GET', '/api/v1/scenarios/tsunami'), 404, missing);
   assertProblem(await call('POST', '/api/v1/scenarios/tsunami/start', {}), 404, missing);
   assertProblem(await call('POST', '/api/v1/scenarios/tsunami/stop'), 404, missing);
   assertProblem(
     await call('POST', '/api/v1/scenarios/heat-wave/start', { fleetId: 'ghost' }),
-    404,
+    422,
     'fleet "ghost" does not exist',
   );
   assertProblem(

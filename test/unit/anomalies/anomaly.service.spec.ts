@@ -176,7 +176,7 @@ test('bad requests: kind × sensor, magnitude, fleet, sensor carried, target mat
   assert.equal(p.body.detail, 'fleet "nope" does not exist');
 
   p = thrownProblem(() => service.inject(spike({ sensor: 'humidity' })));
-  assert.equal(p.status, 400);
+  assert.equal(p.status, 422);
   assert.deepEqual(p.body.errors, [
     {
       field: 'sensor',

@@ -1,8 +1,9 @@
 /**
- * Prints readings as they arrive in the topic (`npm run watch`), and the rate every few
+ * Prints readings as they arrive in the topic (`npm run consume`), and the rate every few
  * seconds. KAFKA_BROKERS defaults to the embedded broker's address, KAFKA_TOPIC to fleetsim's.
- *   npm run watch              one line per reading
- *   npm run watch -- --rate    only the rate
+ *   npm run consume            one line per reading
+ *   npm run consume -- --rate  only the rate
+ * (`npm run watch` is the old name, kept as an alias for now.)
  */
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
@@ -12,11 +13,11 @@ const topic = process.env.KAFKA_TOPIC || 'fleetsim.readings';
 const rateOnly = process.argv.includes('--rate');
 
 const kafka = new kafkajs.Kafka({
-  clientId: 'fleetsim-watch',
+  clientId: 'fleetsim-consume',
   brokers,
   logLevel: kafkajs.logLevel.NOTHING,
 });
-const consumer = kafka.consumer({ groupId: `fleetsim-watch-${randomUUID()}` });
+const consumer = kafka.consumer({ groupId: `fleetsim-consume-${randomUUID()}` });
 let count = 0;
 let last = Date.now();
 
