@@ -4,6 +4,7 @@
  * measures the whole path scheduler → generator → serializer → producer → broker over a
  * window after a warm-up. Reports one PipelineResult over IPC.
  */
+import kafkajs from 'kafkajs';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -146,7 +147,12 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     observe(seconds);
   }) as typeof metrics.sendLatency.observe;
 
-  const admin = producerService.sender.kafka.admin();
+  // The topic's offsets through a client of its own, whichever engine produces.
+  const admin = new kafkajs.Kafka({
+    clientId: 'fleetsim-bench',
+    brokers: spec.brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   const topicMessages = async () =>
     (await admin.fetchTopicOffsets(spec.topic)).reduce((n, o) => n + Number(o.high), 0);

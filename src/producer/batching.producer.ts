@@ -3,17 +3,10 @@ import { type BreakerState, CircuitBreaker } from './circuit.breaker.js';
 import { type DropReason, DeliveryStats } from './delivery.stats.js';
 import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
 import { PartitionedQueue, type TakenBatch } from './record.queue.js';
+import type { BatchSender as Sender, PartitionFailure, SendError } from './sender.js';
 
-/** Sends one batch to Kafka; rejects with `retriable` set on errors worth another try. */
-export interface BatchSender {
-  /** The partition for a key hash under the topic's current partition count. */
-  partition(hash: number): number;
-  /**
-   * Sends records to the partitions they carry. Resolves with the records the client did not
-   * send (whole partitions), if any; they are queued again and retried.
-   */
-  send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void>;
-}
+/** What BatchingProducer needs of a Kafka client (sender.ts describes the results). */
+export type BatchSender = Pick<Sender, 'partition' | 'send'>;
 
 export interface BatchingOptions {
   batchSize: number;
@@ -39,33 +32,13 @@ export interface ProducerObserver {
 /** Share of `bufferMemory` past which the backpressure policy acts. */
 export const HIGH_WATER = 0.8;
 
-const TRANSIENT =
-  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
-
-/**
- * Whether a send error is worth another try. kafkajs wraps the cause when its own retries run
- * out (KafkaJSNumberOfRetriesExceeded) or when it gives up (KafkaJSNonRetriableError, flagged
- * not retriable even around a refused connection), so the whole chain is read: a broker that
- * cannot be reached is always worth another try.
- */
-export function isRetriable(err: unknown): boolean {
-  type KafkaError = {
-    retriable?: boolean;
-    name?: string;
-    originalError?: unknown;
-    cause?: unknown;
-  };
-  let e = err as KafkaError | undefined;
-  let innermost = e;
-  for (let depth = 0; e && depth < 10; depth++) {
-    if (TRANSIENT.test(e.name ?? '')) return true;
-    innermost = e;
-    e = (e.originalError ?? e.cause) as KafkaError | undefined;
-  }
-  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
-  const outer = err as KafkaError | undefined;
-  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
-  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
+/** A send's rejection as a SendError; anything without the flag is not worth a retry. */
+function asSendError(err: unknown): SendError {
+  const e = (err instanceof Error ? err : new Error(String(err))) as Partial<SendError> & Error;
+  return Object.assign(e, {
+    retriable: e.retriable === true,
+    type: typeof e.type === 'string' ? e.type : 'UNKNOWN',
+  });
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -298,86 +271,136 @@ export class BatchingProducer {
     this.notifyIdle();
   }
 
+  /**
+   * Sends a batch and settles it partition by partition: acknowledged and non-retriable
+   * partitions are counted and released at once; partitions with a retriable error are sent
+   * again on their own (the others are never re-sent), with exponential backoff, up to
+   * `maxRetries`; then they wait, exactly as they were, at the front of the queue for the
+   * circuit to let sends through.
+   */
   private async dispatch(taken: TakenBatch): Promise<void> {
-    const batch = taken.records;
-    const bytes = taken.bytes;
-    const n = batch.length;
+    let pending = taken;
     let attempt = 0;
     for (;;) {
       const started = performance.now();
-      try {
-        const unsent = (await this.sender.send(batch)) ?? [];
-        const ok = n - unsent.length;
-        this.stats.inFlight -= n;
-        this.stats.acknowledged += ok;
-        if (unsent.length === 0) {
-          this.breaker.success();
-          this.stats.batches++;
-          this.stats.bytes += bytes;
-          this.observer.batchAcknowledged?.(ok, bytes, performance.now() - started);
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Partitions the client did not send (stale metadata): they go back to the front of
-        // their queues, as a failed attempt; each partition is all sent or all unsent.
-        let unsentBytes = 0;
-        for (const r of unsent) unsentBytes += r.key.length + r.value.length;
-        const unsentPartitions = [...new Set(unsent.map((r) => r.partition))];
-        this.stats.bytes += bytes - unsentBytes;
-        if (ok > 0) this.stats.batches++;
-        this.breaker.failure();
-        this.observer.batchFailed?.(
-          unsent.length,
-          new Error('partitions not sent by the client'),
-          true,
-        );
-        this.stats.queued += unsent.length;
-        this.stats.retried += unsent.length;
-        this.observer.retried?.(unsent.length);
-        this.queue.release(taken.partitions.filter((q) => !unsentPartitions.includes(q)));
-        this.retries.push({ records: unsent, bytes: unsentBytes, partitions: unsentPartitions });
-        this.retryBytes += unsentBytes;
-        break;
-      } catch (err) {
-        const retriable = isRetriable(err);
-        this.observer.batchFailed?.(n, err as Error, retriable);
-        if (!retriable) {
-          this.breaker.success(); // the broker answered; the batch itself is bad
-          this.stats.inFlight -= n;
-          this.stats.failed += n;
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Every failed attempt counts towards opening the circuit.
-        this.breaker.failure();
-        if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
-          attempt++;
-          await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
-          // Another send may have opened the circuit meanwhile: then wait for its probe.
-          if (this.breaker.state === 'closed' && !this.stopped) {
-            this.stats.retried += n;
-            this.observer.retried?.(n);
-            continue;
-          }
-        }
-        this.stats.inFlight -= n;
-        if (this.stopped) {
-          this.drop(n, 'shutdown');
-          this.queue.release(taken.partitions);
-          break;
-        }
-        // Keep the batch: it goes out first once the circuit lets sends through.
-        this.stats.queued += n;
-        this.stats.retried += n;
-        this.observer.retried?.(n);
-        this.retries.push(taken);
-        this.retryBytes += bytes;
+      const failures = await this.attempt(pending);
+      const retry = this.settle(pending, failures, started);
+      if (!retry) {
+        this.breaker.success(); // every partition was answered, even if some were refused
         break;
       }
+      // Every failed attempt counts towards opening the circuit.
+      this.breaker.failure();
+      if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
+        attempt++;
+        await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
+        // Another send may have opened the circuit meanwhile: then wait for its probe.
+        if (this.breaker.state === 'closed' && !this.stopped) {
+          this.stats.retried += retry.records.length;
+          this.observer.retried?.(retry.records.length);
+          pending = retry;
+          continue;
+        }
+      }
+      this.park(retry);
+      break;
     }
-    this.inFlightBytes -= bytes;
+    this.inFlightBytes -= taken.bytes;
     this.inFlightRequests--;
     this.pump(this.flushing || this.queue.length >= this.options.batchSize);
+  }
+
+  /** One send; a rejection (nothing written) is every partition's failure. */
+  private async attempt(batch: TakenBatch): Promise<PartitionFailure[]> {
+    try {
+      return (await this.sender.send(batch.records)).failed;
+    } catch (err) {
+      const error = asSendError(err);
+      return batch.partitions.map((partition) => ({ partition, error }));
+    }
+  }
+
+  /**
+   * Books one attempt's outcome: acknowledged records, records refused for good (failed), and
+   * the partitions to try again, returned as a batch of their own (undefined when none).
+   */
+  private settle(
+    batch: TakenBatch,
+    failures: PartitionFailure[],
+    started: number,
+  ): TakenBatch | undefined {
+    const errors = new Map<number, SendError>();
+    for (const f of failures)
+      if (batch.partitions.includes(f.partition)) errors.set(f.partition, f.error);
+    const stats = this.stats;
+    if (errors.size === 0) {
+      stats.inFlight -= batch.records.length;
+      stats.acknowledged += batch.records.length;
+      stats.batches++;
+      stats.bytes += batch.bytes;
+      this.observer.batchAcknowledged?.(
+        batch.records.length,
+        batch.bytes,
+        performance.now() - started,
+      );
+      this.queue.release(batch.partitions);
+      return undefined;
+    }
+    const retry: TakenBatch = { records: [], bytes: 0, partitions: [] };
+    /** Records per distinct error, reported once each. */
+    const byError = new Map<SendError, number>();
+    let ok = 0;
+    let okBytes = 0;
+    let refused = 0;
+    for (const r of batch.records) {
+      const error = errors.get(r.partition);
+      if (!error) {
+        ok++;
+        okBytes += recordBytes(r);
+      } else {
+        byError.set(error, (byError.get(error) ?? 0) + 1);
+        if (error.retriable) {
+          retry.records.push(r);
+          retry.bytes += recordBytes(r);
+        } else {
+          refused++;
+        }
+      }
+    }
+    for (const [error, messages] of byError) {
+      this.observer.batchFailed?.(messages, error, error.retriable);
+    }
+    stats.inFlight -= ok + refused;
+    stats.acknowledged += ok;
+    stats.failed += refused;
+    if (ok > 0) {
+      stats.batches++;
+      stats.bytes += okBytes;
+      this.observer.batchAcknowledged?.(ok, okBytes, performance.now() - started);
+    }
+    const done: number[] = [];
+    for (const p of batch.partitions) {
+      if (errors.get(p)?.retriable) retry.partitions.push(p);
+      else done.push(p);
+    }
+    this.queue.release(done);
+    return retry.records.length ? retry : undefined;
+  }
+
+  /** A batch whose retries ran out waits, as it is, to go out first (or is dropped at stop). */
+  private park(batch: TakenBatch): void {
+    const n = batch.records.length;
+    this.stats.inFlight -= n;
+    if (this.stopped) {
+      this.drop(n, 'shutdown');
+      this.queue.release(batch.partitions);
+      return;
+    }
+    this.stats.queued += n;
+    this.stats.retried += n;
+    this.observer.retried?.(n);
+    this.retries.push(batch);
+    this.retryBytes += batch.bytes;
   }
 
   private notifyIdle(): void {

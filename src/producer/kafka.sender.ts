@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import kafkajs, {
   type Admin,
@@ -8,28 +8,35 @@ import kafkajs, {
   type logCreator,
 } from 'kafkajs';
 import type { CompressionName } from '../config/fleetsim.config.js';
-import type { BatchSender } from './batching.producer.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
 import { partitionFor } from './fnv1a.partitioner.js';
 import type { OutgoingRecord } from './outgoing.record.js';
+import {
+  ALL_SENT,
+  type BatchSender,
+  byPartition,
+  type PartitionFailure,
+  type SendError,
+  sendError,
+  type SenderOptions,
+  type SendResult,
+} from './sender.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
+const RequestQueue = createRequire(import.meta.url)(
+  'kafkajs/src/network/requestQueue/index.js',
+) as { prototype: object };
 
 registerCompressionCodecs();
 
-export interface KafkaSenderOptions {
-  brokers: string[];
-  clientId: string;
-  topic: string;
-  topicPartitions: number;
-  topicReplicationFactor: number;
-  requiredAcks: -1 | 0 | 1;
-  compression: CompressionName;
-  idempotent: boolean;
-  maxInFlightRequests: number;
-  /** How often the topic's partition count is re-read, in ms. */
-  metadataRefreshMs?: number;
+export interface KafkaSenderOptions extends SenderOptions {
   logCreator?: logCreator;
+  /**
+   * Called when this sender's kafkajs client cannot go on as it is (its metadata lacks
+   * partitions of the topic, or the idempotent producer's state was lost): the owner replaces
+   * the whole sender through BatchingProducer.setSender, the one client-swap mechanism.
+   */
+  onStale?: (reason: string) => void;
 }
 
 const COMPRESSION_TYPES: Record<CompressionName, number> = {
@@ -65,14 +72,93 @@ const PRODUCER_STATE_ERRORS = new Set([
   'INVALID_PRODUCER_EPOCH',
 ]);
 
+interface KafkajsError {
+  retriable?: boolean;
+  name?: string;
+  type?: string;
+  originalError?: unknown;
+  cause?: unknown;
+}
+
 /** The Kafka error type of a kafkajs error, looking through its wrappers. */
-function errorType(err: unknown): string {
-  let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined;
+export function errorType(err: unknown): string {
+  let e = err as KafkajsError | undefined;
   for (let depth = 0; e && depth < 10; depth++) {
     if (e.type) return e.type;
-    e = (e.originalError ?? e.cause) as typeof e;
+    e = (e.originalError ?? e.cause) as KafkajsError | undefined;
   }
   return '';
+}
+
+const TRANSIENT =
+  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
+
+/**
+ * Whether a kafkajs error is worth another try. kafkajs wraps the cause when its own retries
+ * run out (KafkaJSNumberOfRetriesExceeded) or when it gives up (KafkaJSNonRetriableError,
+ * flagged not retriable even around a refused connection), so the whole chain is read: a
+ * broker that cannot be reached is always worth another try.
+ */
+export function isRetriable(err: unknown): boolean {
+  let e = err as KafkajsError | undefined;
+  let innermost = e;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (TRANSIENT.test(e.name ?? '')) return true;
+    innermost = e;
+    e = (e.originalError ?? e.cause) as KafkajsError | undefined;
+  }
+  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
+  const outer = err as KafkajsError | undefined;
+  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
+}
+
+/** A kafkajs error as fleetsim's SendError ({ retriable, type }). */
+export function kafkajsSendError(err: unknown): SendError {
+  let type = errorType(err);
+  if (!type) {
+    const names: string[] = [];
+    let e = err as KafkajsError | undefined;
+    for (let depth = 0; e && depth < 10; depth++) {
+      names.push(e.name ?? '');
+      e = (e.originalError ?? e.cause) as KafkajsError | undefined;
+    }
+    type = names.some((n) => /Timeout/.test(n))
+      ? 'REQUEST_TIMED_OUT'
+      : names.some((n) => TRANSIENT.test(n))
+        ? 'NETWORK_EXCEPTION'
+        : 'UNKNOWN_SERVER_ERROR';
+  }
+  return sendError((err as Error)?.message ?? String(err), type, isRetriable(err), err);
+}
+
+// kafkajs 2.2.4 arms a timer for `throttledUntil - Date.now()` ms whenever a request is
+// answered, a negative delay when no broker throttles (throttledUntil starts at -1), and Node 24
+// prints a TimeoutNegativeWarning for it (tulios/kafkajs#1751). This is kafkajs's method with
+// that one delay clamped at 0, where Node's own clamp put it anyway (it then ran after 1 ms).
+{
+  interface Queue {
+    throttledUntil: number;
+    throttleCheckTimeoutId: NodeJS.Timeout | null;
+    pending: unknown[];
+    checkPendingRequests(): void;
+    scheduleCheckPendingRequests(): void;
+  }
+  const CHECK_PENDING_REQUESTS_INTERVAL = 10;
+  (RequestQueue.prototype as Queue).scheduleCheckPendingRequests = function (this: Queue) {
+    if (this.throttleCheckTimeoutId) return;
+    let scheduleAt = this.throttledUntil - Date.now();
+    if (this.pending.length > 0) {
+      scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
+    }
+    this.throttleCheckTimeoutId = setTimeout(
+      () => {
+        this.throttleCheckTimeoutId = null;
+        this.checkPendingRequests();
+      },
+      Math.max(0, scheduleAt),
+    );
+  };
 }
 
 /** kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. */
@@ -87,24 +173,30 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
 /**
  * Sends batches with kafkajs: explicit partition per message (FNV-1a of the key modulo the
  * topic's partition count, re-read every `metadataRefreshMs`), pre-serialized values, no
- * headers, TCP_NODELAY sockets.
+ * headers, TCP_NODELAY sockets. kafkajs fails a whole produce request when one of its
+ * partitions fails, and cannot say which partitions were written, so each partition goes in a
+ * request of its own (sent concurrently; kafkajs puts them on the leaders' connections).
+ *
+ * kafkajs's producer keeps the metadata it loaded on its first send and skips partitions it
+ * does not know; when the partition count changes, or the idempotent producer's state is lost,
+ * this sender keeps routing by what its client knows and asks its owner (`onStale`) for a
+ * fresh sender, which takes over the queue when the sends in flight are answered.
  */
 export class KafkaSender implements BatchSender {
   readonly kafka: Kafka;
   private producer?: Producer;
   private admin?: Admin;
   private refreshTimer?: NodeJS.Timeout;
-  /** Sends in flight per kafkajs producer, so a replaced one is closed only when idle. */
-  private readonly inFlight = new Map<Producer, number>();
-  private readonly settled = new EventEmitter();
-  private renewing = false;
   private readonly compression: number;
+  private readonly acks: -1 | 0 | 1;
+  private stale = false;
   partitionCount: number;
   connected = false;
 
   constructor(private readonly options: KafkaSenderOptions) {
     this.compression = compressionType(options.compression);
     this.partitionCount = options.topicPartitions;
+    this.acks = options.idempotent ? -1 : options.requiredAcks;
     this.kafka = new kafkajs.Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
@@ -125,7 +217,14 @@ export class KafkaSender implements BatchSender {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     await this.ensureTopic();
-    this.producer = await this.newProducer();
+    this.producer = this.kafka.producer({
+      idempotent: this.options.idempotent,
+      maxInFlightRequests: this.options.idempotent ? 1 : this.options.maxInFlightRequests,
+      allowAutoTopicCreation: false,
+      // fleetsim retries on its own, counting every retry; the idempotent producer insists on one.
+      retry: { retries: this.options.idempotent ? 1 : 0, initialRetryTime: 100 },
+    });
+    await this.producer.connect();
     this.connected = true;
     const every = this.options.metadataRefreshMs ?? 10_000;
     this.refreshTimer = setInterval(() => void this.refreshPartitions().catch(() => {}), every);
@@ -151,62 +250,29 @@ export class KafkaSender implements BatchSender {
           if (err.type !== 'TOPIC_ALREADY_EXISTS') throw err;
         });
     }
-    await this.refreshPartitions();
-  }
-
-  private async newProducer(): Promise<Producer> {
-    const producer = this.kafka.producer({
-      idempotent: this.options.idempotent,
-      maxInFlightRequests: this.options.idempotent ? 1 : this.options.maxInFlightRequests,
-      allowAutoTopicCreation: false,
-      // fleetsim retries on its own, counting every retry; the idempotent producer insists on one.
-      retry: { retries: this.options.idempotent ? 1 : 0, initialRetryTime: 100 },
-    });
-    await producer.connect();
-    return producer;
+    const meta = await admin.fetchTopicMetadata({ topics: [this.options.topic] });
+    const count = meta.topics[0]?.partitions.length ?? 0;
+    if (count > 0) this.partitionCount = count;
   }
 
   /**
-   * Re-reads the topic's partition count; returns it. kafkajs silently skips messages for
-   * partitions its producer has no metadata for, so before routing to a changed count a fresh
-   * kafkajs producer (which loads the topic's metadata on its first send) takes over; the old
-   * one is disconnected once its requests in flight are answered.
+   * Re-reads the topic's partition count; returns the count this sender routes by. Once
+   * connected, a change is not adopted here (the kafkajs producer would skip the partitions
+   * it does not know): a fresh sender, which loads the new count, is asked for.
    */
   async refreshPartitions(): Promise<number> {
     const meta = await this.admin!.fetchTopicMetadata({ topics: [this.options.topic] });
     const count = meta.topics[0]?.partitions.length ?? 0;
     if (count > 0 && count !== this.partitionCount) {
-      if (this.producer) {
-        const old = this.producer;
-        this.producer = await this.newProducer();
-        void this.retire(old);
-      }
-      this.partitionCount = count;
+      this.markStale(`the topic has ${count} partitions, this client knows ${this.partitionCount}`);
     }
     return this.partitionCount;
   }
 
-  /** Replaces a kafkajs producer whose metadata is stale with a fresh one (once per producer). */
-  private async renewProducer(stale: Producer): Promise<void> {
-    if (this.producer !== stale || this.renewing) return;
-    this.renewing = true;
-    try {
-      await this.refreshPartitions();
-      if (this.producer === stale) {
-        this.producer = await this.newProducer();
-        void this.retire(stale);
-      }
-    } finally {
-      this.renewing = false;
-    }
-  }
-
-  private async retire(producer: Producer): Promise<void> {
-    while ((this.inFlight.get(producer) ?? 0) > 0) {
-      await new Promise<void>((resolve) => this.settled.once('settled', resolve));
-    }
-    this.inFlight.delete(producer);
-    await producer.disconnect().catch(() => {});
+  private markStale(reason: string): void {
+    if (this.stale || !this.connected) return;
+    this.stale = true;
+    this.options.onStale?.(reason);
   }
 
   /** True when the cluster answers a metadata request. */
@@ -224,53 +290,61 @@ export class KafkaSender implements BatchSender {
     return partitionFor(hash, this.partitionCount);
   }
 
-  async send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void> {
+  async send(records: OutgoingRecord[]): Promise<SendResult> {
     const producer = this.producer;
-    if (!producer) throw Object.assign(new Error('producer is not connected'), { retriable: true });
+    if (!producer) throw sendError('producer is not connected', 'NETWORK_EXCEPTION', true);
+    const groups = byPartition(records);
+    const sends: Promise<PartitionFailure | undefined>[] = [];
+    for (const [partition, list] of groups)
+      sends.push(this.sendPartition(producer, partition, list));
+    const failed: PartitionFailure[] = [];
+    for (const f of await Promise.all(sends)) if (f) failed.push(f);
+    return failed.length ? { failed } : ALL_SENT;
+  }
+
+  /** Sends one partition's records in one request; resolves with its failure, if any. */
+  private async sendPartition(
+    producer: Producer,
+    partition: number,
+    records: OutgoingRecord[],
+  ): Promise<PartitionFailure | undefined> {
     const messages = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      messages[i] = { key: r.key, value: r.value, partition: r.partition };
+      messages[i] = { key: r.key, value: r.value, partition };
     }
-    const acks = this.options.idempotent ? -1 : this.options.requiredAcks;
-    this.inFlight.set(producer, (this.inFlight.get(producer) ?? 0) + 1);
     let answered: Array<{ partition: number; errorCode: number }>;
     try {
       answered = await producer.sendBatch({
-        acks,
+        acks: this.acks,
         compression: this.compression,
         topicMessages: [{ topic: this.options.topic, messages }],
       });
     } catch (err) {
-      if (PRODUCER_STATE_ERRORS.has(errorType(err))) {
+      const error = kafkajsSendError(err);
+      if (PRODUCER_STATE_ERRORS.has(error.type)) {
         // The idempotent producer's numbering no longer matches the broker's (e.g. state lost
-        // in a broker failure): a fresh client gets a new producer id; the batch is retried.
-        void this.renewProducer(producer).catch(() => {});
-        const type = errorType(err);
-        throw Object.assign(
-          new Error(
-            `producer state lost (${type}: ${(err as Error).message}); renewing the client`,
-          ),
-          { retriable: true },
-        );
+        // in a broker failure): a fresh client gets a new producer id; the records are retried.
+        this.markStale(`producer state lost (${error.type})`);
+        error.retriable = true;
+      } else if (error.retriable) {
+        // A partition error may mean the partition count changed: re-read it.
+        void this.refreshPartitions().catch(() => {});
       }
-      // A partition error may mean the partition count changed: re-read it before the retry.
-      void this.refreshPartitions().catch(() => {});
-      throw err;
-    } finally {
-      this.inFlight.set(producer, (this.inFlight.get(producer) ?? 1) - 1);
-      this.settled.emit('settled');
+      return { partition, error };
     }
-    if (acks !== 0) {
-      // Never count as acknowledged what kafkajs did not send: it silently skips partitions
-      // its metadata does not know (e.g. right after a broker restart or a partition change).
-      const ok = new Set(answered.filter((r) => r.errorCode === 0).map((r) => r.partition));
-      const unanswered = records.filter((r) => !ok.has(r.partition));
-      if (unanswered.length) {
-        void this.renewProducer(producer).catch(() => {});
-        return unanswered;
-      }
+    // Never count as acknowledged what kafkajs did not send: it silently skips partitions
+    // its metadata does not know (e.g. right after a broker restart or a partition change).
+    if (this.acks !== 0 && !answered.some((r) => r.partition === partition && r.errorCode === 0)) {
+      this.markStale(`partition ${partition} is not in the client's metadata`);
+      const error: SendError = sendError(
+        `kafkajs did not send partition ${partition}: not in its metadata`,
+        'UNKNOWN_TOPIC_OR_PARTITION',
+        true,
+      );
+      return { partition, error };
     }
+    return undefined;
   }
 
   async disconnect(): Promise<void> {

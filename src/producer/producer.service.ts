@@ -13,11 +13,14 @@ import { KafkaTarget } from '../kafka/kafka-target.js';
 import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { BatchingProducer, type BatchingOptions } from './batching.producer.js';
-import { compressionType, KafkaSender } from './kafka.sender.js';
+import { KafkaSender } from './kafka.sender.js';
 import type { OutgoingRecord } from './outgoing.record.js';
+import { PlatformaticSender } from './platformatic.sender.js';
+import type { BatchSender } from './sender.js';
 
-/** Settings baked into the kafkajs client: changing one means connecting a new client. */
+/** Settings baked into the Kafka client: changing one means connecting a new client. */
 export const CLIENT_SETTINGS = [
+  'kafka.client',
   'kafka.topic',
   'kafka.clientId',
   'producer.requiredAcks',
@@ -45,9 +48,11 @@ function batchingOptions(config: FleetsimConfig): BatchingOptions {
 @Injectable()
 export class ProducerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Producer');
-  private current: KafkaSender;
+  private current: BatchSender;
   readonly producer: BatchingProducer;
   private connecting?: Promise<void>;
+  /** Client swaps (config changes, renewals) run one at a time, in this chain. */
+  private swaps: Promise<void> = Promise.resolve();
   /** A client swap under way (config change), awaited at shutdown. */
   private swapping?: Promise<void>;
   private stopped = false;
@@ -89,12 +94,13 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   /** The Kafka client in use. */
-  get sender(): KafkaSender {
+  get sender(): BatchSender {
     return this.current;
   }
 
-  private buildSender(c: FleetsimConfig): KafkaSender {
-    return new KafkaSender({
+  /** A sender of the configured engine (`kafka.client`); throws when a codec is missing. */
+  private buildSender(c: FleetsimConfig): BatchSender {
+    const options = {
       brokers: this.target.brokers.length ? this.target.brokers : ['127.0.0.1:9092'],
       clientId: c.kafka.clientId,
       topic: c.kafka.topic,
@@ -105,7 +111,45 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       idempotent: c.producer.idempotent,
       maxInFlightRequests: c.producer.maxInFlightRequests,
       metadataRefreshMs: c.kafka.metadataRefreshMs,
-      logCreator: kafkajsLogCreator(new Logger('kafkajs')),
+    };
+    if (c.kafka.client === 'kafkajs') {
+      const sender: KafkaSender = new KafkaSender({
+        ...options,
+        logCreator: kafkajsLogCreator(new Logger('kafkajs')),
+        onStale: (reason) => this.renew(sender, reason),
+      });
+      return sender;
+    }
+    return new PlatformaticSender(options);
+  }
+
+  /** Runs a client swap after the ones before it. */
+  private serialized(swap: () => Promise<void>): Promise<void> {
+    const run = this.swaps.then(swap);
+    this.swaps = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Replaces a sender whose client cannot go on as it is (KafkaSender's `onStale`) with a fresh
+   * one of the same settings, through the same hand-over as a configuration change.
+   */
+  private renew(stale: BatchSender, reason: string): void {
+    void this.serialized(async () => {
+      if (this.stopped || this.current !== stale) return;
+      const next = this.buildSender(this.config.config);
+      try {
+        await next.connect();
+      } catch (err) {
+        await next.disconnect();
+        this.logger.warn(`could not renew the Kafka client (${(err as Error).message})`);
+        return;
+      }
+      if (this.stopped || this.current !== stale) return next.disconnect();
+      await this.producer.setSender(next);
+      this.current = next;
+      this.logger.log(`renewed the Kafka client: ${reason}`);
+      await stale.disconnect();
     });
   }
 
@@ -121,8 +165,9 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   }: ConfigChange): Promise<PreparedChange | undefined> {
     const changed = CLIENT_SETTINGS.filter((path) => changedPaths.includes(path));
     if (changed.length === 0) return undefined;
+    let sender: BatchSender;
     try {
-      compressionType(next.producer.compression);
+      sender = this.buildSender(next);
     } catch (err) {
       throw new ProblemException(HttpStatus.BAD_REQUEST, (err as Error).message, {
         errors: [
@@ -135,19 +180,20 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       });
     }
     if (this.stopped) {
+      await sender.disconnect();
       throw new ProblemException(
         HttpStatus.SERVICE_UNAVAILABLE,
         'fleetsim is shutting down; nothing was changed',
       );
     }
     if (!this.target.connect || !this.current.connected) {
+      await sender.disconnect();
       throw new ProblemException(
         HttpStatus.SERVICE_UNAVAILABLE,
         `${changed.join(', ')} can only change while the producer is connected to Kafka ` +
           '(see /health/ready); nothing was changed',
       );
     }
-    const sender = this.buildSender(next);
     try {
       await sender.connect();
     } catch (err) {
@@ -160,7 +206,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     return {
       abort: () => sender.disconnect(),
       commit: async () => {
-        const swap = this.swapClient(sender, changed, previous);
+        const swap = this.serialized(() => this.swapClient(sender, changed, previous));
         this.swapping = swap;
         try {
           await swap;
@@ -172,13 +218,14 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async swapClient(
-    next: KafkaSender,
+    next: BatchSender,
     changed: readonly string[],
     previous: FleetsimConfig,
   ): Promise<void> {
     // Shutdown began while the new client connected: it closes the client in use, not this one.
     if (this.stopped) return next.disconnect();
-    const old = (await this.producer.setSender(next)) as KafkaSender;
+    const old = this.current;
+    await this.producer.setSender(next);
     this.current = next;
     this.logger.log(
       `new Kafka client in use for ${changed.map((p) => `${p}=${JSON.stringify(getPath(this.config.config, p))}`).join(', ')}; ` +
