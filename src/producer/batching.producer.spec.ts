@@ -276,15 +276,17 @@ test('a non-retriable error on one partition fails that partition only; the othe
   assert.ok(p.stats.balanced());
 });
 
-test('a partition whose retries run out is kept, sent again later exactly once and in order', async () => {
+test('a partition whose retries run out is kept, sent again later exactly once and in order', async (t) => {
   const sender = new ScriptedSender();
   sender.partitions = 2;
   sender.partitionErrors.set(0, sendError('not the leader', 'NOT_LEADER_OR_FOLLOWER', true));
   const p = new BatchingProducer(sender, {
     ...OPTIONS,
     maxRetries: 1,
+    maxInFlightRequests: 1,
     breaker: { failureThreshold: 3, openMs: 5, maxOpenMs: 5 },
   });
+  t.after(() => p.close(0));
   for (let i = 0; i < 40; i++) p.offer(record(i));
   await until('partition 1 acknowledged', () => p.stats.acknowledged === 20);
   await until('partition 0 tried again and again', () => sender.batches.length >= 4);

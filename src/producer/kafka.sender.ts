@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
 import kafkajs, {
   type Admin,
@@ -8,6 +7,7 @@ import kafkajs, {
   type logCreator,
 } from 'kafkajs';
 import type { CompressionName } from '../config/fleetsim.config.js';
+import '../kafka/kafkajs.patch.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
 import { partitionFor } from './fnv1a.partitioner.js';
 import type { OutgoingRecord } from './outgoing.record.js';
@@ -23,9 +23,6 @@ import {
 } from './sender.js';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
-const RequestQueue = createRequire(import.meta.url)(
-  'kafkajs/src/network/requestQueue/index.js',
-) as { prototype: object };
 
 registerCompressionCodecs();
 
@@ -113,9 +110,13 @@ export function isRetriable(err: unknown): boolean {
   return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
 }
 
-/** A kafkajs error as fleetsim's SendError ({ retriable, type }). */
+/** Error names kafkajs still spells as before Kafka 2.4 renamed them. */
+const RENAMED: Record<string, string> = { NOT_LEADER_FOR_PARTITION: 'NOT_LEADER_OR_FOLLOWER' };
+
+/** A kafkajs error as fleetsim's SendError ({ retriable, type }), in Kafka's current names. */
 export function kafkajsSendError(err: unknown): SendError {
   let type = errorType(err);
+  type = RENAMED[type] ?? type;
   if (!type) {
     const names: string[] = [];
     let e = err as KafkajsError | undefined;
@@ -130,35 +131,6 @@ export function kafkajsSendError(err: unknown): SendError {
         : 'UNKNOWN_SERVER_ERROR';
   }
   return sendError((err as Error)?.message ?? String(err), type, isRetriable(err), err);
-}
-
-// kafkajs 2.2.4 arms a timer for `throttledUntil - Date.now()` ms whenever a request is
-// answered, a negative delay when no broker throttles (throttledUntil starts at -1), and Node 24
-// prints a TimeoutNegativeWarning for it (tulios/kafkajs#1751). This is kafkajs's method with
-// that one delay clamped at 0, where Node's own clamp put it anyway (it then ran after 1 ms).
-{
-  interface Queue {
-    throttledUntil: number;
-    throttleCheckTimeoutId: NodeJS.Timeout | null;
-    pending: unknown[];
-    checkPendingRequests(): void;
-    scheduleCheckPendingRequests(): void;
-  }
-  const CHECK_PENDING_REQUESTS_INTERVAL = 10;
-  (RequestQueue.prototype as Queue).scheduleCheckPendingRequests = function (this: Queue) {
-    if (this.throttleCheckTimeoutId) return;
-    let scheduleAt = this.throttledUntil - Date.now();
-    if (this.pending.length > 0) {
-      scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
-    }
-    this.throttleCheckTimeoutId = setTimeout(
-      () => {
-        this.throttleCheckTimeoutId = null;
-        this.checkPendingRequests();
-      },
-      Math.max(0, scheduleAt),
-    );
-  };
 }
 
 /** kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. */

@@ -13,9 +13,8 @@ import { KafkaTarget } from '../kafka/kafka-target.js';
 import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { BatchingProducer, type BatchingOptions } from './batching.producer.js';
-import { KafkaSender } from './kafka.sender.js';
+import { createSender } from './engines.js';
 import type { OutgoingRecord } from './outgoing.record.js';
-import { PlatformaticSender } from './platformatic.sender.js';
 import type { BatchSender } from './sender.js';
 
 /** Settings baked into the Kafka client: changing one means connecting a new client. */
@@ -112,15 +111,10 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       maxInFlightRequests: c.producer.maxInFlightRequests,
       metadataRefreshMs: c.kafka.metadataRefreshMs,
     };
-    if (c.kafka.client === 'kafkajs') {
-      const sender: KafkaSender = new KafkaSender({
-        ...options,
-        logCreator: kafkajsLogCreator(new Logger('kafkajs')),
-        onStale: (reason) => this.renew(sender, reason),
-      });
-      return sender;
-    }
-    return new PlatformaticSender(options);
+    return createSender(c.kafka.client, options, {
+      logCreator: kafkajsLogCreator(new Logger('kafkajs')),
+      onStale: (sender, reason) => this.renew(sender, reason),
+    });
   }
 
   /** Runs a client swap after the ones before it. */

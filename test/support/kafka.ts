@@ -1,5 +1,6 @@
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
+import '../../src/kafka/kafkajs.patch.js';
 
 /** The brokers `npm test` started (or KAFKA_BROKERS); tests must run through `npm test`. */
 export function testBrokers(): string[] {
