@@ -32,7 +32,7 @@ import { Rng } from '../../src/simulation/random.js';
 import { generateReading } from '../../src/simulation/reading.generator.js';
 import { JsonReadingSerializer } from '../../src/simulation/reading.serializer.js';
 import { SENSOR_NAMES } from '../../src/simulation/sensors/sensor.model.js';
-import { consumeAll, testBrokers, testKafka, uniqueTopic } from '../support/kafka.js';
+import { consumeAll, sendSettled, testBrokers, testKafka, uniqueTopic } from '../support/kafka.js';
 
 /** Every value of producer.compression (COMPRESSIONS in the config). */
 const COMPRESSIONS: readonly CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
@@ -196,7 +196,7 @@ before(async () => {
     const compressed = calls[codec]?.compress ?? 0;
     try {
       for (let i = 0; i < records.length; i += 150) {
-        const { failed } = await sender.send(records.slice(i, i + 150));
+        const failed = await sendSettled(sender, records.slice(i, i + 150));
         assert.deepEqual(failed, [], `${ENGINE} ${codec}: every partition written`);
       }
     } finally {

@@ -12,8 +12,15 @@ import { BatchingProducer } from '../../src/producer/batching.producer.js';
 import { createSender } from '../../src/producer/engines.js';
 import { fnv1a32Bytes } from '../../src/producer/fnv1a.partitioner.js';
 import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
-import type { BatchSender, PartitionFailure, SendError } from '../../src/producer/sender.js';
-import { consumeAll, testBrokers, testKafka, uniqueTopic } from '../support/kafka.js';
+import type { SendError } from '../../src/producer/sender.js';
+import {
+  consumeAll,
+  LEADER_MOVING,
+  sendSettled,
+  testBrokers,
+  testKafka,
+  uniqueTopic,
+} from '../support/kafka.js';
 
 const PARTITIONS = 3;
 
@@ -23,28 +30,6 @@ function record(partition: number, i: number, size = 100): OutgoingRecord {
     JSON.stringify({ deviceId: key.toString(), seq: i, pad: 'x'.repeat(size) }),
   );
   return { key, value, hash: fnv1a32Bytes(key), partition, scheduledAt: 0 };
-}
-
-const LEADER_MOVING = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE']);
-
-/**
- * Sends, then sends again the records of the partitions whose leader was not ready (and only
- * those), until every partition is written or refused for another reason: the failures left.
- */
-async function sendSettled(
-  sender: BatchSender,
-  records: OutgoingRecord[],
-): Promise<PartitionFailure[]> {
-  let pending = records;
-  for (let attempt = 0; ; attempt++) {
-    const { failed } = await sender.send(pending);
-    const moving = new Set(
-      failed.filter((f) => LEADER_MOVING.has(f.error.type)).map((f) => f.partition),
-    );
-    if (moving.size === 0 || attempt === 50) return failed;
-    pending = pending.filter((r) => moving.has(r.partition));
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function createTopic(topic: string): Promise<void> {
