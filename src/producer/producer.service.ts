@@ -148,7 +148,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   /**
-   * For a change of a setting baked into the kafkajs client: connects a new client with the
+   * For a change of a setting baked into the Kafka client: connects a new client with the
    * new settings before anything changes (a failure refuses the change), and once the change
    * is applied hands the queue over to it (BatchingProducer.setSender) and closes the old one.
    */
