@@ -105,7 +105,8 @@ const STALE_METADATA = new Set([
  * produce responses, so one partition's error neither fails nor re-sends the others.
  */
 export class PlatformaticSender implements BatchSender {
-  private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  /** The library's client, made by connect() (a closed one cannot be opened again). */
+  private producer!: Producer<Buffer, Buffer, Buffer, Buffer>;
   private refreshTimer?: NodeJS.Timeout;
   private readonly acks: -1 | 0 | 1;
   partitionCount: number;
@@ -115,7 +116,11 @@ export class PlatformaticSender implements BatchSender {
     checkPlatformaticCodec(options.compression);
     this.partitionCount = options.topicPartitions;
     this.acks = options.idempotent ? -1 : options.requiredAcks;
-    this.producer = new Producer({
+  }
+
+  private newProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
+    const options = this.options;
+    return new Producer({
       clientId: options.clientId,
       bootstrapBrokers: options.brokers,
       connectTimeout: 3000,
@@ -143,6 +148,7 @@ export class PlatformaticSender implements BatchSender {
   }
 
   async connect(): Promise<void> {
+    this.producer = this.newProducer();
     await this.ensureTopic();
     this.connected = true;
     const every = this.options.metadataRefreshMs ?? 10_000;
@@ -320,6 +326,6 @@ export class PlatformaticSender implements BatchSender {
   async disconnect(): Promise<void> {
     clearInterval(this.refreshTimer);
     this.connected = false;
-    await this.producer.close(true).catch(() => {});
+    await this.producer?.close(true).catch(() => {});
   }
 }
