@@ -161,7 +161,8 @@ export class KafkaSender implements BatchSender {
   private refreshTimer?: NodeJS.Timeout;
   private readonly compression: number;
   private readonly acks: -1 | 0 | 1;
-  private stale = false;
+  /** When `onStale` was last called (0: never); asked again after 5 s if still in use. */
+  private staleAt = 0;
   partitionCount: number;
   connected = false;
 
@@ -242,8 +243,8 @@ export class KafkaSender implements BatchSender {
   }
 
   private markStale(reason: string): void {
-    if (this.stale || !this.connected) return;
-    this.stale = true;
+    if (!this.connected || Date.now() - this.staleAt < 5000) return;
+    this.staleAt = Date.now();
     this.options.onStale?.(reason);
   }
 
