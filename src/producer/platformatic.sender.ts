@@ -1,11 +1,18 @@
 import {
   Admin,
+  type Broker,
+  type ClusterMetadata,
   compressionsAlgorithms,
+  type Connection,
   findErrorBy,
+  kGetApi,
+  kGetConnection,
+  type MessageRecord,
   MultipleErrors,
-  type MessageToProduce,
+  NumericMap,
   Producer,
-  type ProduceResult,
+  type ProducerInfo,
+  produceV11,
   protocolErrors,
   protocolErrorsCodesById,
   ResponseError,
@@ -43,13 +50,6 @@ interface LibraryError extends Error {
   closed?: boolean;
   code?: string;
   errors?: unknown[];
-  produced?: ProduceResult;
-  response?: {
-    responses?: Array<{
-      name: string;
-      partitionResponses: Array<{ index: number; errorCode: number }>;
-    }>;
-  };
 }
 
 /**
@@ -96,19 +96,51 @@ const STALE_METADATA = new Set([
   'FENCED_LEADER_EPOCH',
 ]);
 
+/** Errors after which an idempotent producer cannot go on with its producer id. */
+const PRODUCER_STATE_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+/** How long the broker may wait for the in-sync replicas' acknowledgements, as kafkajs's. */
+const PRODUCE_TIMEOUT_MS = 30_000;
+
+/** The library's Produce API at whichever version the broker and the library share. */
+type ProduceApi = typeof produceV11.api;
+type ProduceResponse = produceV11.ProduceResponse;
+
+/** The broker already has this batch (same producer id, epoch and sequence): it is written. */
+const DUPLICATE_SEQUENCE_NUMBER = 46;
+
+/** Kafka's sequence numbers wrap around after 2^31 - 1. */
+const nextSequence = (sequence: number, count: number) => (sequence + count) % 2 ** 31;
+
+const EMPTY_HEADERS = new Map<Buffer, Buffer>();
+
 /**
  * Sends batches with @platformatic/kafka: pre-serialized Buffer keys and values to an explicit
  * partition (FNV-1a of the key modulo the partition count the broker reports), no headers.
- * The library batches per broker, compresses, checksums, keeps TCP_NODELAY sockets, refreshes
- * its metadata (every `metadataRefreshMs`, and at once after a stale-metadata error) and
- * recovers an idempotent producer's state; fleetsim reads each partition's result from the
- * produce responses, so one partition's error neither fails nor re-sends the others.
+ *
+ * The library provides the cluster metadata (refreshed every `metadataRefreshMs`, and at once
+ * after a stale-leader error), the broker connections (TCP_NODELAY), API version negotiation,
+ * record batches with their CRC-32C, every codec, and the producer id of an idempotent
+ * producer. fleetsim issues the produce requests through the library's own Produce API, one per
+ * leader broker, and reads each partition's result from the response, so one partition's
+ * error neither fails nor re-sends the others. With idempotence it keeps the producer id and
+ * each partition's sequence number itself and advances a sequence only when its partition is
+ * acknowledged: a retry after an ambiguous failure (written, answer lost) carries the same
+ * sequence and the broker de-duplicates it, as Kafka's Java producer does. (The library's
+ * Producer.send starts a new producer id after any failure, which cannot de-duplicate.)
  */
 export class PlatformaticSender implements BatchSender {
   /** The library's client, made by connect() (a closed one cannot be opened again). */
   private producer!: Producer<Buffer, Buffer, Buffer, Buffer>;
   private refreshTimer?: NodeJS.Timeout;
   private readonly acks: -1 | 0 | 1;
+  /** The idempotent producer's id and epoch, and the next sequence number per partition. */
+  private producerInfo?: ProducerInfo;
+  private readonly sequences = new Map<number, number>();
   partitionCount: number;
   connected = false;
 
@@ -125,20 +157,11 @@ export class PlatformaticSender implements BatchSender {
       bootstrapBrokers: options.brokers,
       connectTimeout: 3000,
       requestTimeout: 30_000,
-      // The broker's own wait for acknowledgements, as kafkajs's produce timeout.
-      timeout: 30_000,
+      timeout: PRODUCE_TIMEOUT_MS,
       metadataMaxAge: options.metadataRefreshMs ?? 10_000,
-      // fleetsim retries on its own, per partition, counting every retry. A library retry
-      // re-sends every partition of a request: only safe when the broker de-duplicates
-      // (idempotence, where the library insists on more than one retry).
-      retries: options.idempotent ? 2 : 0,
-      retryDelay: 100,
-      // Read each partition's result instead of re-sending the whole request.
-      repeatOnStaleMetadata: false,
-      idempotent: options.idempotent,
-      acks: this.acks,
+      // fleetsim retries on its own, per partition, counting every retry.
+      retries: 0,
       maxInflights: options.idempotent ? 1 : options.maxInFlightRequests,
-      ...(options.compression === 'none' ? {} : { compression: options.compression }),
       autocreateTopics: false,
     });
   }
@@ -149,7 +172,12 @@ export class PlatformaticSender implements BatchSender {
 
   async connect(): Promise<void> {
     this.producer = this.newProducer();
-    await this.ensureTopic();
+    try {
+      await this.ensureTopic();
+    } catch (err) {
+      await this.producer.close(true).catch(() => {});
+      throw err;
+    }
     this.connected = true;
     const every = this.options.metadataRefreshMs ?? 10_000;
     this.refreshTimer = setInterval(() => void this.refreshPartitions().catch(() => {}), every);
@@ -184,29 +212,36 @@ export class PlatformaticSender implements BatchSender {
     await this.waitForLeaders();
   }
 
-  /** Reads the topic's metadata until every partition has a leader (a new topic's take a moment). */
+  /**
+   * Reads the topic's metadata until it is known and every partition has a leader (a new
+   * topic's take a moment to appear).
+   */
   private async waitForLeaders(): Promise<void> {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const meta = await this.producer.metadata({
-        topics: [this.options.topic],
-        forceUpdate: true,
-      });
-      const topic = meta.topics.get(this.options.topic);
-      if (topic && topic.partitions.every((p) => p && p.leader >= 0)) {
-        this.partitionCount = topic.partitionsCount;
-        return;
+      let problem: string;
+      try {
+        const meta = await this.producer.metadata({
+          topics: [this.options.topic],
+          forceUpdate: true,
+        });
+        const topic = meta.topics.get(this.options.topic);
+        if (topic && topic.partitions.every((p) => p && p.leader >= 0)) {
+          this.partitionCount = topic.partitionsCount;
+          return;
+        }
+        problem = 'has partitions without a leader';
+      } catch (err) {
+        problem = `has no metadata yet (${(err as Error).message})`;
       }
-      if (Date.now() > deadline) {
-        throw new Error(`topic ${this.options.topic} has partitions without a leader`);
-      }
+      if (Date.now() > deadline) throw new Error(`topic ${this.options.topic} ${problem}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
   /**
-   * Re-reads the topic's partition count into the library's metadata and adopts it: the
-   * library routes with that same metadata, so a partition fleetsim picks is one it knows.
+   * Re-reads the topic's partition count into the library's metadata and adopts it: sends
+   * look their partitions' leaders up in that same metadata.
    */
   async refreshPartitions(): Promise<number> {
     const meta = await this.producer.metadata({
@@ -236,91 +271,131 @@ export class PlatformaticSender implements BatchSender {
     if (!this.connected) {
       throw sendError('producer is not connected', 'NETWORK_EXCEPTION', true);
     }
-    const topic = this.options.topic;
-    // The library maps a partition it does not know onto one it does (modulo its count):
-    // never let it, the key would land on the wrong partition.
-    const known = this.producer.currentMetadata?.topics.get(topic)?.partitionsCount;
-    let unknown: Set<number> | undefined;
-    const messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = [];
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      if (known !== undefined && r.partition >= known) {
-        (unknown ??= new Set()).add(r.partition);
-        continue;
-      }
-      messages.push({ topic, key: r.key, value: r.value, partition: r.partition });
+    const producer = this.producer;
+    let meta: ClusterMetadata;
+    try {
+      meta = await producer.metadata({ topics: [this.options.topic] });
+      if (this.options.idempotent) this.producerInfo ??= await producer.initIdempotentProducer({});
+    } catch (err) {
+      producer.clearMetadata();
+      throw platformaticSendError(err); // nothing was sent
     }
+    const groups = byPartition(records);
     const failed: PartitionFailure[] = [];
-    if (unknown) {
-      void this.refreshPartitions().catch(() => {});
-      for (const partition of unknown) {
+    const topic = meta.topics.get(this.options.topic);
+    const byLeader = new Map<number, number[]>();
+    for (const partition of groups.keys()) {
+      const leader =
+        topic && partition < topic.partitionsCount
+          ? topic.partitions[partition]?.leader
+          : undefined;
+      if (leader === undefined || leader < 0 || !meta.brokers.has(leader)) {
+        const known = topic !== undefined && partition < topic.partitionsCount;
         failed.push({
           partition,
           error: sendError(
-            `partition ${partition} is not in the client's metadata (${known} partitions)`,
-            'UNKNOWN_TOPIC_OR_PARTITION',
+            known
+              ? `partition ${partition} has no leader in the client's metadata`
+              : `partition ${partition} is not in the client's metadata (${topic?.partitionsCount ?? 0} partitions)`,
+            known ? 'LEADER_NOT_AVAILABLE' : 'UNKNOWN_TOPIC_OR_PARTITION',
             true,
           ),
         });
+        continue;
       }
+      const list = byLeader.get(leader);
+      if (list) list.push(partition);
+      else byLeader.set(leader, [partition]);
     }
-    if (messages.length === 0) return { failed };
-    try {
-      await this.producer.send({ messages });
-      return unknown ? { failed } : ALL_SENT;
-    } catch (err) {
-      const partitions = new Set(byPartition(records).keys());
-      for (const p of unknown ?? []) partitions.delete(p);
-      for (const f of this.outcomes(err, partitions)) failed.push(f);
-      return { failed };
+    const requests: Promise<void>[] = [];
+    for (const [leader, partitions] of byLeader) {
+      requests.push(this.sendTo(meta.brokers.get(leader)!, partitions, groups, failed));
     }
+    await Promise.all(requests);
+    if (failed.some((f) => STALE_METADATA.has(f.error.type))) {
+      // The next send reads fresh metadata (leaders, partition count).
+      producer.clearMetadata();
+      void this.refreshPartitions().catch(() => {});
+    }
+    return failed.length ? { failed } : ALL_SENT;
   }
 
-  /**
-   * The partitions of a failed send that were not acknowledged, each with its own error.
-   * `error.produced` lists what the brokers that answered without error wrote; a broker's
-   * error response (ResponseError) holds every partition of its request with its own error
-   * code (0 when written); partitions of a broker that was not reached or did not answer take
-   * the request's error.
-   */
-  private outcomes(err: unknown, partitions: Set<number>): PartitionFailure[] {
+  /** One produce request to a leader for its partitions; adds each partition's failure. */
+  private async sendTo(
+    broker: Broker,
+    partitions: number[],
+    groups: Map<number, OutgoingRecord[]>,
+    failed: PartitionFailure[],
+  ): Promise<void> {
     const topic = this.options.topic;
-    const byPart = new Map<number, SendError | null>();
-    for (const o of (err as LibraryError).produced?.offsets ?? []) {
-      if (o.topic === topic) byPart.set(o.partition, null);
-    }
-    let requestError: SendError | undefined;
-    const visit = (e: unknown, depth: number): void => {
-      if (!e || depth > 8) return;
-      const le = e as LibraryError;
-      if (le instanceof ResponseError && le.response?.responses) {
-        for (const t of le.response.responses) {
-          if (t.name !== topic) continue;
-          for (const pr of t.partitionResponses) {
-            byPart.set(pr.index, pr.errorCode === 0 ? null : partitionError(pr.errorCode));
-          }
-        }
-        return;
-      }
-      if (MultipleErrors.isMultipleErrors(le) && le.errors) {
-        for (const inner of le.errors) visit(inner, depth + 1);
-        return;
-      }
-      requestError = platformaticSendError(e);
-    };
-    visit(err, 0);
-    const failed: PartitionFailure[] = [];
-    let stale = false;
+    const producerInfo = this.producerInfo;
+    const messages: MessageRecord[] = [];
+    let sequences: NumericMap | undefined;
+    if (producerInfo) sequences = new NumericMap();
     for (const partition of partitions) {
-      const known = byPart.get(partition);
-      if (known === null) continue;
-      const error = known ?? requestError ?? platformaticSendError(err);
-      if (STALE_METADATA.has(error.type)) stale = true;
+      sequences?.set(`${topic}:${partition}`, this.sequences.get(partition) ?? 0);
+      for (const r of groups.get(partition)!) {
+        messages.push({ topic, partition, key: r.key, value: r.value, headers: EMPTY_HEADERS });
+      }
+    }
+    let response: ProduceResponse | boolean | undefined;
+    try {
+      const connection = await new Promise<Connection>((resolve, reject) =>
+        this.producer[kGetConnection](broker, (err, c) => (err ? reject(err) : resolve(c!))),
+      );
+      const api = await new Promise<ProduceApi>((resolve, reject) =>
+        this.producer[kGetApi]('Produce', (err, a) =>
+          err ? reject(err) : resolve(a as ProduceApi),
+        ),
+      );
+      response = await api.async(connection, this.acks, PRODUCE_TIMEOUT_MS, messages, {
+        compression: this.options.compression,
+        producerId: producerInfo?.producerId,
+        producerEpoch: producerInfo?.producerEpoch,
+        sequences,
+      });
+    } catch (err) {
+      if (!(err instanceof ResponseError)) {
+        // Not answered: nothing is known to be written; the same sequences go out again.
+        const error = platformaticSendError(err);
+        for (const partition of partitions) failed.push({ partition, error });
+        return;
+      }
+      response = (err as ResponseError & { response: ProduceResponse }).response;
+    }
+    const codes = new Map<number, number>();
+    if (response && typeof response === 'object') {
+      for (const t of response.responses) {
+        if (t.name !== topic) continue;
+        for (const pr of t.partitionResponses) codes.set(pr.index, pr.errorCode);
+      }
+    }
+    const answered = this.acks !== 0;
+    for (const partition of partitions) {
+      const code = answered ? codes.get(partition) : 0;
+      if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
+        if (producerInfo && this.producerInfo === producerInfo) {
+          const count = groups.get(partition)!.length;
+          this.sequences.set(partition, nextSequence(this.sequences.get(partition) ?? 0, count));
+        }
+        continue;
+      }
+      const error =
+        code === undefined
+          ? sendError(
+              `the broker did not answer for partition ${partition}`,
+              'UNKNOWN_SERVER_ERROR',
+              true,
+            )
+          : partitionError(code);
+      if (PRODUCER_STATE_ERRORS.has(error.type) && this.producerInfo === producerInfo) {
+        // The broker lost or refused this producer's state: a new producer id, sequences from 0.
+        this.producerInfo = undefined;
+        this.sequences.clear();
+        error.retriable = true;
+      }
       failed.push({ partition, error });
     }
-    // The next send reads fresh metadata (leaders, partition count).
-    if (stale) this.producer.clearMetadata();
-    return failed;
   }
 
   async disconnect(): Promise<void> {
