@@ -7,6 +7,12 @@
 # e.g. `docker compose up` (see docker-compose.yml) or the Helm chart's kafka.brokers.
 # Without it the server exits at start (code 3) with a message saying that Java is missing.
 
+# The base image. For builds that cannot change under you, pin it by digest: look the digest
+# up where you can reach the registry,
+#   docker buildx imagetools inspect node:24-bookworm-slim --format '{{json .Manifest.Digest}}'
+# and build with --build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:<digest> (or write it here).
+# The repository does not carry one: it was written without access to a Docker registry, and an
+# invented digest would only break the build.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: all dependencies, compile TypeScript to dist/ ---------------------------------

@@ -3,11 +3,11 @@
  * generateReading + JsonReadingSerializer.serialize over a fleet, cycle after cycle of event
  * time, with trends on and random anomalies at the given rate.
  */
-import { deriveLayout } from '../src/devices/layout.js';
-import { Fleet } from '../src/devices/fleet.js';
+import { deriveLayout } from '../src/model/layout.js';
+import { Fleet } from '../src/model/fleet.js';
 import { type GenerationParams, generateReading } from '../src/simulation/reading.generator.js';
 import { JsonReadingSerializer } from '../src/simulation/reading.serializer.js';
-import { SENSOR_NAMES } from '../src/simulation/sensors/sensor.model.js';
+import { SENSOR_NAMES } from '../src/model/sensors/sensor.model.js';
 
 export interface GenerationPhase {
   /** What ran per reading. */

@@ -4,12 +4,13 @@
  * measures the whole path scheduler → generator → serializer → producer → broker over a
  * window after a warm-up. Reports one PipelineResult over IPC.
  */
-import kafkajs from 'kafkajs';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import kafkajs from 'kafkajs';
 import { createApp } from '../src/app.factory.js';
+import { BackfillService } from '../src/backfill/backfill.service.js';
 import { loadConfig } from '../src/config/config.loader.js';
 import { FleetService } from '../src/devices/fleet.service.js';
 import { FleetsimMetrics } from '../src/metrics/fleetsim.metrics.js';
@@ -18,8 +19,13 @@ import { ProducerService } from '../src/producer/producer.service.js';
 import { SimulationService } from '../src/simulation/simulation.service.js';
 import { MsHistogram, percentile, procCpuSeconds } from './stats.js';
 
+/** fleetsim's producer engines (`kafka.client`, env KAFKA_CLIENT). */
+export type Engine = 'platformatic' | 'kafkajs';
+
 export interface PipelineSpec {
   name: string;
+  /** The producer engine asked for, as KAFKA_CLIENT. */
+  engine: Engine;
   brokers: string[];
   topic: string;
   partitions: number;
@@ -35,10 +41,19 @@ export interface PipelineSpec {
   profileFile?: string;
   /** Extra environment for loadConfig (KAFKA_BATCH_SIZE, …). */
   env?: Record<string, string>;
+  /** 'backfill': one backfill of fleets × devicesPerFleet devices at pace "max" instead of live. */
+  mode?: 'live' | 'backfill';
 }
 
 export interface PipelineResult {
   name: string;
+  /** The engine asked for (KAFKA_CLIENT). */
+  engine: Engine;
+  /**
+   * The server's `kafka.client` after loading that configuration; undefined when this
+   * version of fleetsim has no such setting (then kafkajs ran, whatever was asked for).
+   */
+  engineConfigured?: string;
   topic: string;
   partitions: number;
   devices: number;
@@ -113,6 +128,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     FLEETSIM_AUTOSTART: 'false',
     FLEETSIM_ANOMALY_RATE: '0.01',
     FLEETSIM_TREND_ENABLED: 'true',
+    KAFKA_CLIENT: spec.engine,
     ...spec.env,
   });
   const app = await createApp(loaded, spec.brokers, false, { json: true });
@@ -122,8 +138,8 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const simulation = app.get(SimulationService);
   const fleets = app.get(FleetService);
   const metrics = app.get(FleetsimMetrics);
-  const producer = producerService.producer;
-  const stats = producer.stats;
+  const producer = producerService;
+  const stats = producer.stats();
 
   // Schedule lag of every reading: wrap the producer's entry point (the sink calls it right
   // after generating and serializing), so the figure does not depend on the lag metric's code.
@@ -157,8 +173,24 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const topicMessages = async () =>
     (await admin.fetchTopicOffsets(spec.topic)).reduce((n, o) => n + Number(o.high), 0);
 
-  for (let i = 0; i < spec.fleets; i++) {
-    fleets.create({
+  const backfills = app.get(BackfillService);
+  let backfillId: string | undefined;
+  if (spec.mode === 'backfill') {
+    // A simulated day (864 million readings), far more than the window can take: the backfill runs flat out throughout.
+    backfillId = backfills.create({
+      fleet: {
+        name: 'bench-backfill',
+        deviceCount: Math.min(100_000, spec.fleets * spec.devicesPerFleet),
+        intervalMs: spec.intervalMs,
+        seed: 1000,
+      },
+      from: '2026-01-01T00:00:00Z',
+      to: '2026-01-02T00:00:00Z',
+      pace: 'max',
+    }).id;
+  }
+  for (let i = 0; i < (spec.mode === 'backfill' ? 0 : spec.fleets); i++) {
+    await fleets.create({
       name: `bench-${i}`,
       deviceCount: spec.devicesPerFleet,
       intervalMs: spec.intervalMs,
@@ -167,7 +199,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   }
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
-  simulation.start();
+  if (!backfillId) simulation.start();
   await sleep(spec.warmupMs);
 
   let session: Session | undefined;
@@ -217,6 +249,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   }
 
   // Stop generating, send what is queued, and check the books against the topic.
+  if (backfillId) backfills.cancel(backfillId);
   simulation.stop();
   await Promise.race([producer.flush(), sleep(60_000)]);
   const inTopic = await topicMessages();
@@ -229,8 +262,10 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const p = loaded.config.producer;
   const result: PipelineResult = {
     name: spec.name,
+    engine: spec.engine,
+    engineConfigured: (loaded.config.kafka as { client?: string }).client,
     topic: spec.topic,
-    partitions: producerService.sender.partitionCount,
+    partitions: producerService.topicInfo().partitions,
     devices: spec.fleets * spec.devicesPerFleet,
     fleets: spec.fleets,
     intervalMs: spec.intervalMs,

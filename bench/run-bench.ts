@@ -2,14 +2,22 @@
  * `npm run bench`: fleetsim's throughput benchmark.
  *   Part 1  generation + serialization per second on one core, no Kafka.
  *   Part 2  the real pipeline (scheduler → generator → serializer → producer → broker) at
- *           fixed rates and flat out, each run in a fresh server process and a fresh topic.
+ *           fixed rates and flat out, each run in a fresh server process and a fresh topic,
+ *           once per producer engine (KAFKA_CLIENT).
  *   Part 3  Kafka's own ProducerPerformance against the same broker, as the yardstick.
+ *   Part 4  the reference design's stack, Go + IBM/sarama (bench/sarama), doing fleetsim's
+ *           job against the same broker, flat out and at 100k msg/s (skipped without Go).
+ * Then the targets of issue 9 as same-run figures, met or missed, per engine.
  * Starts an embedded broker (port 0) unless KAFKA_BROKERS is set. Writes
  * bench/results/<timestamp>.json and bench/results/latest.json. See bench/README.md.
  *
+ * `--quick`: a smoke run (1 s warm-up, 3 s windows, no gzip, short ProducerPerformance)
+ * that writes bench/results/<timestamp>-quick.json only; its figures mean nothing.
+ *
  * Knobs (environment): BENCH_MEASURE_S (20), BENCH_WARMUP_S (5), BENCH_ONLY (comma list of
- * run names, e.g. "flat-out,pp"), BENCH_GZIP=0 (skip the gzip runs), BENCH_PROFILE=1 (CPU
- * profile of the flat-out window into bench/results/profiles/).
+ * run names, e.g. "flat-out,pp,sarama"), BENCH_ENGINES (platformatic,kafkajs), BENCH_GZIP=0
+ * (skip the gzip runs), BENCH_PROFILE=1 (CPU profile of each flat-out window into
+ * bench/results/profiles/).
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,17 +25,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { deriveLayout } from '../src/devices/layout.js';
-import { Fleet } from '../src/devices/fleet.js';
+import { deriveLayout } from '../src/model/layout.js';
+import { Fleet } from '../src/model/fleet.js';
 import { EmbeddedKafka, pinnedKafkaVersion } from '../src/kafka/embedded-kafka.js';
 import { projectRoot } from '../src/kafka/project-root.js';
 import { generateReading } from '../src/simulation/reading.generator.js';
 import { JsonReadingSerializer } from '../src/simulation/reading.serializer.js';
-import { SENSOR_NAMES } from '../src/simulation/sensors/sensor.model.js';
+import { SENSOR_NAMES } from '../src/model/sensors/sensor.model.js';
 import { topSelfTime } from './cpuprofile-top.js';
 import { type GenerationResult, runGeneration } from './generation.js';
-import type { PipelineResult, PipelineSpec } from './pipeline-run.js';
+import type { Engine, PipelineResult, PipelineSpec } from './pipeline-run.js';
 import { type ProducerPerfResult, runProducerPerf } from './producer-perf.js';
+import { buildSarama, runSarama, type SaramaBuild, type SaramaResult } from './sarama-run.js';
 import { fmt, table } from './stats.js';
 
 const root = projectRoot();
@@ -35,12 +44,31 @@ const resultsDir = join(root, 'bench', 'results');
 const PARTITIONS = 6;
 const RECORD_SIZE = 250;
 const env = process.env;
-const measureMs = Number(env.BENCH_MEASURE_S ?? 20) * 1000;
-const warmupMs = Number(env.BENCH_WARMUP_S ?? 5) * 1000;
+const quick = process.argv.includes('--quick');
+const measureMs = Number(env.BENCH_MEASURE_S ?? (quick ? 3 : 20)) * 1000;
+const warmupMs = Number(env.BENCH_WARMUP_S ?? (quick ? 1 : 5)) * 1000;
 const only = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined;
-const withGzip = env.BENCH_GZIP !== '0';
+const withGzip = env.BENCH_GZIP ? env.BENCH_GZIP !== '0' : !quick;
 const profile = env.BENCH_PROFILE === '1';
-const wanted = (name: string) => !only || only.has(name) || only.has(name.split('-gzip')[0]);
+const wanted = (name: string) =>
+  !only ||
+  only.has(name) ||
+  only.has(name.split('-gzip')[0]) ||
+  (name.startsWith('sarama-') && only.has('sarama'));
+const ENGINE_NAMES: readonly Engine[] = ['platformatic', 'kafkajs'];
+/** fleetsim's producer engines to run Part 2 with, each as KAFKA_CLIENT of the server under test. */
+const engines = (env.BENCH_ENGINES ?? ENGINE_NAMES.join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean) as Engine[];
+for (const e of engines) {
+  if (!ENGINE_NAMES.includes(e)) {
+    console.error(`BENCH_ENGINES: unknown engine "${e}" (one of ${ENGINE_NAMES.join(', ')})`);
+    process.exit(2);
+  }
+}
+/** Devices of the Sarama runs, as many as fleetsim's 100k and flat-out runs. */
+const SARAMA_DEVICES = 100_000;
 
 const log = (m: string) => console.error(`[bench] ${m}`);
 
@@ -63,6 +91,8 @@ interface RunPlan {
   devicesPerFleet: number;
   intervalMs: number;
   compression: 'none' | 'gzip';
+  /** 'backfill': one backfill at pace "max" instead of live streaming. */
+  mode?: 'live' | 'backfill';
 }
 
 /** Fixed rates, then flat out: a target far above what one process can do, block backpressure. */
@@ -70,6 +100,15 @@ const PLANS: RunPlan[] = [
   { name: '50k', fleets: 5, devicesPerFleet: 10_000, intervalMs: 1000, compression: 'none' },
   { name: '100k', fleets: 10, devicesPerFleet: 10_000, intervalMs: 1000, compression: 'none' },
   { name: 'flat-out', fleets: 10, devicesPerFleet: 10_000, intervalMs: 100, compression: 'none' },
+  // A backfill of 10,000 devices at 1 s over simulated days, as fast as the producer takes it.
+  {
+    name: 'backfill',
+    fleets: 1,
+    devicesPerFleet: 10_000,
+    intervalMs: 1000,
+    compression: 'none',
+    mode: 'backfill',
+  },
   {
     name: 'flat-out-gzip',
     fleets: 10,
@@ -86,6 +125,7 @@ function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
       execArgv: [...process.execArgv, '--disable-warning=FSTWRN004'],
       env: {
         ...env,
+        KAFKA_CLIENT: spec.engine,
         BENCH_PIPELINE_SPEC: JSON.stringify(spec),
         KAFKAJS_NO_PARTITIONER_WARNING: '1',
       },
@@ -180,7 +220,7 @@ function printPipeline(runs: PipelineResult[]): void {
     `\nPart 2 — the real pipeline, acks=1, ${PARTITIONS} partitions, fresh topic per run, ` +
       `${fmt(measureMs / 1000)} s window after ${fmt(warmupMs / 1000)} s warm-up`,
   );
-  const name = (r: PipelineResult) => `${r.name} (${r.compression})`;
+  const name = (r: PipelineResult) => `${r.name} · ${engineLabel(r)} (${r.compression})`;
   console.log(
     table(
       [
@@ -244,8 +284,18 @@ function printPipeline(runs: PipelineResult[]): void {
       "  buffer: peak of the producer's buffer / bufferMemory (at 80 % the block policy holds the scheduler)",
       '  books ok: after the final flush the topic holds exactly the acknowledged count, nothing failed or was',
       '  dropped, and generated = acknowledged + failed + dropped + queued + inFlight',
+      ...(runs.some((r) => r.engineConfigured !== r.engine)
+        ? [
+            '  *: this fleetsim took no kafka.client from KAFKA_CLIENT, so the row ran its only engine (kafkajs)',
+          ]
+        : []),
     ].join('\n'),
   );
+}
+
+/** The engine a run asked for; starred when the server did not take it (no kafka.client yet). */
+function engineLabel(r: PipelineResult): string {
+  return r.engineConfigured === r.engine ? r.engine : `${r.engine}*`;
 }
 
 function printPerf(perf: ProducerPerfResult[]): void {
@@ -289,6 +339,63 @@ function printPerf(perf: ProducerPerfResult[]): void {
   );
 }
 
+function printSarama(build: SaramaBuild | undefined, runs: SaramaResult[]): void {
+  if (!build) return;
+  console.log(
+    `\nPart 4 — the reference design's stack: Go + IBM/sarama AsyncProducer doing fleetsim's job (bench/sarama), same broker, acks=1, no compression, ${PARTITIONS} partitions, ${fmt(SARAMA_DEVICES)} devices`,
+  );
+  if ('skipped' in build) {
+    console.log(`  skipped: ${build.skipped}`);
+    return;
+  }
+  if (!runs.length) return;
+  const s = runs[0];
+  console.log(
+    `  ${s.go}, sarama ${s.sarama}; flush ${s.settings.flushMessages} messages / ${fmt(Number(s.settings.flushBytes) / 2 ** 20)} MiB / ${s.settings.flushFrequencyMs} ms, at most ${s.settings.flushMaxMessages} messages a request, ${s.settings.maxOpenRequests} requests in flight, channel buffer ${s.settings.channelBufferSize}`,
+  );
+  console.log(
+    table(
+      [
+        'run',
+        'target/s',
+        'acked msg/s',
+        'MiB/s',
+        'vs target',
+        'send p50',
+        'send p99',
+        'lag p99',
+        'CPU go',
+        'µs/msg',
+        'peak RSS',
+        'books',
+      ],
+      runs.map((r) => [
+        r.name,
+        r.targetRate === null ? 'flat out' : fmt(r.targetRate),
+        fmt(r.ackedPerSec),
+        fmt(r.mibPerSec, 1),
+        r.targetRate === null ? '-' : `${fmt((100 * r.ackedPerSec) / r.targetRate, 1)} %`,
+        `${fmt(r.sendLatencyMs.p50, 1)} ms`,
+        `${fmt(r.sendLatencyMs.p99, 1)} ms`,
+        r.scheduleLagMs ? `${fmt(r.scheduleLagMs.p99, 1)} ms` : '-',
+        `${fmt(r.cpuPct)} %`,
+        fmt(r.cpuUsPerMsg, 1),
+        `${fmt(r.peakRssMb)} MB`,
+        r.final.balanced && r.final.errors === 0
+          ? 'ok'
+          : `MISMATCH (${r.final.errors} errors${r.final.firstError ? `: ${r.final.firstError}` : ''})`,
+      ]),
+    ),
+  );
+  console.log(
+    [
+      '  send: per message, from the producer’s input channel to the acknowledgement (includes the flush wait);',
+      '  fleetsim’s is per batch. lag: reading generated − scheduled (rate mode, 1 ms tick). CPU go: getrusage',
+      '  of the whole process over the window. books ok: after close, generated = acknowledged, no errors',
+    ].join('\n'),
+  );
+}
+
 interface Ratio {
   fleetsim: string;
   baseline: string;
@@ -296,24 +403,208 @@ interface Ratio {
   mibRatio: number;
 }
 
-function ratios(runs: PipelineResult[], perf: ProducerPerfResult[]): Ratio[] {
+function ratios(
+  runs: PipelineResult[],
+  perf: ProducerPerfResult[],
+  sarama: SaramaResult[],
+): Ratio[] {
   const out: Ratio[] = [];
-  for (const [run, pp] of [
-    ['flat-out', 'pp'],
-    ['flat-out-gzip', 'pp-gzip'],
-  ]) {
-    const r = runs.find((x) => x.name === run);
-    const p = perf.find((x) => x.name === pp);
-    const s = p?.steady ?? p?.total;
-    if (!r || !s) continue;
-    out.push({
-      fleetsim: run,
-      baseline: pp,
-      msgRatio: r.ackedPerSec / s.recordsPerSec,
-      mibRatio: r.mibPerSec / s.mbPerSec,
-    });
+  for (const r of runs) {
+    const label = `${r.name} · ${engineLabel(r)}`;
+    if (r.name === 'flat-out' || r.name === 'flat-out-gzip') {
+      const pp = r.name === 'flat-out' ? 'pp' : 'pp-gzip';
+      const s = perf.find((x) => x.name === pp);
+      const summary = s?.steady ?? s?.total;
+      if (summary) {
+        out.push({
+          fleetsim: label,
+          baseline: pp,
+          msgRatio: r.ackedPerSec / summary.recordsPerSec,
+          mibRatio: r.mibPerSec / summary.mbPerSec,
+        });
+      }
+    }
+    if (r.name === 'flat-out') {
+      const s = sarama.find((x) => x.name === 'sarama-flat-out');
+      if (s) {
+        out.push({
+          fleetsim: label,
+          baseline: s.name,
+          msgRatio: r.ackedPerSec / s.ackedPerSec,
+          mibRatio: r.mibPerSec / s.mibPerSec,
+        });
+      }
+    }
   }
   return out;
+}
+
+interface TargetCheck {
+  target: string;
+  /** A fleetsim engine, or 'sarama' for the reference program's own figure. */
+  column: Engine | 'sarama';
+  /** The same-run figure, or undefined when its runs were not made. */
+  value?: number;
+  shown: string;
+  met?: boolean;
+}
+
+const T = {
+  vsPp: 'flat out ≥ 0.5× ProducerPerformance',
+  vsSarama: 'flat out ≥ 0.8× Sarama flat out',
+  cpu: 'flat out: CPU ≤ 8 µs per acked message',
+  rss: 'peak RSS ≤ 512 MB with 100,000 devices',
+  acked: '100k schedule: ≥ 99 % acknowledged',
+  lag: '100k schedule: schedule lag p99 ≤ 50 ms',
+  send: '100k schedule: send p99 ≤ 20 ms',
+  eld: '100k schedule: event-loop delay p99 ≤ 20 ms',
+  send50: '50k schedule: send p99 ≤ 10 ms',
+};
+
+/**
+ * Issue 9's targets, each as a same-run figure for each engine, and where it applies the
+ * Sarama program's own figure beside them for reference.
+ */
+function targets(
+  runs: PipelineResult[],
+  perf: ProducerPerfResult[],
+  sarama: SaramaResult[],
+): TargetCheck[] {
+  const pp = perf.find((x) => x.name === 'pp');
+  const ppRate = (pp?.steady ?? pp?.total)?.recordsPerSec;
+  const sFlat = sarama.find((x) => x.name === 'sarama-flat-out');
+  const s100 = sarama.find((x) => x.name === 'sarama-100k');
+  const out: TargetCheck[] = [];
+  const ratio = (v: number) => `${fmt(v, 2)}×`;
+  const ms = (v: number) => `${fmt(v, 1)} ms`;
+  const check = (
+    column: TargetCheck['column'],
+    target: string,
+    value: number | null | undefined,
+    ok: (v: number) => boolean,
+    shown: (v: number) => string,
+  ) => {
+    const known = typeof value === 'number' && Number.isFinite(value);
+    out.push({
+      target,
+      column,
+      value: known ? value : undefined,
+      shown: known ? shown(value) : '-',
+      met: known ? ok(value) : undefined,
+    });
+  };
+  for (const engine of engines) {
+    const run = (name: string) => runs.find((r) => r.name === name && r.engine === engine);
+    const flat = run('flat-out');
+    const r100 = run('100k');
+    const r50 = run('50k');
+    const big = [r100, flat].filter((r) => r !== undefined);
+    const c = (
+      target: string,
+      value: number | undefined,
+      ok: (v: number) => boolean,
+      shown: (v: number) => string,
+    ) => check(engine, target, value, ok, shown);
+    c(T.vsPp, flat && ppRate ? flat.ackedPerSec / ppRate : undefined, (v) => v >= 0.5, ratio);
+    c(
+      T.vsSarama,
+      flat && sFlat ? flat.ackedPerSec / sFlat.ackedPerSec : undefined,
+      (v) => v >= 0.8,
+      ratio,
+    );
+    c(
+      T.cpu,
+      flat?.serverCpuUsPerMsg,
+      (v) => v <= 8,
+      (v) => `${fmt(v, 1)} µs`,
+    );
+    c(
+      T.rss,
+      big.length ? Math.max(...big.map((r) => r.peakRssMb)) : undefined,
+      (v) => v <= 512,
+      (v) => `${fmt(v)} MB`,
+    );
+    c(
+      T.acked,
+      r100 ? (100 * r100.ackedPerSec) / r100.targetRate : undefined,
+      (v) => v >= 99,
+      (v) => `${fmt(v, 1)} %`,
+    );
+    c(T.lag, r100?.scheduleLagMs.p99, (v) => v <= 50, ms);
+    c(T.send, r100?.sendLatencyMs.p99, (v) => v <= 20, ms);
+    c(T.eld, r100?.eventLoopDelayMs.p99, (v) => v <= 20, ms);
+    c(T.send50, r50?.sendLatencyMs.p99, (v) => v <= 10, ms);
+  }
+  if (sFlat || s100) {
+    check(
+      'sarama',
+      T.cpu,
+      sFlat?.cpuUsPerMsg,
+      (v) => v <= 8,
+      (v) => `${fmt(v, 1)} µs`,
+    );
+    const rss = [sFlat, s100].filter((r) => r !== undefined).map((r) => r.peakRssMb);
+    check(
+      'sarama',
+      T.rss,
+      Math.max(...rss),
+      (v) => v <= 512,
+      (v) => `${fmt(v)} MB`,
+    );
+    check(
+      'sarama',
+      T.acked,
+      s100?.targetRate ? (100 * s100.ackedPerSec) / s100.targetRate : undefined,
+      (v) => v >= 99,
+      (v) => `${fmt(v, 1)} %`,
+    );
+    check('sarama', T.lag, s100?.scheduleLagMs?.p99, (v) => v <= 50, ms);
+    // Per message including the flush wait, not per batch: stricter than fleetsim's figure.
+    check('sarama', T.send, s100?.sendLatencyMs.p99, (v) => v <= 20, ms);
+  }
+  return out;
+}
+
+function printTargets(checks: TargetCheck[], runs: PipelineResult[]): void {
+  if (!checks.some((c) => c.met !== undefined)) return;
+  const names = Object.values(T).filter((t) => checks.some((c) => c.target === t));
+  const columns: TargetCheck['column'][] = [
+    ...engines,
+    ...(checks.some((c) => c.column === 'sarama') ? (['sarama'] as const) : []),
+  ];
+  const label = (col: TargetCheck['column']) => {
+    if (col === 'sarama') return 'sarama (reference)';
+    const r = runs.find((x) => x.engine === col);
+    return r ? engineLabel(r) : col;
+  };
+  console.log("\nIssue 9's targets, same run (met / MISSED; - when the runs were not made):");
+  console.log(
+    table(
+      ['target', ...columns.map(label)],
+      names.map((t) => [
+        t,
+        ...columns.map((col) => {
+          const c = checks.find((x) => x.target === t && x.column === col);
+          if (!c || c.met === undefined) return '-';
+          return `${c.shown} ${c.met ? 'met' : 'MISSED'}`;
+        }),
+      ]),
+    ),
+  );
+  for (const e of engines) {
+    const mine = checks.filter((c) => c.column === e && c.met !== undefined);
+    console.log(
+      `  ${e}: ${mine.filter((c) => c.met).length} of ${mine.length} measured targets met`,
+    );
+  }
+  if (columns.includes('sarama')) {
+    console.log(
+      "  sarama (reference): the Go program's own figures where a target applies to it (its send p99 is per",
+    );
+    console.log(
+      '  message and includes the flush wait); CPU is its whole process, fleetsim’s the server’s',
+    );
+  }
 }
 
 async function main(): Promise<void> {
@@ -326,12 +617,20 @@ async function main(): Promise<void> {
     loadavgAtStart: loadavg(),
     node: process.version,
   };
+  if (quick) {
+    log('--quick: a smoke run with short windows; its figures are not meaningful');
+  }
 
-  // Part 1 runs before the broker starts so the JVM does not share the core.
+  // The Go build and Part 1 run before the broker starts so the JVM does not share the core.
+  let saramaBuild: SaramaBuild | undefined;
+  if (wanted('sarama-flat-out') || wanted('sarama-100k')) {
+    saramaBuild = buildSarama(root, log);
+    if ('skipped' in saramaBuild) log(`part 4: skipped: ${saramaBuild.skipped}`);
+  }
   let generation: GenerationResult | undefined;
   if (wanted('generation')) {
     log('part 1: generation + serialization');
-    generation = runGeneration({ devices: 10_000, seconds: 3, anomalyRate: 0.01 });
+    generation = runGeneration({ devices: 10_000, seconds: quick ? 1 : 3, anomalyRate: 0.01 });
     printGeneration(generation);
   }
 
@@ -340,7 +639,16 @@ async function main(): Promise<void> {
     env.KAFKA_BROKERS?.split(',')
       .map((b) => b.trim())
       .filter(Boolean) ?? [];
-  const needsKafka = ['50k', '100k', 'flat-out', 'pp', 'flat-out-gzip', 'pp-gzip'].some(wanted);
+  const needsKafka = [
+    '50k',
+    '100k',
+    'flat-out',
+    'backfill',
+    'pp',
+    'flat-out-gzip',
+    'pp-gzip',
+    ...(saramaBuild && 'binary' in saramaBuild ? ['sarama-flat-out', 'sarama-100k'] : []),
+  ].some(wanted);
   if (!needsKafka) {
     log('no Kafka runs selected');
   } else if (brokers.length === 0) {
@@ -353,83 +661,133 @@ async function main(): Promise<void> {
   const runId = randomUUID().slice(0, 8);
   const runs: PipelineResult[] = [];
   const perf: ProducerPerfResult[] = [];
-  let profileTop: ReturnType<typeof topSelfTime> | undefined;
+  const sarama: SaramaResult[] = [];
+  const profileTops: { engine: Engine; top: ReturnType<typeof topSelfTime> }[] = [];
   let payload: string | undefined;
 
+  const pipeline = async (plan: RunPlan, engine: Engine) => {
+    const profileFile =
+      profile && plan.name === 'flat-out'
+        ? join(resultsDir, 'profiles', `${stamp}-flat-out-${engine}.cpuprofile`)
+        : undefined;
+    if (profileFile) mkdirSync(join(resultsDir, 'profiles'), { recursive: true });
+    log(
+      `part 2: ${plan.name} · ${engine}: ${plan.fleets} × ${fmt(plan.devicesPerFleet)} devices every ${plan.intervalMs} ms, ${plan.compression}`,
+    );
+    const result = await runPipeline({
+      ...plan,
+      engine,
+      brokers,
+      topic: `bench-${runId}-${plan.name}-${engine}`,
+      partitions: PARTITIONS,
+      acks: 1,
+      warmupMs,
+      measureMs,
+      brokerPid,
+      profileFile,
+      env: tuning,
+    });
+    runs.push(result);
+    log(
+      `  ${plan.name} · ${engineLabel(result)}: ${fmt(result.ackedPerSec)} msg/s acknowledged (${fmt(result.offsetsPerSec)} by offsets)`,
+    );
+    if (profileFile) profileTops.push({ engine, top: topSelfTime(profileFile, 20) });
+  };
+
+  const producerPerf = async (ppName: string, plan: RunPlan) => {
+    const gzip = plan.compression === 'gzip';
+    if (gzip) payload ??= payloadFile();
+    const topic = `bench-${runId}-${ppName}`;
+    await createTopic(brokers, topic);
+    // Sized for about 15 s (3 s with --quick) at a rate well above fleetsim's.
+    const flat = Math.max(
+      100_000,
+      ...runs.filter((r) => r.name === plan.name).map((r) => r.ackedPerSec),
+    );
+    const seconds = quick ? 3 : 15;
+    const records = Math.round(Math.min(8e6, Math.max(quick ? 3e5 : 1.5e6, flat * 4 * seconds)));
+    log(`part 3: ${ppName}: ProducerPerformance, ${fmt(records)} records`);
+    const result = await runProducerPerf({
+      name: ppName,
+      brokers,
+      topic,
+      partitions: PARTITIONS,
+      records,
+      warmupRecords: Math.round(records / 5),
+      recordSize: gzip ? undefined : RECORD_SIZE,
+      payloadFile: gzip ? payload : undefined,
+      keyRange: 100_000,
+      acks: 1,
+      compression: plan.compression,
+      lingerMs: 5,
+      batchSizeBytes: 65_536,
+      maxInFlight: 5,
+      brokerPid,
+      timeoutMs: 120_000,
+    });
+    perf.push(result);
+    log(`  ${ppName}: ${fmt((result.steady ?? result.total)?.recordsPerSec)} records/s`);
+  };
+
+  const saramaRun = async (name: string, mode: 'flat-out' | 'rate') => {
+    if (!saramaBuild || 'skipped' in saramaBuild || !wanted(name)) return;
+    const topic = `bench-${runId}-${name}`;
+    await createTopic(brokers, topic);
+    log(`part 4: ${name}: Go + sarama, ${fmt(SARAMA_DEVICES)} devices, ${mode}`);
+    const result = await runSarama({
+      binary: saramaBuild.binary,
+      name,
+      brokers,
+      topic,
+      mode,
+      rate: 100_000,
+      devices: SARAMA_DEVICES,
+      warmupMs,
+      measureMs,
+    });
+    sarama.push(result);
+    log(`  ${name}: ${fmt(result.ackedPerSec)} msg/s acknowledged`);
+  };
+
   try {
-    for (const plan of PLANS) {
-      if (plan.compression === 'gzip' && !withGzip) continue;
-      if (wanted(plan.name)) {
-        const profileFile =
-          profile && plan.name === 'flat-out'
-            ? join(resultsDir, 'profiles', `${stamp}-flat-out.cpuprofile`)
-            : undefined;
-        if (profileFile) mkdirSync(join(resultsDir, 'profiles'), { recursive: true });
-        log(
-          `part 2: ${plan.name}: ${plan.fleets} × ${fmt(plan.devicesPerFleet)} devices every ${plan.intervalMs} ms, ${plan.compression}`,
-        );
-        const result = await runPipeline({
-          ...plan,
-          brokers,
-          topic: `bench-${runId}-${plan.name}`,
-          partitions: PARTITIONS,
-          acks: 1,
-          warmupMs,
-          measureMs,
-          brokerPid,
-          profileFile,
-          env: tuning,
-        });
-        runs.push(result);
-        log(
-          `  ${plan.name}: ${fmt(result.ackedPerSec)} msg/s acknowledged (${fmt(result.offsetsPerSec)} by offsets)`,
-        );
-        if (profileFile) profileTop = topSelfTime(profileFile, 20);
+    // Each fixed rate and flat out once per engine, side by side; then the yardsticks right
+    // after the flat-out runs, under the same noise.
+    const plain = PLANS.filter((p) => p.compression === 'none');
+    for (const plan of plain) {
+      if (!wanted(plan.name)) continue;
+      for (const engine of engines) await pipeline(plan, engine);
+    }
+    const flatPlan = plain.find((p) => p.name === 'flat-out')!;
+    if (wanted('pp')) await producerPerf('pp', flatPlan);
+    await saramaRun('sarama-flat-out', 'flat-out');
+    await saramaRun('sarama-100k', 'rate');
+    if (withGzip) {
+      const gzipPlan = PLANS.find((p) => p.name === 'flat-out-gzip')!;
+      if (wanted(gzipPlan.name)) {
+        for (const engine of engines) await pipeline(gzipPlan, engine);
       }
-      // The yardstick runs right after the matching flat-out run, under the same noise.
-      const ppName =
-        plan.name === 'flat-out' ? 'pp' : plan.name === 'flat-out-gzip' ? 'pp-gzip' : '';
-      if (ppName && wanted(ppName)) {
-        const gzip = plan.compression === 'gzip';
-        if (gzip) payload ??= payloadFile();
-        const topic = `bench-${runId}-${ppName}`;
-        await createTopic(brokers, topic);
-        // Sized for about 15 s at a rate well above fleetsim's.
-        const flat = runs.find((r) => r.name === plan.name)?.ackedPerSec ?? 100_000;
-        const records = Math.round(Math.min(8e6, Math.max(1.5e6, flat * 4 * 15)));
-        log(`part 3: ${ppName}: ProducerPerformance, ${fmt(records)} records`);
-        const result = await runProducerPerf({
-          name: ppName,
-          brokers,
-          topic,
-          partitions: PARTITIONS,
-          records,
-          warmupRecords: Math.round(records / 5),
-          recordSize: gzip ? undefined : RECORD_SIZE,
-          payloadFile: gzip ? payload : undefined,
-          keyRange: 100_000,
-          acks: 1,
-          compression: plan.compression,
-          lingerMs: 5,
-          batchSizeBytes: 65_536,
-          maxInFlight: 5,
-          brokerPid,
-          timeoutMs: 120_000,
-        });
-        perf.push(result);
-        log(`  ${ppName}: ${fmt((result.steady ?? result.total)?.recordsPerSec)} records/s`);
-      }
+      if (wanted('pp-gzip')) await producerPerf('pp-gzip', gzipPlan);
     }
   } finally {
     if (embedded) await embedded.stop();
   }
 
   printPipeline(runs);
+  for (const b of runs.filter((r) => r.name === 'backfill')) {
+    const live = runs.find((r) => r.name === 'flat-out' && r.engine === b.engine);
+    console.log(
+      `backfill · ${engineLabel(b)}: ${fmt(b.ackedPerSec)} msg/s acknowledged` +
+        (live
+          ? ` next to ${fmt(live.ackedPerSec)} msg/s flat-out live (${fmt(b.ackedPerSec / live.ackedPerSec, 2)}×)`
+          : ''),
+    );
+  }
   printPerf(perf);
-  const rs = ratios(runs, perf);
+  printSarama(saramaBuild, sarama);
+  const rs = ratios(runs, perf, sarama);
   if (rs.length) {
     console.log(
-      '\nfleetsim flat out as a share of ProducerPerformance on the same broker, same run:',
+      '\nfleetsim flat out as a share of ProducerPerformance and of the Sarama program, same broker, same run:',
     );
     for (const r of rs) {
       console.log(
@@ -437,21 +795,25 @@ async function main(): Promise<void> {
       );
     }
   }
-  if (profileTop) {
+  const checks = targets(runs, perf, sarama);
+  printTargets(checks, runs);
+  for (const { engine, top } of profileTops) {
     console.log(
-      `\nCPU profile of the flat-out window (top self time, ${fmt(profileTop.totalMs)} ms sampled):`,
+      `\nCPU profile of the flat-out window, ${engine} (top self time, ${fmt(top.totalMs)} ms sampled):`,
     );
     const pct = (n: number) => `${fmt(n, 1).padStart(5)} %`;
     console.log(
       '  by owner (node core and builtins charged to their caller): ' +
-        profileTop.owners.map((o) => `${o.area} ${fmt(o.selfPct, 1)} %`).join(', '),
+        top.owners.map((o) => `${o.area} ${fmt(o.selfPct, 1)} %`).join(', '),
     );
-    for (const r of profileTop.rows) console.log(`  ${pct(r.selfPct)}  ${r.fn}  ${r.where}`);
+    for (const r of top.rows) console.log(`  ${pct(r.selfPct)}  ${r.fn}  ${r.where}`);
   }
+  if (quick) console.log('\n--quick: a smoke run with short windows; these figures mean nothing.');
 
   const report = {
     startedAt: startedAt.toISOString(),
     durationSec: (Date.now() - startedAt.getTime()) / 1000,
+    quick,
     machine: { ...machine, loadavgAtEnd: loadavg() },
     kafka: {
       version: pinnedKafkaVersion(),
@@ -464,20 +826,27 @@ async function main(): Promise<void> {
       partitions: PARTITIONS,
       recordSize: RECORD_SIZE,
       acks: 1,
+      engines,
       tuning,
     },
     generation,
     pipeline: runs,
     producerPerformance: perf,
+    sarama: {
+      build: saramaBuild && ('skipped' in saramaBuild ? saramaBuild : { go: saramaBuild.go }),
+      runs: sarama,
+    },
     ratios: rs,
-    profileTop,
+    targets: checks,
+    profileTop: profileTops,
   };
   const json = `${JSON.stringify(report, null, 2)}\n`;
-  const file = join(resultsDir, `${stamp}.json`);
+  // A quick run never replaces latest.json, the run the READMEs quote.
+  const file = join(resultsDir, `${stamp}${quick ? '-quick' : ''}.json`);
   writeFileSync(file, json);
-  writeFileSync(join(resultsDir, 'latest.json'), json);
+  if (!quick) writeFileSync(join(resultsDir, 'latest.json'), json);
   console.log(
-    `\nresults: ${file} (and bench/results/latest.json); took ${fmt(report.durationSec)} s`,
+    `\nresults: ${file}${quick ? '' : ' (and bench/results/latest.json)'}; took ${fmt(report.durationSec)} s`,
   );
 }
 

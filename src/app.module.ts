@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AnomaliesModule } from './anomalies/anomalies.module.js';
+import { BackfillModule } from './backfill/backfill.module.js';
 import type { LoadedConfig } from './config/config.loader.js';
 import { ConfigModule } from './config/config.module.js';
 import { DevicesModule } from './devices/devices.module.js';
@@ -9,6 +10,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { ProducerModule } from './producer/producer.module.js';
 import { ScenariosModule } from './scenarios/scenarios.module.js';
 import { SimulationModule } from './simulation/simulation.module.js';
+import { ProducerMetrics } from './wiring/producer.metrics.js';
 
 @Module({})
 export class AppModule {
@@ -24,8 +26,10 @@ export class AppModule {
         DevicesModule,
         AnomaliesModule,
         ScenariosModule,
+        BackfillModule,
         HealthModule,
       ],
+      providers: [ProducerMetrics],
     };
   }
 }

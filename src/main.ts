@@ -1,4 +1,5 @@
 import { createApp } from './app.factory.js';
+import { isWorker, runPrimary, workerCount } from './cluster/workers.js';
 import { ConfigError, loadConfig } from './config/config.loader.js';
 import { FleetService } from './devices/fleet.service.js';
 import { EmbeddedKafka, EmbeddedKafkaError } from './kafka/embedded-kafka.js';
@@ -18,6 +19,13 @@ async function main(): Promise<void> {
     throw err;
   }
   const { config } = loaded;
+  let workers = 1;
+  try {
+    workers = isWorker() ? 1 : workerCount(process.env.FLEETSIM_WORKERS);
+  } catch (err) {
+    logger.error((err as Error).message);
+    process.exit(2);
+  }
 
   let embedded: EmbeddedKafka | undefined;
   let brokers = config.kafka.brokers;
@@ -39,6 +47,21 @@ async function main(): Promise<void> {
       }
       throw err;
     }
+  }
+
+  if (workers > 1) {
+    // The primary only starts the broker (if embedded) and the workers, which form one cluster.
+    runPrimary({
+      workers,
+      env: { KAFKA_BROKERS: brokers.join(','), FLEETSIM_CLUSTER: 'true' },
+      log: (m) => logger.log(m),
+      stopped: async () => {
+        if (embedded) await embedded.stop();
+        logger.log('fleetsim stopped', { exitCode: 0 });
+      },
+    });
+    logger.log(`started ${workers} workers in cluster ${config.cluster.name}`, { workers });
+    return;
   }
 
   const app = await createApp(loaded, brokers, embedded !== undefined, {
@@ -72,7 +95,7 @@ async function main(): Promise<void> {
 
   await app.listen({ port: config.server.port, host: config.server.host });
   const fleets = app.get(FleetService);
-  for (const fleet of config.simulation.fleets) fleets.create(fleet);
+  await fleets.boot(config.simulation.fleets);
   const url = await app.getUrl();
   logger.log(
     `fleetsim listening on ${url} (Swagger UI at /docs, metrics at /metrics); ` +

@@ -1,6 +1,6 @@
 /**
  * Runs the test tiers with Node's test runner on the compiled files:
- *   unit         dist/src/**\/*.spec.js           (no broker)
+ *   unit         dist/src/**\/*.spec.js and dist/test/unit/**\/*.spec.js (no broker)
  *   integration  dist/test/integration/**\/*.test.js
  *   e2e          dist/test/e2e/**\/*.test.js
  * Integration and e2e tests share one real Apache Kafka, started here with the same
@@ -48,7 +48,12 @@ function find(dir: string, suffix: string): string[] {
 
 async function main(): Promise<number> {
   const args = new Set(process.argv.slice(2));
-  const unit = find(join(dist, 'src'), '.spec.js');
+  // Unit specs sit next to the code, or under test/unit/ when they need test/support/ (fakes),
+  // which src/ never imports.
+  const unit = [
+    ...find(join(dist, 'src'), '.spec.js'),
+    ...find(join(dist, 'test', 'unit'), '.spec.js'),
+  ];
   const integration = args.has('--unit') ? [] : find(join(dist, 'test', 'integration'), '.test.js');
   const e2e = args.has('--unit') ? [] : find(join(dist, 'test', 'e2e'), '.test.js');
   // Other arguments narrow the run to files whose path contains one of them.

@@ -1,12 +1,15 @@
 import { Module } from '@nestjs/common';
+import { ProducerModule } from '../producer/producer.module.js';
+import { ClusterModule } from '../cluster/cluster.module.js';
 import { SimulationModule } from '../simulation/simulation.module.js';
+import { AnomalyLabels } from './anomaly.labels.js';
 import { AnomalyController } from './anomaly.controller.js';
 import { AnomalyService } from './anomaly.service.js';
 
 @Module({
-  imports: [SimulationModule],
+  imports: [SimulationModule, ProducerModule, ClusterModule],
   controllers: [AnomalyController],
-  providers: [AnomalyService],
-  exports: [AnomalyService],
+  providers: [AnomalyService, AnomalyLabels],
+  exports: [AnomalyService, AnomalyLabels],
 })
 export class AnomaliesModule {}

@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { AnomalyDto, AnomalyListDto, AnomalyQueryDto, CreateAnomalyDto } from './anomaly.dto.js';
 import { AnomalyService } from './anomaly.service.js';
 
@@ -10,8 +11,18 @@ export class AnomalyController {
 
   /** Inject an anomaly into a fleet, a building, a floor, a room or listed devices. */
   @Post()
-  create(@Body() dto: CreateAnomalyDto): AnomalyDto {
-    return this.anomalies.inject(dto);
+  @ApiResponse({
+    status: 201,
+    type: AnomalyDto,
+    headers: { Location: { description: 'The URL of the new anomaly' } },
+  })
+  async create(
+    @Body() dto: CreateAnomalyDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<AnomalyDto> {
+    const anomaly = await this.anomalies.submit(dto);
+    void reply.header('location', `/api/v1/anomalies/${encodeURIComponent(anomaly.id)}`);
+    return anomaly;
   }
 
   /** List injected anomalies (scheduled, active and the last 100 ended) and count random ones. */
@@ -29,7 +40,7 @@ export class AnomalyController {
   /** Cancel an anomaly: its devices are normal again from now on. */
   @Delete(':id')
   @HttpCode(204)
-  cancel(@Param('id') id: string): void {
-    this.anomalies.cancel(id);
+  async cancel(@Param('id') id: string): Promise<void> {
+    await this.anomalies.withdraw(id);
   }
 }

@@ -13,8 +13,8 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { SENSOR_NAMES, type SensorName } from '../simulation/sensors/sensor.model.js';
-import { ANOMALY_KINDS, type AnomalyKind } from './anomaly.js';
+import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
+import { ANOMALY_KINDS, type AnomalyKind } from '../model/anomaly.js';
 
 /** Longest an injected anomaly may last: one day. */
 export const MAX_ANOMALY_DURATION_MS = 86_400_000;

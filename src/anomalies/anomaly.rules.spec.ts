@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SENSOR_NAMES } from '../simulation/sensors/sensor.model.js';
-import { ANOMALY_KINDS, defaultMagnitude, KIND_SENSORS } from './anomaly.js';
+import { SENSOR_NAMES } from '../model/sensors/sensor.model.js';
+import { ANOMALY_KINDS, defaultMagnitude, KIND_SENSORS } from '../model/anomaly.js';
 import {
   effectiveMagnitude,
   kindSensorProblem,

@@ -1,7 +1,7 @@
-import type { FieldProblem } from '../http/problem.js';
-import { NUMERIC_MODELS } from '../simulation/reading.generator.js';
-import type { NumericSensorModel, SensorName } from '../simulation/sensors/sensor.model.js';
-import { type AnomalyKind, defaultMagnitude, KIND_SENSORS } from './anomaly.js';
+import type { FieldProblem } from '../model/domain.error.js';
+import { NUMERIC_MODELS } from '../model/sensor.table.js';
+import type { NumericSensorModel, SensorName } from '../model/sensors/sensor.model.js';
+import { type AnomalyKind, defaultMagnitude, KIND_SENSORS } from '../model/anomaly.js';
 
 /** The magnitudes a kind accepts on a sensor, in the sensor's unit (noise: multiples of sd). */
 export interface MagnitudeRange {

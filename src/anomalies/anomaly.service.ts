@@ -1,13 +1,25 @@
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import type { Device } from '../devices/fleet.js';
-import { type FieldProblem, notFound, ProblemException } from '../http/problem.js';
-import { type Clock, systemClock } from '../simulation/clock.js';
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { ClusterService } from '../cluster/cluster.service.js';
+import { ConfigService } from '../config/config.service.js';
+import { LimitsConfig } from '../config/fleetsim.config.js';
+import type { Fleet } from '../model/fleet.js';
+import type { Device } from '../model/fleet.js';
+import { DomainError, type FieldProblem, invalidField, notFound } from '../model/domain.error.js';
+import { CLOCK, type Clock } from '../model/clock.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
-import type { SensorName } from '../simulation/sensors/sensor.model.js';
-import type { AnomalyEffect, AnomalyKind } from './anomaly.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
+import type { AnomalyEffect, AnomalyKind } from '../model/anomaly.js';
 import type { AnomalyDto, AnomalyListDto, AnomalyQueryDto, AnomalyState } from './anomaly.dto.js';
 import { effectiveMagnitude, kindSensorProblem, magnitudeProblem } from './anomaly.rules.js';
 import { type AnomalyTarget, describeTarget, resolveTarget } from './anomaly.target.js';
+import { AnomalyLabels, type LabelEvent } from './anomaly.labels.js';
+
+/** The scenario (and its stage) that injects an anomaly. */
+export interface InjectedBy {
+  scenario: string;
+  stage?: string;
+}
 
 /** Ended or cancelled anomalies kept for GET /anomalies. */
 export const ENDED_KEPT = 100;
@@ -29,6 +41,29 @@ export interface InjectRequest {
   startInMs?: number;
 }
 
+/**
+ * An anomaly as the cluster's control topic holds it (key `anomaly:<id>`): everything a
+ * process needs to place the same effects on the same devices at the same event times.
+ */
+export interface SharedAnomaly {
+  kind: AnomalyKind;
+  sensor: SensorName;
+  magnitude: number | null;
+  target: AnomalyTarget;
+  startsAt: number;
+  endsAt: number;
+  createdAt: number;
+  cancelledAt?: number;
+}
+
+/** A validated request: the fleet's devices it acts on. */
+interface Planned {
+  fleet: Fleet;
+  devices: Device[];
+  target: AnomalyTarget;
+  magnitude: number | null;
+}
+
 interface InjectedAnomaly {
   seq: number;
   id: string;
@@ -43,15 +78,17 @@ interface InjectedAnomaly {
   createdAt: number;
   cancelledAt?: number;
   scenario?: string;
+  stage?: string;
+  /** Timers of the label topic's started and ended events. */
+  labelTimers?: unknown[];
   /** Each device's own effect (a stuck value is per device); emptied once it is over. */
   effects: Array<{ device: Device; effect: AnomalyEffect }>;
 }
 
-const badRequest = (problem: FieldProblem) =>
-  new ProblemException(HttpStatus.BAD_REQUEST, problem.message, { errors: [problem] });
+const badRequest = invalidField;
 
 const unprocessable = (problem: FieldProblem) =>
-  new ProblemException(HttpStatus.UNPROCESSABLE_ENTITY, problem.message, { errors: [problem] });
+  new DomainError('INVALID_PLAN', problem.message, [problem]);
 
 /**
  * Injected anomalies: validates a request against the kind, the sensor and the fleet, puts
@@ -67,15 +104,111 @@ export class AnomalyService {
   private readonly logger = new Logger('Anomalies');
   private readonly anomalies = new Map<string, InjectedAnomaly>();
   private nextSeq = 1;
-  /** Wall clock that event times are compared with; replaced by a fake one in unit tests. */
-  clock: Clock = systemClock;
-
-  constructor(private readonly fleets: FleetRegistry) {
+  constructor(
+    private readonly fleets: FleetRegistry,
+    /** Wall clock that event times are compared with. */
+    @Inject(CLOCK) private readonly clock: Clock,
+    private readonly labels: AnomalyLabels,
+    @Optional() private readonly config?: ConfigService,
+    /** Cluster mode: injections and cancellations go through the control topic. */
+    @Optional() private readonly cluster?: ClusterService,
+  ) {
     fleets.onDelete((fleetId) => this.forgetFleet(fleetId));
+    cluster?.handle('anomaly', (id, value) => this.applyShared(id, value as SharedAnomaly | null));
   }
 
-  /** Validates and applies an anomaly; `scenario` names the scenario injecting it. */
-  inject(request: InjectRequest, scenario?: string): AnomalyDto {
+  private get shared(): boolean {
+    return this.cluster?.enabled === true;
+  }
+
+  /**
+   * The REST path: injects here, or in cluster mode validates here, writes the anomaly to the
+   * control topic and answers once this process has applied it (every process places it).
+   */
+  async submit(request: InjectRequest): Promise<AnomalyDto> {
+    if (!this.shared) return this.inject(request);
+    const planned = this.plan(request);
+    const now = this.clock.now();
+    const startsAt = now + (request.startInMs ?? 0);
+    const id = `inj-${randomUUID().slice(0, 8)}`;
+    await this.cluster!.write('anomaly', id, {
+      kind: request.kind,
+      sensor: request.sensor,
+      magnitude: planned.magnitude,
+      target: planned.target,
+      startsAt,
+      endsAt: startsAt + request.durationMs,
+      createdAt: now,
+    } satisfies SharedAnomaly);
+    return this.get(id);
+  }
+
+  /** The REST path of cancel: in cluster mode, through the control topic. */
+  async withdraw(id: string): Promise<AnomalyDto> {
+    if (!this.shared) return this.cancel(id);
+    const a = this.anomaly(id);
+    const now = this.clock.now();
+    if (this.isOver(a, now) || a.scenario !== undefined) return this.cancel(id);
+    await this.cluster!.write('anomaly', id, { ...sharedOf(a), cancelledAt: now });
+    return this.get(id);
+  }
+
+  /** Applies an anomaly record of the control topic (every process, in topic order). */
+  private applyShared(id: string, record: SharedAnomaly | null): void {
+    const known = this.anomalies.get(id);
+    if (record === null) {
+      if (known) this.cancel(id);
+      this.anomalies.delete(id);
+      return;
+    }
+    if (!known) {
+      const fleet = this.fleets.get(record.target.fleetId);
+      if (!fleet) return; // its fleet was deleted since
+      const { devices } = resolveTarget(fleet, record.target);
+      this.place(
+        id,
+        { fleet, devices, target: record.target, magnitude: record.magnitude },
+        {
+          kind: record.kind,
+          sensor: record.sensor,
+          startsAt: record.startsAt,
+          endsAt: record.endsAt,
+          createdAt: record.createdAt,
+        },
+      );
+    }
+    if (record.cancelledAt !== undefined) this.cancel(id, record.cancelledAt);
+  }
+
+  /**
+   * Validates and applies an anomaly; `by` names the scenario (and stage) injecting it;
+   * `fixed` gives its id and start (cluster mode: every process injects a scenario's
+   * anomalies with the same id and times).
+   */
+  inject(
+    request: InjectRequest,
+    by?: string | InjectedBy,
+    fixed?: { id: string; startsAt: number },
+  ): AnomalyDto {
+    const scenario = typeof by === 'string' ? by : by?.scenario;
+    const stage = typeof by === 'string' ? undefined : by?.stage;
+    const planned = this.plan(request);
+    const now = this.clock.now();
+    const startsAt = fixed?.startsAt ?? now + (request.startInMs ?? 0);
+    // place() takes nextSeq for the anomaly's order; a local id names it.
+    return this.place(fixed?.id ?? `inj-${this.nextSeq}`, planned, {
+      kind: request.kind,
+      sensor: request.sensor,
+      startsAt,
+      endsAt: startsAt + request.durationMs,
+      createdAt: now,
+      scenario,
+      stage,
+    });
+  }
+
+  /** Checks a request against the kind, the sensor, the fleet and the limit. */
+  private plan(request: InjectRequest): Planned {
     const { kind, sensor } = request;
     // JSON null in an optional field means "not given", as an absent one does.
     const target = copyTarget(request.target);
@@ -114,19 +247,47 @@ export class AnomalyService {
 
     const now = this.clock.now();
     this.sweep(now);
-    const live = [...this.anomalies.values()].filter((a) => !this.isOver(a, now)).length;
+    const liveAnomalies = [...this.anomalies.values()].filter((a) => !this.isOver(a, now));
+    const live = liveAnomalies.length;
     if (live >= MAX_LIVE_ANOMALIES) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
         `${live} anomalies are scheduled or active, the most fleetsim runs at once; cancel some or wait until they end`,
       );
     }
+    const { maxAnomalyDevices } = this.config?.config.limits ?? new LimitsConfig();
+    const targeted = liveAnomalies.reduce((n, a) => n + a.deviceCount, 0) + devices.length;
+    if (targeted > maxAnomalyDevices) {
+      const message =
+        `target: that would make ${targeted} devices targeted by scheduled or active anomalies; ` +
+        `fleetsim allows at most ${maxAnomalyDevices} (limits.maxAnomalyDevices); cancel some or wait until they end`;
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
+        message,
+        [{ field: 'target', rule: 'maxAnomalyDevices', message }],
+        { limit: maxAnomalyDevices },
+      );
+    }
 
+    return { fleet, devices, target, magnitude: effectiveMagnitude(kind, sensor, given) };
+  }
+
+  /** Puts one effect on every device of a planned anomaly and remembers it. */
+  private place(
+    id: string,
+    { devices, target, magnitude }: Planned,
+    when: {
+      kind: AnomalyKind;
+      sensor: SensorName;
+      startsAt: number;
+      endsAt: number;
+      createdAt: number;
+      scenario?: string;
+      stage?: string;
+    },
+  ): AnomalyDto {
+    const { kind, sensor, startsAt, endsAt, createdAt, scenario, stage } = when;
     const seq = this.nextSeq++;
-    const id = `inj-${seq}`;
-    const magnitude = effectiveMagnitude(kind, sensor, given);
-    const startsAt = now + (request.startInMs ?? 0);
-    const endsAt = startsAt + request.durationMs;
     const effects = devices.map((device) => {
       // One object per device: a stuck sensor holds its own device's value.
       const effect: AnomalyEffect = {
@@ -151,17 +312,25 @@ export class AnomalyService {
       devices: devices.slice(0, LISTED_DEVICES).map((d) => d.id),
       startsAt,
       endsAt,
-      createdAt: now,
+      createdAt,
       scenario,
+      stage,
       effects,
     };
     this.anomalies.set(id, anomaly);
+    if (this.labels.enabled) {
+      const now = this.clock.now();
+      this.label(anomaly, 'injected', now);
+      const at = (event: LabelEvent, time: number) =>
+        this.clock.setTimeout(() => this.label(anomaly, event, time), Math.max(0, time - now));
+      anomaly.labelTimers = [at('started', startsAt), at('ended', endsAt)];
+    }
     this.logger.log(
       `${id}: ${kind} on ${sensor} of ${devices.length} device(s) in ${describeTarget(target)} ` +
-        `from ${new Date(startsAt).toISOString()} for ${request.durationMs} ms` +
+        `from ${new Date(startsAt).toISOString()} for ${endsAt - startsAt} ms` +
         (scenario ? ` (scenario ${scenario})` : ''),
     );
-    return this.toDto(anomaly, now);
+    return this.toDto(anomaly, this.clock.now());
   }
 
   list(query: AnomalyQueryDto = {}): AnomalyListDto {
@@ -185,9 +354,9 @@ export class AnomalyService {
    * Ends an anomaly now: readings from now on (event time) are normal; one that has not
    * started never starts. Cancelling one that is already over changes nothing.
    */
-  cancel(id: string): AnomalyDto {
+  cancel(id: string, at?: number): AnomalyDto {
     const anomaly = this.anomaly(id);
-    const now = this.clock.now();
+    const now = at ?? this.clock.now();
     if (!this.isOver(anomaly, now)) {
       for (const { device, effect } of anomaly.effects) {
         if (effect.startsAt >= now) device.removeEffect(effect.id);
@@ -196,6 +365,8 @@ export class AnomalyService {
       anomaly.cancelledAt = now;
       anomaly.endsAt = Math.max(anomaly.startsAt, Math.min(anomaly.endsAt, now));
       anomaly.effects = [];
+      this.clearLabelTimers(anomaly);
+      if (this.labels.enabled) this.label(anomaly, 'cancelled', now);
       this.logger.log(`${id} cancelled`);
     }
     this.sweep(now);
@@ -203,8 +374,8 @@ export class AnomalyService {
   }
 
   /** Cancels those of `ids` that are still known and not over (a scenario that stops). */
-  cancelAll(ids: readonly string[]): void {
-    for (const id of ids) if (this.anomalies.has(id)) this.cancel(id);
+  cancelAll(ids: readonly string[], at?: number): void {
+    for (const id of ids) if (this.anomalies.has(id)) this.cancel(id, at);
   }
 
   private anomaly(id: string): InjectedAnomaly {
@@ -250,9 +421,38 @@ export class AnomalyService {
     return n;
   }
 
+  /** Writes a lifecycle event of `a` to the label topic. */
+  private label(a: InjectedAnomaly, event: LabelEvent, at: number): void {
+    if (event !== 'cancelled' && a.cancelledAt !== undefined) return;
+    this.labels.publish({
+      event,
+      anomalyId: a.id,
+      at: new Date(at).toISOString(),
+      kind: a.kind,
+      sensor: a.sensor,
+      magnitude: a.magnitude,
+      target: copyTarget(a.target),
+      deviceCount: a.deviceCount,
+      devices: [...a.devices],
+      startsAt: new Date(a.startsAt).toISOString(),
+      endsAt: new Date(a.endsAt).toISOString(),
+      scenario: a.scenario ?? null,
+      stage: a.stage ?? null,
+      backfill: null,
+    });
+  }
+
+  private clearLabelTimers(a: InjectedAnomaly): void {
+    for (const t of a.labelTimers ?? []) this.clock.clearTimeout(t);
+    a.labelTimers = undefined;
+  }
+
   private forgetFleet(fleetId: string): void {
     for (const [id, a] of this.anomalies) {
-      if (a.target.fleetId === fleetId) this.anomalies.delete(id);
+      if (a.target.fleetId === fleetId) {
+        this.clearLabelTimers(a);
+        this.anomalies.delete(id);
+      }
     }
   }
 
@@ -272,6 +472,18 @@ export class AnomalyService {
       ...(a.scenario ? { scenario: a.scenario } : {}),
     };
   }
+}
+
+function sharedOf(a: InjectedAnomaly): SharedAnomaly {
+  return {
+    kind: a.kind,
+    sensor: a.sensor,
+    magnitude: a.magnitude,
+    target: copyTarget(a.target),
+    startsAt: a.startsAt,
+    endsAt: a.endsAt,
+    createdAt: a.createdAt,
+  };
 }
 
 function copyTarget(t: AnomalyTarget): AnomalyTarget {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Fleet } from '../devices/fleet.js';
+import { Fleet } from '../model/fleet.js';
 import { clampToLayout, describeTarget, resolveTarget } from './anomaly.target.js';
 
 // 2 buildings × 3 floors × 4 rooms = 24 rooms; 96 devices = 4 a room.

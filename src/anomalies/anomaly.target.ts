@@ -1,5 +1,5 @@
-import type { Device, Fleet } from '../devices/fleet.js';
-import { type Layout, parseDeviceId } from '../devices/layout.js';
+import type { Device, Fleet } from '../model/fleet.js';
+import { type Layout, parseDeviceId } from '../model/layout.js';
 
 /** Where in a fleet's hierarchy an anomaly lands; every given part must match (AND). */
 export interface TargetPlace {

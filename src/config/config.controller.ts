@@ -1,7 +1,17 @@
-import { Body, Controller, Get, Headers, HttpStatus, Patch } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, HttpStatus, Patch, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiConsumes,
+  ApiHeader,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { ProblemException } from '../http/problem.js';
+import { statusOf } from '../http/problem.filter.js';
 import { ConfigViewDto } from './config.dto.js';
+import { KAFKA_CLIENT_SETTING_NAMES } from './config.patch.js';
 import { ConfigPatchService } from './config.patch.service.js';
 
 /** The content type of a JSON merge patch (RFC 7396); app.factory registers its parser. */
@@ -14,8 +24,15 @@ export class ConfigController {
 
   /** The configuration in force, where each setting came from, and what cannot change. */
   @Get()
-  get(): ConfigViewDto {
-    return this.patches.view();
+  @ApiResponse({
+    status: 200,
+    type: ConfigViewDto,
+    headers: { ETag: { description: 'The version; send it as If-Match to PATCH' } },
+  })
+  get(@Res({ passthrough: true }) reply: FastifyReply): ConfigViewDto {
+    const view = this.patches.view();
+    void reply.header('etag', this.patches.etag(view.version));
+    return view;
   }
 
   /** Change settings while running: a JSON merge patch, applied all or nothing. */
@@ -24,8 +41,8 @@ export class ConfigController {
     description:
       'A JSON merge patch (RFC 7396) of the configuration; `null` puts a setting back to its built-in default. ' +
       'The result is validated as a whole and applied all or nothing: simulation settings from the next tick, ' +
-      'producer batching at once, and settings of the Kafka client (topic, clientId, requiredAcks, compression, ' +
-      'idempotent, maxInFlightRequests) by connecting a new client that takes over the queue, losing nothing. ' +
+      `producer batching at once, and settings of the Kafka client (${KAFKA_CLIENT_SETTING_NAMES}) ` +
+      'by connecting a new client that takes over the queue, losing nothing. ' +
       'Answers with the configuration now in force. docs/operations.md has the details.',
   })
   @ApiConsumes('application/merge-patch+json', 'application/json')
@@ -47,7 +64,20 @@ export class ConfigController {
     status: 503,
     description: 'A new Kafka client was needed and could not connect; nothing was changed',
   })
-  patch(@Body() patch: unknown, @Headers('content-type') contentType = ''): Promise<ConfigViewDto> {
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description:
+      'The ETag of GET /api/v1/config: the patch only applies to that version (412 otherwise); required (428) when server.requireIfMatch is on',
+  })
+  @ApiResponse({ status: 412, description: 'If-Match names a version that is no longer in force' })
+  @ApiResponse({ status: 428, description: 'server.requireIfMatch is on and If-Match is missing' })
+  async patch(
+    @Body() patch: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('content-type') contentType = '',
+    @Headers('if-match') ifMatch?: string,
+  ): Promise<ConfigViewDto> {
     const type = contentType.split(';')[0].trim().toLowerCase();
     if (type !== MERGE_PATCH_CONTENT_TYPE && type !== 'application/json') {
       throw new ProblemException(
@@ -55,6 +85,13 @@ export class ConfigController {
         `send the patch as ${MERGE_PATCH_CONTENT_TYPE} or application/json, not ${type || 'no content type'}`,
       );
     }
-    return this.patches.patch(patch);
+    try {
+      const view = await this.patches.patch(patch, ifMatch);
+      void reply.header('etag', this.patches.etag(view.version));
+      return view;
+    } catch (err) {
+      this.patches.refused(err, statusOf(err));
+      throw err;
+    }
   }
 }

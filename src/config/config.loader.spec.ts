@@ -112,3 +112,86 @@ test('boot fleets in the file are validated too', () => {
     found.join('\n'),
   );
 });
+
+test('API keys come from FLEETSIM_API_KEYS and FLEETSIM_API_KEYS_FILE, secrets kept as digests', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetsim-keys-'));
+  const file = join(dir, 'keys');
+  writeFileSync(
+    file,
+    '# keys\r\nviewer:read:viewer-secret-0123456789\r\n\r\nci:operate:ci:secret:with:colons\n',
+  );
+  const { apiKeys } = loadConfig({
+    FLEETSIM_API_KEYS: 'ops:operate:ops-secret-0123456789abcdef , ',
+    FLEETSIM_API_KEYS_FILE: file,
+  });
+  assert.ok(apiKeys?.enabled);
+  assert.deepEqual(apiKeys.identities, [
+    { id: 'ops', role: 'operate' },
+    { id: 'viewer', role: 'read' },
+    { id: 'ci', role: 'operate' },
+  ]);
+  assert.deepEqual(apiKeys.find('ops-secret-0123456789abcdef'), { id: 'ops', role: 'operate' });
+  assert.deepEqual(apiKeys.find('viewer-secret-0123456789'), { id: 'viewer', role: 'read' });
+  assert.deepEqual(apiKeys.find('ci:secret:with:colons'), { id: 'ci', role: 'operate' });
+  assert.equal(apiKeys.find('ops-secret-0123456789abcde'), undefined);
+  assert.equal(apiKeys.find(''), undefined);
+  assert.ok(!JSON.stringify(apiKeys).includes('ops-secret'), 'the secret is not kept as text');
+  assert.equal(loadConfig({}).apiKeys?.enabled, false);
+});
+
+test('bad API keys fail the boot naming the entry, never echoing a secret', () => {
+  const secret = 'this-is-the-secret-value';
+  const found = problems({
+    FLEETSIM_API_KEYS: [
+      `ops:operate:${secret}`,
+      `ops:read:another-${secret}`,
+      `ci:admin:${secret}x`,
+      'short:read:abc',
+      `no-role-${secret}`,
+      `bad id:read:${secret}y`,
+      `dup:read:${secret}`,
+    ].join(','),
+    FLEETSIM_API_KEYS_FILE: '/nonexistent/keys',
+  });
+  assert.deepEqual(found, [
+    'FLEETSIM_API_KEYS_FILE=/nonexistent/keys: cannot be read (ENOENT)',
+    'FLEETSIM_API_KEYS entry 2 (key "ops"): the id is used by another key',
+    'FLEETSIM_API_KEYS entry 3 (key "ci"): the role must be read or operate, not "admin"',
+    'FLEETSIM_API_KEYS entry 4 (key "short"): the secret must be at least 16 characters long',
+    'FLEETSIM_API_KEYS entry 5: must look like id:role:secret',
+    'FLEETSIM_API_KEYS entry 6: the id must be 1-64 letters, digits, ".", "_" or "-"',
+    `FLEETSIM_API_KEYS entry 7 (key "dup"): the secret is the same as another key's`,
+  ]);
+  assert.ok(!found.join('\n').includes(secret));
+});
+
+test('limits between settings: bufferMemory, shutdownFlushMs, batchSize and boot fleets', () => {
+  const found = problems({
+    KAFKA_BUFFER_MEMORY: String(4 * 1024 * 1024 * 1024),
+    FLEETSIM_SHUTDOWN_GRACE_MS: '10000',
+    KAFKA_BATCH_SIZE: '5000',
+    FLEETSIM_MAX_BATCH_SIZE: '2000',
+  });
+  assert.equal(found.length, 3, found.join('\n'));
+  assert.match(
+    found[0],
+    /^producer\.bufferMemory = 4294967296 \(from env KAFKA_BUFFER_MEMORY\): bufferMemory must not be greater than \d+ bytes \(limits\.bufferMemoryFraction 0\.5 of the \d+ bytes this process may use\)$/,
+  );
+  assert.equal(
+    found[1],
+    'producer.shutdownFlushMs = 15000: shutdownFlushMs must not be greater than 5000 (server.shutdownGraceMs 10000 less 5000 ms for the rest of the shutdown)',
+  );
+  assert.equal(
+    found[2],
+    'producer.batchSize = 5000 (from env KAFKA_BATCH_SIZE): batchSize must not be greater than 2000 (limits.maxBatchSize)',
+  );
+  const fleets = yamlFile(
+    'simulation:\n  fleets:\n    - { name: a, deviceCount: 60000 }\n    - { name: b, deviceCount: 50000 }\n',
+  );
+  assert.deepEqual(problems({ FLEETSIM_CONFIG: fleets, FLEETSIM_MAX_DEVICES: '100000' }), [
+    `simulation.fleets = 110000 (from ${fleets}): fleets must not have more than 100000 devices in all (limits.maxDevices); they have 110000`,
+  ]);
+  assert.deepEqual(problems({ FLEETSIM_CONFIG: fleets, FLEETSIM_MAX_TARGET_RATE: '1000' }), [
+    `simulation.fleets = 22000 (from ${fleets}): fleets must not target more than 1000 readings/s in all (limits.maxTargetRate); they target 22000`,
+  ]);
+});

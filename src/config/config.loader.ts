@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
+import { ApiKeys, loadApiKeys } from './api-keys.js';
+import { asValidationErrors, limitProblems } from './config.limits.js';
 import { FleetsimConfig } from './fleetsim.config.js';
+import { applyMergePatch, isPlain, leafPaths, type Plain, setPath } from './plain.js';
 
 /** Where an effective setting came from. */
 export type ConfigSource = 'default' | 'file' | 'env' | 'api';
@@ -18,6 +21,7 @@ export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: En
   { name: 'KAFKA_TOPIC', path: 'kafka.topic', kind: 'string' },
   { name: 'KAFKA_CLIENT_ID', path: 'kafka.clientId', kind: 'string' },
   { name: 'KAFKA_CLIENT', path: 'kafka.client', kind: 'string' },
+  { name: 'KAFKA_LABEL_TOPIC', path: 'kafka.labelTopic', kind: 'string' },
   { name: 'KAFKA_TOPIC_PARTITIONS', path: 'kafka.topicPartitions', kind: 'int' },
   { name: 'KAFKA_METADATA_REFRESH_MS', path: 'kafka.metadataRefreshMs', kind: 'int' },
   { name: 'KAFKA_EMBEDDED_PORT', path: 'kafka.embedded.port', kind: 'int' },
@@ -34,12 +38,28 @@ export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: En
   { name: 'KAFKA_IDEMPOTENT', path: 'producer.idempotent', kind: 'boolean' },
   { name: 'FLEETSIM_BACKPRESSURE', path: 'producer.backpressure', kind: 'string' },
   { name: 'FLEETSIM_VALUE_FORMAT', path: 'producer.valueFormat', kind: 'string' },
+  { name: 'FLEETSIM_HEADERS', path: 'producer.headers', kind: 'boolean' },
   { name: 'FLEETSIM_AUTOSTART', path: 'simulation.autoStart', kind: 'boolean' },
   { name: 'FLEETSIM_TICK_MS', path: 'simulation.tickMs', kind: 'int' },
   { name: 'FLEETSIM_DATA_VARIATION', path: 'simulation.dataVariation', kind: 'number' },
   { name: 'FLEETSIM_ANOMALY_RATE', path: 'simulation.anomalyRate', kind: 'number' },
   { name: 'FLEETSIM_TREND_ENABLED', path: 'simulation.trendEnabled', kind: 'boolean' },
   { name: 'FLEETSIM_TREND_STRENGTH', path: 'simulation.trendStrength', kind: 'number' },
+  { name: 'FLEETSIM_CLUSTER', path: 'cluster.enabled', kind: 'boolean' },
+  { name: 'FLEETSIM_CLUSTER_NAME', path: 'cluster.name', kind: 'string' },
+  { name: 'FLEETSIM_CLUSTER_SESSION_TIMEOUT_MS', path: 'cluster.sessionTimeoutMs', kind: 'int' },
+  { name: 'FLEETSIM_AUTH_HEALTH', path: 'server.auth.healthRequiresKey', kind: 'boolean' },
+  { name: 'FLEETSIM_AUTH_METRICS', path: 'server.auth.metricsRequiresKey', kind: 'boolean' },
+  { name: 'FLEETSIM_CORS_ORIGINS', path: 'server.cors.origins', kind: 'list' },
+  { name: 'FLEETSIM_RATE_LIMIT_MAX', path: 'server.rateLimit.max', kind: 'int' },
+  { name: 'FLEETSIM_RATE_LIMIT_WINDOW_MS', path: 'server.rateLimit.windowMs', kind: 'int' },
+  { name: 'FLEETSIM_REQUIRE_IF_MATCH', path: 'server.requireIfMatch', kind: 'boolean' },
+  { name: 'FLEETSIM_SHUTDOWN_GRACE_MS', path: 'server.shutdownGraceMs', kind: 'int' },
+  { name: 'FLEETSIM_MAX_DEVICES', path: 'limits.maxDevices', kind: 'int' },
+  { name: 'FLEETSIM_MAX_TARGET_RATE', path: 'limits.maxTargetRate', kind: 'int' },
+  { name: 'FLEETSIM_MAX_ANOMALY_DEVICES', path: 'limits.maxAnomalyDevices', kind: 'int' },
+  { name: 'FLEETSIM_MAX_BATCH_SIZE', path: 'limits.maxBatchSize', kind: 'int' },
+  { name: 'FLEETSIM_BUFFER_MEMORY_FRACTION', path: 'limits.bufferMemoryFraction', kind: 'number' },
 ];
 
 /** A configuration that failed validation; the message names key, value, origin and rule. */
@@ -54,47 +74,8 @@ export interface LoadedConfig {
   config: FleetsimConfig;
   sources: Map<string, ConfigSource>;
   file?: string;
-}
-
-type Plain = Record<string, unknown>;
-
-const isPlain = (v: unknown): v is Plain =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Reads a dotted path from a plain object. */
-export function getPath(obj: unknown, path: string): unknown {
-  let cur: unknown = obj;
-  for (const part of path.split('.')) {
-    if (!isPlain(cur)) return undefined;
-    cur = cur[part];
-  }
-  return cur;
-}
-
-function setPath(obj: Plain, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let cur = obj;
-  for (const part of parts.slice(0, -1)) {
-    if (!isPlain(cur[part])) cur[part] = {};
-    cur = cur[part] as Plain;
-  }
-  cur[parts[parts.length - 1]] = value;
-}
-
-/** Every leaf path of a plain object ("a.b.c"); arrays are leaves. */
-export function leafPaths(obj: Plain, prefix = ''): string[] {
-  return Object.entries(obj).flatMap(([k, v]) =>
-    isPlain(v) ? leafPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
-  );
-}
-
-/** Deep merge of plain objects; arrays and scalars of `patch` replace those of `base`. */
-export function deepMerge(base: Plain, patch: Plain): Plain {
-  const out: Plain = { ...base };
-  for (const [k, v] of Object.entries(patch)) {
-    out[k] = isPlain(v) && isPlain(out[k]) ? deepMerge(out[k] as Plain, v) : v;
-  }
-  return out;
+  /** The API keys (FLEETSIM_API_KEYS, FLEETSIM_API_KEYS_FILE); none means loopback-only changes. */
+  apiKeys?: ApiKeys;
 }
 
 function parseEnv(name: string, kind: EnvKind, raw: string, problems: string[]): unknown {
@@ -152,7 +133,9 @@ export function validateConfig(
   describeSource: (path: string) => string = () => '',
 ): { config: FleetsimConfig; problems: string[]; errors: ValidationError[] } {
   const config = plainToInstance(FleetsimConfig, plain, { exposeDefaultValues: true });
-  const errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
+  let errors = validateSync(config, { whitelist: true, forbidNonWhitelisted: true });
+  // The rules between settings only make sense once every setting is valid on its own.
+  if (errors.length === 0) errors = asValidationErrors(limitProblems(config));
   const problems = flattenErrors(errors).map(({ path, value, rules }) => {
     const shown = rules.some((r) => r.includes('should not exist'))
       ? `${path}: unknown key`
@@ -182,7 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       throw new ConfigError([`FLEETSIM_CONFIG=${file}: the file must hold a YAML mapping`]);
     }
     if (parsed) {
-      merged = deepMerge(merged, parsed);
+      merged = applyMergePatch(merged, parsed, 'keep') as Plain;
       for (const path of leafPaths(parsed)) sources.set(path, 'file');
     }
   }
@@ -197,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     sources.set(path, 'env');
     envNames.set(path, name);
   }
+  const apiKeys = loadApiKeys(env, problems);
   if (problems.length) throw new ConfigError(problems);
 
   const describe = (path: string): string => {
@@ -208,5 +192,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   };
   const result = validateConfig(merged, describe);
   if (result.problems.length) throw new ConfigError(result.problems);
-  return { config: result.config, sources, file };
+  return { config: result.config, sources, file, apiKeys };
 }

@@ -15,7 +15,7 @@ export class ConfigModule {
         { provide: ConfigService, useValue: new ConfigService(loaded) },
         ConfigPatchService,
       ],
-      exports: [ConfigService],
+      exports: [ConfigService, ConfigPatchService],
     };
   }
 }

@@ -1,9 +1,11 @@
-import { HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
-import { fieldProblems, type FieldProblem, ProblemException } from '../http/problem.js';
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
-import { type ConfigSource, getPath, leafPaths, validateConfig } from './config.loader.js';
+import { DomainError } from '../model/domain.error.js';
+import { checkIfMatch } from '../model/etag.js';
+import { fieldProblems } from '../model/field.problems.js';
+import { type ConfigSource, validateConfig } from './config.loader.js';
 import {
-  applyMergePatch,
   changedPaths,
   immutableSetting,
   maskSecrets,
@@ -12,8 +14,7 @@ import {
 } from './config.patch.js';
 import { ConfigService } from './config.service.js';
 import type { FleetsimConfig } from './fleetsim.config.js';
-
-type Plain = Record<string, unknown>;
+import { applyMergePatch, getPath, isPlain, leafPaths, type Plain } from './plain.js';
 
 /** The configuration in force as the REST API shows it. */
 export interface ConfigView {
@@ -30,10 +31,22 @@ export interface SettingChange {
   to: unknown;
 }
 
-const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(config)) as Plain;
+/** Cluster mode: how a runtime change reaches every process (the cluster service provides it). */
+export interface SharedConfig {
+  /** The cluster's name. */
+  readonly name: string;
+  /** Shares a validated patch with every process; resolves once this process has applied it. */
+  write(patch: Plain): Promise<void>;
+  /** Resolves once every change shared so far is applied here. */
+  sync(): Promise<void>;
+  /**
+   * The version of the shared runtime changes, the same in every process that has applied
+   * them (the position of their record in the control topic; 0: none yet).
+   */
+  version(): number;
+}
 
-const isPlain = (v: unknown): v is Plain =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(config)) as Plain;
 
 /**
  * Changes the configuration at runtime from a JSON merge patch: merge onto what is in force,
@@ -44,6 +57,12 @@ const isPlain = (v: unknown): v is Plain =>
 export class ConfigPatchService {
   private readonly logger = new Logger('Config');
   private tail: Promise<unknown> = Promise.resolve();
+  /** Tells this process's versions from another's, so an ETag from before a restart is stale. */
+  private readonly boot = randomUUID().slice(0, 8);
+  /** Cluster mode: shared patches of this process, one at a time (each composes the last). */
+  private sharedTail: Promise<unknown> = Promise.resolve();
+  /** Cluster mode: how changes reach every process; set by the cluster service. */
+  shared?: SharedConfig;
 
   constructor(
     private readonly config: ConfigService,
@@ -64,37 +83,90 @@ export class ConfigPatchService {
     };
   }
 
-  /** Applies a JSON merge patch; resolves with the new view, or throws a problem. */
-  patch(patch: unknown): Promise<ConfigView> {
-    const run = this.tail.then(() => this.patchNow(patch));
+  /**
+   * The entity tag of the configuration in force (ETag, If-Match): this boot and the version.
+   * In cluster mode, the cluster and the version of the runtime changes every process shares,
+   * so every process that has applied them answers the same tag (`version` in the view may
+   * differ between processes: one that joins late applies all earlier changes at once).
+   */
+  etag(version = this.config.version): string {
+    if (this.shared) return `"${this.shared.name}-${this.shared.version()}"`;
+    return `"${this.boot}-${version}"`;
+  }
+
+  private checkIfMatch(ifMatch: string | undefined): void {
+    checkIfMatch(
+      ifMatch,
+      this.etag(),
+      this.config.config.server.requireIfMatch,
+      'the configuration',
+    );
+  }
+
+  /**
+   * Applies a JSON merge patch; resolves with the new view, or rejects with a DomainError
+   * (or an unexpected error), which the caller reports with `refused`. With `ifMatch`, only
+   * when the configuration is still the version it names (STALE_VERSION otherwise).
+   */
+  patch(patch: unknown, ifMatch?: string): Promise<ConfigView> {
+    if (this.shared) {
+      const shared = this.sharedTail.then(() => this.patchShared(this.shared!, patch, ifMatch));
+      this.sharedTail = shared.catch(() => {});
+      return shared;
+    }
+    const run = this.tail.then(() => {
+      this.checkIfMatch(ifMatch);
+      return this.applyPatch(patch);
+    });
     this.tail = run.catch(() => {});
     return run;
   }
 
-  private async patchNow(patch: unknown): Promise<ConfigView> {
-    try {
-      const view = await this.applyPatch(patch);
-      return view;
-    } catch (err) {
-      const status = err instanceof HttpException ? err.getStatus() : 500;
-      this.metrics.configChanges.inc({ result: status < 500 ? 'rejected' : 'failed' });
-      const response = err instanceof HttpException ? err.getResponse() : undefined;
-      const detail =
-        (response as { detail?: string } | undefined)?.detail ?? (err as Error).message;
-      this.logger.warn(`configuration change refused (${status}): ${detail}`, {
-        status,
-        errors: (response as { errors?: FieldProblem[] } | undefined)?.errors,
-      });
-      throw err;
-    }
+  /**
+   * Counts and logs a change `patch` refused; `status` is what the caller answers with (the
+   * HTTP edge maps errors to statuses), below 500 for a rejected change, else a failed one.
+   */
+  refused(err: unknown, status: number): void {
+    this.metrics.configChanges.inc({ result: status < 500 ? 'rejected' : 'failed' });
+    const detail = (err as Error).message;
+    this.logger.warn(`configuration change refused (${status}): ${detail}`, {
+      status,
+      errors: err instanceof DomainError ? err.errors : undefined,
+    });
   }
 
-  private async applyPatch(patch: unknown): Promise<ConfigView> {
+  /** Applies a patch that came through the control topic (cluster mode), in turn. */
+  applyShared(patch: unknown): Promise<ConfigView> {
+    const run = this.tail.then(() => this.applyPatch(patch));
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Cluster mode: catches up with the changes made through other processes, checks If-Match
+   * against them, validates here (a bad patch is refused at once and nothing is shared), then
+   * shares it and resolves once this process has applied it. Between processes, two changes
+   * with the same If-Match sent at the same moment can both pass (docs/scale-out.md).
+   */
+  private async patchShared(
+    shared: SharedConfig,
+    patch: unknown,
+    ifMatch: string | undefined,
+  ): Promise<ConfigView> {
+    await shared.sync();
+    await this.tail;
+    this.checkIfMatch(ifMatch);
+    await this.applyPatch(patch, true);
+    await shared.write(patch as Plain);
+    return this.view();
+  }
+
+  private async applyPatch(patch: unknown, dryRun = false): Promise<ConfigView> {
     if (!isPlain(patch)) {
-      throw new ProblemException(
-        HttpStatus.BAD_REQUEST,
+      throw new DomainError(
+        'INVALID_INPUT',
         'the body must be a JSON merge patch of the configuration: a JSON object such as {"producer":{"lingerMs":20}}',
-        { errors: [{ field: '', rule: 'isObject', message: 'the body must be a JSON object' }] },
+        [{ field: '', rule: 'isObject', message: 'the body must be a JSON object' }],
       );
     }
     const previous = toPlain(this.config.config);
@@ -102,10 +174,10 @@ export class ConfigPatchService {
     const { config: next, errors } = validateConfig(merged);
     if (errors.length) {
       const problems = fieldProblems(errors);
-      throw new ProblemException(
-        HttpStatus.BAD_REQUEST,
+      throw new DomainError(
+        'INVALID_INPUT',
         `the configuration would be invalid, nothing was changed: ${problems.map((p) => p.message).join('; ')}`,
-        { errors: problems },
+        problems,
       );
     }
     const changed = changedPaths(previous, toPlain(next));
@@ -122,13 +194,13 @@ export class ConfigPatchService {
         : [];
     });
     if (refused.length) {
-      throw new ProblemException(
-        HttpStatus.CONFLICT,
+      throw new DomainError(
+        'CONFLICT',
         `nothing was changed: ${refused.map((r) => r.message).join('; ')}`,
-        { errors: refused },
+        refused,
       );
     }
-    if (!changed.length) return this.view();
+    if (!changed.length || dryRun) return this.view();
 
     const changes: SettingChange[] = changed.map((path) => ({
       path,

@@ -1,29 +1,12 @@
-import { getPath, leafPaths } from './config.loader.js';
+import { getPath, isPlain, leafPaths, type Plain } from './plain.js';
 
 /**
  * The rules of runtime configuration changes, as plain functions: JSON merge patch (RFC 7396),
  * which settings differ, which cannot change while the server runs, and which are secret.
  */
 
-type Plain = Record<string, unknown>;
-
-const isPlain = (v: unknown): v is Plain =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Applies a JSON merge patch (RFC 7396): members of `patch` replace those of `target`,
- * objects merge recursively, `null` removes a member (for the configuration: back to its
- * built-in default), arrays are replaced whole. Neither argument is changed.
- */
-export function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (!isPlain(patch)) return patch;
-  const out: Plain = isPlain(target) ? { ...target } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
-    else out[key] = applyMergePatch(out[key], value);
-  }
-  return out;
-}
+/** JSON merge patch (RFC 7396); `null` puts a setting back to its built-in default. */
+export { applyMergePatch } from './plain.js';
 
 /** Leaf paths ("producer.lingerMs") whose values differ between two plain configurations. */
 export function changedPaths(before: Plain, after: Plain): string[] {
@@ -41,10 +24,28 @@ export interface ImmutableSetting {
 }
 
 /**
+ * Settings baked into the Kafka client: changing one at runtime means connecting a new client
+ * with the new settings and handing the queue over to it. The one list of them.
+ */
+export const KAFKA_CLIENT_SETTINGS = [
+  'kafka.client',
+  'kafka.topic',
+  'kafka.clientId',
+  'producer.requiredAcks',
+  'producer.compression',
+  'producer.idempotent',
+  'producer.maxInFlightRequests',
+] as const;
+
+/** The client settings as the docs name them: "topic, clientId, …". */
+export const KAFKA_CLIENT_SETTING_NAMES = KAFKA_CLIENT_SETTINGS.map((p) =>
+  p.slice(p.indexOf('.') + 1),
+).join(', ');
+
+/**
  * Settings that cannot change while fleetsim runs. Everything else can: simulation settings
  * apply from the next tick, batching settings at once, and the settings baked into the Kafka
- * client (engine, topic, clientId, requiredAcks, compression, idempotent, maxInFlightRequests) by
- * connecting a new client and handing the queue over to it.
+ * client (KAFKA_CLIENT_SETTINGS) by connecting a new client and handing the queue over to it.
  */
 export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
   { path: 'server.port', reason: 'the HTTP server listens on it since boot; set PORT and restart' },
@@ -52,6 +53,32 @@ export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
   {
     path: 'server.bodyLimitBytes',
     reason: 'the HTTP server is built with it at boot; change it in the file and restart',
+  },
+  {
+    path: 'server.auth',
+    reason: 'who may call the API is set by whoever deploys fleetsim; change it and restart',
+  },
+  {
+    path: 'server.cors',
+    reason: 'who may call the API is set by whoever deploys fleetsim; change it and restart',
+  },
+  {
+    path: 'server.rateLimit',
+    reason: 'the rate limit is set up with the HTTP server at boot; change it and restart',
+  },
+  {
+    path: 'server.requireIfMatch',
+    reason: 'how the API guards changes is set by whoever deploys fleetsim; change it and restart',
+  },
+  {
+    path: 'server.shutdownGraceMs',
+    reason:
+      "it describes the deployment's grace period; set FLEETSIM_SHUTDOWN_GRACE_MS and restart",
+  },
+  {
+    path: 'limits',
+    reason:
+      'the limits protect the process from what the API is asked for; change them in the file or the environment and restart',
   },
   {
     path: 'kafka.brokers',
@@ -79,6 +106,26 @@ export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
     path: 'simulation.fleets',
     reason:
       'boot fleets are created once at start; use /api/v1/fleets to add, scale or delete fleets',
+  },
+  {
+    path: 'cluster.enabled',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.name',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.sessionTimeoutMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.handoverTimeoutMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
+  },
+  {
+    path: 'cluster.checkpointMs',
+    reason: 'a process joins its cluster at boot (docs/scale-out.md); change it and restart',
   },
 ];
 

@@ -6,14 +6,15 @@ import {
   IsIn,
   IsInt,
   IsNumber,
-  IsOptional,
   IsString,
   Matches,
   Max,
   Min,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
+import { FleetSpecDto } from './fleet-spec.dto.js';
 
 /**
  * The value formats a reading can be serialized to: JSON (docs/reading.schema.json) or
@@ -35,6 +36,43 @@ export type BackpressurePolicy = (typeof BACKPRESSURE_POLICIES)[number];
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
 
+/** Which open routes need an API key too (when keys are configured); docs/security.md. */
+export class AuthConfig {
+  /** Require a key (read or operate) for /health/live and /health/ready. */
+  @IsBoolean()
+  healthRequiresKey = false;
+
+  /** Require a key (read or operate) for /metrics. */
+  @IsBoolean()
+  metricsRequiresKey = false;
+}
+
+/** Cross-origin requests from browsers: off unless origins are listed. */
+export class CorsConfig {
+  /** Origins allowed to call the API from a browser, e.g. https://ops.example.com; none by default. */
+  @IsArray()
+  @Matches(/^https?:\/\/[^\s/?#]+$/, {
+    each: true,
+    message: 'each origin must look like https://host or http://host:port',
+  })
+  origins: string[] = [];
+}
+
+/** Requests per client (API key, or address without one) on the control plane. */
+export class RateLimitConfig {
+  /** Most requests of one client in a window; /health and /metrics do not count. */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  max = 100;
+
+  /** Length of the window, in ms. */
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  windowMs = 1000;
+}
+
 export class ServerConfig {
   /** HTTP port; 0 picks a free one. */
   @IsInt()
@@ -55,6 +93,32 @@ export class ServerConfig {
 
   @IsIn(LOG_LEVELS)
   logLevel: LogLevelName = 'info';
+
+  @ValidateNested()
+  @Type(() => AuthConfig)
+  auth = new AuthConfig();
+
+  @ValidateNested()
+  @Type(() => CorsConfig)
+  cors = new CorsConfig();
+
+  @ValidateNested()
+  @Type(() => RateLimitConfig)
+  rateLimit = new RateLimitConfig();
+
+  /** PATCH needs an If-Match header (428 without one), so no change is made on a stale read. */
+  @IsBoolean()
+  requireIfMatch = false;
+
+  /**
+   * How long the deployment waits after SIGTERM before it kills the process, in ms (Kubernetes'
+   * terminationGracePeriodSeconds, Compose's stop_grace_period); producer.shutdownFlushMs must
+   * leave 5 s of it for the rest of the shutdown.
+   */
+  @IsInt()
+  @Min(1000)
+  @Max(3_600_000)
+  shutdownGraceMs = 30_000;
 }
 
 export class EmbeddedKafkaConfig {
@@ -76,10 +140,26 @@ export class KafkaConfig {
   @Matches(/^[^\s:]+:\d{1,5}$/, { each: true, message: 'each broker must be host:port' })
   brokers: string[] = [];
 
-  @Matches(/^[a-zA-Z0-9._-]{1,249}$/, {
-    message: 'topic must be 1-249 characters of letters, digits, ".", "_" or "-"',
+  /**
+   * Topic of the readings, or a template with `{fleetId}` (e.g. "fleetsim.{fleetId}") giving
+   * every fleet a topic of its own, created on demand with topicPartitions partitions.
+   */
+  @Matches(/^(?:[a-zA-Z0-9._-]{1,249}|(?=.{1,180}$)(?:[a-zA-Z0-9._-]|\{fleetId\})+)$/, {
+    message:
+      'topic must be 1-249 characters of letters, digits, ".", "_" or "-"; a template with {fleetId} (one topic per fleet) at most 180',
   })
   topic = 'fleetsim.readings';
+
+  /**
+   * Topic of the anomaly lifecycle events (docs/messages.md, "Label topic"); empty: none.
+   * Created on demand with topicPartitions partitions.
+   */
+  @ValidateIf((o: KafkaConfig) => o.labelTopic !== '')
+  @Matches(/^[a-zA-Z0-9._-]{1,249}$/, {
+    message:
+      'labelTopic must be empty (no label topic) or 1-249 characters of letters, digits, ".", "_" or "-"',
+  })
+  labelTopic = '';
 
   @IsString()
   @MinLength(1)
@@ -177,6 +257,13 @@ export class ProducerConfig {
   @IsIn(VALUE_FORMATS)
   valueFormat: ValueFormat = 'json';
 
+  /**
+   * Record headers on every reading: content-type, fleet-id, schema and, on a reading an
+   * anomaly shaped, anomaly-kind (docs/messages.md).
+   */
+  @IsBoolean()
+  headers = true;
+
   /** Longest the producer waits for queued messages at shutdown, in ms. */
   @IsInt()
   @Min(0)
@@ -222,24 +309,82 @@ export class SimulationConfig {
   fleets: BootFleetConfig[] = [];
 }
 
-export class BootFleetConfig {
-  @IsString()
-  @MinLength(1)
-  name!: string;
+/** A fleet created at boot: the rules of POST /api/v1/fleets (FleetSpecDto). */
+export class BootFleetConfig extends FleetSpecDto {
+  override intervalMs? = 5000;
+}
 
+/** Scale-out: processes with the same cluster.name and brokers form one simulation. */
+export class ClusterConfig {
+  /**
+   * Join the cluster: share fleets and config through the control topic and produce only the
+   * devices of the partitions the group assigns to this process. Off: one process, as before.
+   */
+  @IsBoolean()
+  enabled = false;
+
+  /** Name of the cluster; the control topic, ownership topic and group derive from it. */
+  @Matches(/^[a-zA-Z0-9._-]{1,200}$/, {
+    message: 'name must be 1-200 characters of letters, digits, ".", "_" or "-"',
+  })
+  name = 'fleetsim';
+
+  /** Group session timeout in ms: how long a crashed process keeps its partitions. */
   @IsInt()
-  @Min(1)
-  @Max(100_000)
-  deviceCount!: number;
+  @Min(6000)
+  @Max(300_000)
+  sessionTimeoutMs = 10_000;
 
+  /** Longest a new owner waits for the old owner's handover record, in ms. */
   @IsInt()
   @Min(100)
-  @Max(3_600_000)
-  intervalMs = 5000;
+  @Max(60_000)
+  handoverTimeoutMs = 5000;
 
-  @IsOptional()
+  /** How often an owner records its position per partition (the restart point after a crash), in ms. */
   @IsInt()
-  seed?: number;
+  @Min(100)
+  @Max(60_000)
+  checkpointMs = 1000;
+}
+
+/**
+ * Caps that keep one process safe whatever the API is asked for (docs/security.md). The
+ * defaults fit the Helm chart's 2 GiB container; raise them with the memory.
+ */
+export class LimitsConfig {
+  /** Most devices across all fleets (a device holds about 1.3 KB of heap). */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  maxDevices = 250_000;
+
+  /** Most target readings per second across all fleets (the sum of deviceCount × 1000 / intervalMs). */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  maxTargetRate = 250_000;
+
+  /** Most devices targeted by the injected anomalies that are scheduled or active at once. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  maxAnomalyDevices = 500_000;
+
+  /** Most messages in one produce request (producer.batchSize). */
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  maxBatchSize = 100_000;
+
+  /**
+   * Largest share of the memory the process may use (the smaller of the V8 heap limit and the
+   * container's memory limit) that producer.bufferMemory may take.
+   */
+  @IsNumber()
+  @Min(0.01)
+  @Max(0.9)
+  bufferMemoryFraction = 0.5;
 }
 
 export class FleetsimConfig {
@@ -258,4 +403,12 @@ export class FleetsimConfig {
   @ValidateNested()
   @Type(() => SimulationConfig)
   simulation = new SimulationConfig();
+
+  @ValidateNested()
+  @Type(() => ClusterConfig)
+  cluster = new ClusterConfig();
+
+  @ValidateNested()
+  @Type(() => LimitsConfig)
+  limits = new LimitsConfig();
 }

@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import type { SensorName } from '../simulation/sensors/sensor.model.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
 
 export class DeviceQueryDto {
   /** 1-based page number. */

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ClusterModule } from '../cluster/cluster.module.js';
 import { ProducerModule } from '../producer/producer.module.js';
 import { SimulationModule } from '../simulation/simulation.module.js';
 import { DeviceController } from './device.controller.js';
@@ -6,7 +7,7 @@ import { FleetController } from './fleet.controller.js';
 import { FleetService } from './fleet.service.js';
 
 @Module({
-  imports: [SimulationModule, ProducerModule],
+  imports: [SimulationModule, ProducerModule, ClusterModule],
   controllers: [FleetController, DeviceController],
   providers: [FleetService],
   exports: [FleetService],

@@ -1,93 +1,11 @@
-import { Type } from 'class-transformer';
-import {
-  ArrayMinSize,
-  ArrayUnique,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  ValidateNested,
-} from 'class-validator';
-import { SENSOR_NAMES, type SensorName } from '../simulation/sensors/sensor.model.js';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { FleetSpecDto, LayoutDto } from '../config/fleet-spec.dto.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
 
-export class LayoutDto {
-  /** Buildings on the site. */
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  buildings!: number;
+export { LayoutDto };
 
-  /** Floors in every building. */
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  floorsPerBuilding!: number;
-
-  /** Rooms on every floor. */
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  roomsPerFloor!: number;
-}
-
-export class CreateFleetDto {
-  /**
-   * Human name of the fleet; its id is made from it (lower case, dashes).
-   * @example "Plant A"
-   */
-  @IsString()
-  @MaxLength(64)
-  @Matches(/[A-Za-z0-9]/, { message: 'name must contain a letter or digit' })
-  name!: string;
-
-  /**
-   * Number of devices, 1 … 100000.
-   * @example 1000
-   */
-  @IsInt()
-  @Min(1)
-  @Max(100_000)
-  deviceCount!: number;
-
-  /**
-   * Send interval of every device, in ms (≥ 100).
-   * @example 5000
-   */
-  @IsOptional()
-  @IsInt()
-  @Min(100)
-  @Max(3_600_000)
-  intervalMs?: number;
-
-  /** Sensors every device carries; all five when omitted. */
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayUnique()
-  @IsIn(SENSOR_NAMES, { each: true })
-  sensors?: SensorName[];
-
-  /** Buildings, floors and rooms; derived from the device count when omitted. */
-  @IsOptional()
-  @ValidateNested()
-  @Type(() => LayoutDto)
-  layout?: LayoutDto;
-
-  /**
-   * Seed of every device's random stream (0 … 4294967295); random when omitted.
-   * @example 42
-   */
-  @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(4_294_967_295)
-  seed?: number;
-}
+/** The body of POST /api/v1/fleets: the rules are FleetSpecDto's, shared with boot fleets. */
+export class CreateFleetDto extends FleetSpecDto {}
 
 export class UpdateFleetDto {
   /** New number of devices: growing adds the next ids, shrinking removes the highest. */

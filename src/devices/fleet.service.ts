@@ -1,19 +1,61 @@
 import { randomInt } from 'node:crypto';
-import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import { notFound, ProblemException } from '../http/problem.js';
-import { partitionFor } from '../producer/fnv1a.partitioner.js';
+import { Injectable, Logger } from '@nestjs/common';
+import { ClusterService } from '../cluster/cluster.service.js';
+import { ConfigService } from '../config/config.service.js';
+import { DEFAULT_INTERVAL_MS } from '../config/fleet-spec.dto.js';
+import { DomainError, invalidField, notFound } from '../model/domain.error.js';
+import { checkIfMatch, etagOf } from '../model/etag.js';
+import { fnv1a32 } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
+import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { readingObject } from '../simulation/reading.serializer.js';
-import { SENSOR_NAMES } from '../simulation/sensors/sensor.model.js';
+import { SENSOR_NAMES } from '../model/sensors/sensor.model.js';
 import { SimulationService } from '../simulation/simulation.service.js';
 import type { DeviceDto, DevicePageDto, DeviceQueryDto } from './device.dto.js';
-import { Device, Fleet } from './fleet.js';
+import { Device, Fleet } from '../model/fleet.js';
 import type { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
-import { deriveLayout, parseDeviceId, slugify } from './layout.js';
+import { deriveLayout, type Layout, parseDeviceId, slugify } from '../model/layout.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
+import type { FleetSpecDto } from '../config/fleet-spec.dto.js';
 
-/** Most devices across all fleets, so one process cannot be asked for unbounded memory. */
-export const MAX_TOTAL_DEVICES = 1_000_000;
+/**
+ * A fleet made from a spec as POST /api/v1/fleets takes it (id from the name, defaults
+ * filled in), not attached to anything; `field` prefixes the field named in errors.
+ */
+export function fleetFromSpec(dto: FleetSpecDto, field = ''): Fleet {
+  const id = slugify(dto.name);
+  if (!id) {
+    throw invalidField({
+      field: `${field}name`,
+      rule: 'matches',
+      message: 'name must contain a letter or digit',
+    });
+  }
+  return new Fleet({
+    id,
+    name: dto.name,
+    deviceCount: dto.deviceCount,
+    intervalMs: dto.intervalMs ?? DEFAULT_INTERVAL_MS,
+    sensors: dto.sensors ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s)) : [...SENSOR_NAMES],
+    layout: dto.layout ? { ...dto.layout } : deriveLayout(dto.deviceCount),
+    seed: dto.seed ?? randomInt(0, 2 ** 32 - 1),
+  });
+}
+
+/** A fleet's desired state as the cluster's control topic holds it (key `fleet:<id>`). */
+export interface FleetState {
+  id: string;
+  name: string;
+  deviceCount: number;
+  intervalMs: number;
+  sensors: SensorName[];
+  layout: Layout;
+  seed: number;
+  createdAt: string;
+  /** Cycle 0 of the shared schedule (see FleetSpec.anchorMs). */
+  anchorMs: number;
+}
 
 @Injectable()
 export class FleetService {
@@ -23,37 +65,116 @@ export class FleetService {
     private readonly fleets: FleetRegistry,
     private readonly simulation: SimulationService,
     private readonly producer: ProducerService,
-  ) {}
+    private readonly config: ConfigService,
+    private readonly cluster: ClusterService,
+  ) {
+    cluster.handle('fleet', (id, value) =>
+      value === null ? this.applyDelete(id) : this.applyState(value as FleetState),
+    );
+  }
 
-  create(dto: CreateFleetDto): FleetDto {
+  /** Creates the boot fleets; in a cluster, only those no process has created yet. */
+  async boot(fleets: CreateFleetDto[]): Promise<void> {
+    for (const fleet of fleets) {
+      if (!this.cluster.enabled) {
+        await this.create(fleet);
+        continue;
+      }
+      if (this.fleets.has(slugify(fleet.name))) continue;
+      // Members booting at once may both create it: make their records identical (seed from
+      // the name, schedule anchored at the start of the hour) so either one is the fleet.
+      const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+      await this.create({ ...fleet, seed: fleet.seed ?? fnv1a32(fleet.name) }, hour);
+    }
+  }
+
+  /**
+   * Creates a fleet. In cluster mode this process first catches up with the control topic (a
+   * fleet created through another process conflicts here too and counts towards the limits),
+   * then writes the fleet there and answers once it has applied it.
+   */
+  async create(dto: CreateFleetDto, anchorMs?: number): Promise<FleetDto> {
+    if (this.cluster.enabled) await this.cluster.sync();
     const id = slugify(dto.name);
     if (!id) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'name must contain a letter or digit', {
-        errors: [
-          { field: 'name', rule: 'matches', message: 'name must contain a letter or digit' },
-        ],
+      throw invalidField({
+        field: 'name',
+        rule: 'matches',
+        message: 'name must contain a letter or digit',
       });
     }
     if (this.fleets.has(id)) {
-      throw new ProblemException(HttpStatus.CONFLICT, `a fleet with id "${id}" already exists`);
+      throw new DomainError('CONFLICT', `a fleet with id "${id}" already exists`);
     }
-    this.checkTotal(dto.deviceCount);
-    const fleet = new Fleet({
-      id,
-      name: dto.name,
-      deviceCount: dto.deviceCount,
-      intervalMs: dto.intervalMs ?? 5000,
-      sensors: dto.sensors
-        ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s))
-        : [...SENSOR_NAMES],
-      layout: dto.layout ? { ...dto.layout } : deriveLayout(dto.deviceCount),
-      seed: dto.seed ?? randomInt(0, 2 ** 32 - 1),
-    });
+    this.checkCapacity(
+      dto.deviceCount,
+      (dto.deviceCount * 1000) / (dto.intervalMs ?? DEFAULT_INTERVAL_MS),
+    );
+    if (this.cluster.enabled) {
+      const now = anchorMs ?? Date.now();
+      await this.cluster.write('fleet', id, {
+        id,
+        name: dto.name,
+        deviceCount: dto.deviceCount,
+        intervalMs: dto.intervalMs ?? DEFAULT_INTERVAL_MS,
+        sensors: dto.sensors
+          ? SENSOR_NAMES.filter((s) => dto.sensors!.includes(s))
+          : [...SENSOR_NAMES],
+        layout: dto.layout ? { ...dto.layout } : deriveLayout(dto.deviceCount),
+        seed: dto.seed ?? randomInt(0, 2 ** 32 - 1),
+        createdAt: new Date(now).toISOString(),
+        anchorMs: now,
+      } satisfies FleetState);
+      return this.get(id);
+    }
+    const fleet = fleetFromSpec(dto);
+    this.attach(fleet);
+    return this.toDto(fleet);
+  }
+
+  private attach(fleet: Fleet): void {
+    const id = fleet.id;
     this.simulation.attach(fleet);
     this.logger.log(
       `fleet ${id} created: ${fleet.deviceCount} devices every ${fleet.intervalMs} ms (${fleet.targetRate.toFixed(0)} msg/s), seed ${fleet.seed}`,
     );
-    return this.toDto(fleet);
+  }
+
+  /** Applies a fleet's desired state from the control topic: creates, scales or retimes it. */
+  private applyState(state: FleetState): void {
+    const fleet = this.fleets.get(state.id);
+    if (!fleet) {
+      this.attach(
+        new Fleet({ ...state, createdAt: new Date(state.createdAt), anchorMs: state.anchorMs }),
+      );
+      return;
+    }
+    this.resize(fleet, state.deviceCount);
+    this.retime(fleet, state.intervalMs, state.anchorMs);
+  }
+
+  private applyDelete(id: string): void {
+    if (!this.fleets.has(id)) return;
+    this.simulation.detach(id);
+    this.logger.log(`fleet ${id} deleted`);
+  }
+
+  private resize(fleet: Fleet, deviceCount: number): void {
+    if (deviceCount === fleet.deviceCount) return;
+    const before = fleet.deviceCount;
+    fleet.resize(deviceCount);
+    this.simulation.resized(fleet);
+    this.logger.log(`fleet ${fleet.id} scaled from ${before} to ${fleet.deviceCount} devices`);
+  }
+
+  private retime(fleet: Fleet, intervalMs: number, anchorMs?: number): void {
+    if (intervalMs === fleet.intervalMs) return;
+    const before = fleet.intervalMs;
+    const anchorBefore = fleet.anchorMs;
+    fleet.intervalMs = intervalMs;
+    if (anchorMs !== undefined) fleet.anchorMs = anchorMs;
+    this.simulation.retimed(fleet, before, anchorBefore);
+    this.logger.log(`fleet ${fleet.id} interval changed from ${before} to ${fleet.intervalMs} ms`);
   }
 
   list(): FleetDto[] {
@@ -64,36 +185,70 @@ export class FleetService {
     return this.toDto(this.fleet(id));
   }
 
-  /** Scales a fleet and/or changes its interval while it streams. */
-  update(id: string, dto: UpdateFleetDto): FleetDto {
+  /**
+   * Scales a fleet and/or changes its interval while it streams. With `ifMatch`, only when the
+   * fleet is still the version it names (STALE_VERSION otherwise; VERSION_REQUIRED when
+   * server.requireIfMatch is on and it is missing). In cluster mode this process first catches
+   * up with the control topic, so an ETag read from another process is current here too.
+   */
+  async update(id: string, dto: UpdateFleetDto, ifMatch?: string): Promise<FleetDto> {
+    if (this.cluster.enabled) await this.cluster.sync();
     const fleet = this.fleet(id);
+    checkIfMatch(
+      ifMatch,
+      etagOf(this.toDto(fleet)),
+      this.config.config.server.requireIfMatch,
+      `fleet ${id}`,
+    );
     if (dto.deviceCount === undefined && dto.intervalMs === undefined) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, 'give deviceCount and/or intervalMs', {
-        errors: [
-          { field: 'deviceCount', rule: 'required', message: 'give deviceCount and/or intervalMs' },
-        ],
+      throw invalidField({
+        field: 'deviceCount',
+        rule: 'required',
+        message: 'give deviceCount and/or intervalMs',
       });
     }
-    if (dto.deviceCount !== undefined && dto.deviceCount !== fleet.deviceCount) {
-      this.checkTotal(dto.deviceCount - fleet.deviceCount);
-      const before = fleet.deviceCount;
-      fleet.resize(dto.deviceCount);
-      this.simulation.resized(fleet);
-      this.logger.log(`fleet ${id} scaled from ${before} to ${fleet.deviceCount} devices`);
+    const deviceCount = dto.deviceCount ?? fleet.deviceCount;
+    const intervalMs = dto.intervalMs ?? fleet.intervalMs;
+    this.checkCapacity(
+      deviceCount - fleet.deviceCount,
+      (deviceCount * 1000) / intervalMs - fleet.targetRate,
+    );
+    if (this.cluster.enabled) {
+      const state = this.stateOf(fleet);
+      if (dto.deviceCount !== undefined) state.deviceCount = dto.deviceCount;
+      if (dto.intervalMs !== undefined && dto.intervalMs !== fleet.intervalMs) {
+        // Move the anchor so the cycle index continues at the new interval.
+        const now = Date.now();
+        const cycles = (now - state.anchorMs) / fleet.intervalMs;
+        state.intervalMs = dto.intervalMs;
+        state.anchorMs = now - cycles * dto.intervalMs;
+      }
+      await this.cluster.write('fleet', id, state);
+      return this.get(id);
     }
-    if (dto.intervalMs !== undefined && dto.intervalMs !== fleet.intervalMs) {
-      const before = fleet.intervalMs;
-      fleet.intervalMs = dto.intervalMs;
-      this.simulation.retimed(fleet, before);
-      this.logger.log(`fleet ${id} interval changed from ${before} to ${fleet.intervalMs} ms`);
-    }
+    if (dto.deviceCount !== undefined) this.resize(fleet, dto.deviceCount);
+    if (dto.intervalMs !== undefined) this.retime(fleet, dto.intervalMs);
     return this.toDto(fleet);
   }
 
-  delete(id: string): void {
+  async delete(id: string): Promise<void> {
     this.fleet(id);
-    this.simulation.detach(id);
-    this.logger.log(`fleet ${id} deleted`);
+    if (this.cluster.enabled) return this.cluster.write('fleet', id, null);
+    this.applyDelete(id);
+  }
+
+  private stateOf(f: Fleet): FleetState {
+    return {
+      id: f.id,
+      name: f.name,
+      deviceCount: f.deviceCount,
+      intervalMs: f.intervalMs,
+      sensors: f.sensors,
+      layout: { ...f.layout },
+      seed: f.seed,
+      createdAt: f.createdAt.toISOString(),
+      anchorMs: f.anchorMs ?? f.createdAt.getTime(),
+    };
   }
 
   devices(id: string, q: DeviceQueryDto): DevicePageDto {
@@ -120,19 +275,37 @@ export class FleetService {
     return this.deviceDto(fleet, device);
   }
 
-  /** The fleet with this id, or a 404 problem. */
+  /** The fleet with this id, or a NOT_FOUND error. */
   fleet(id: string): Fleet {
     const fleet = this.fleets.get(id);
     if (!fleet) throw notFound('fleet', id);
     return fleet;
   }
 
-  private checkTotal(adding: number): void {
-    const total = this.fleets.deviceCount + adding;
-    if (total > MAX_TOTAL_DEVICES) {
-      throw new ProblemException(
-        HttpStatus.UNPROCESSABLE_ENTITY,
-        `that would make ${total} devices in all; one fleetsim runs at most ${MAX_TOTAL_DEVICES}`,
+  /**
+   * Refuses a change that would take the fleets past limits.maxDevices or
+   * limits.maxTargetRate (422 naming the field and the limit).
+   */
+  private checkCapacity(addingDevices: number, addingRate: number): void {
+    const { maxDevices, maxTargetRate } = this.config.config.limits;
+    const devices = this.fleets.deviceCount + addingDevices;
+    if (addingDevices > 0 && devices > maxDevices) {
+      const message = `that would make ${devices} devices in all; fleetsim runs at most ${maxDevices} (limits.maxDevices)`;
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
+        message,
+        [{ field: 'deviceCount', rule: 'maxDevices', message }],
+        { limit: maxDevices },
+      );
+    }
+    const rate = Math.round(this.fleets.targetRate + addingRate);
+    if (addingRate > 0 && rate > maxTargetRate) {
+      const message = `that would make the fleets target ${rate} readings/s in all; fleetsim runs at most ${maxTargetRate} (limits.maxTargetRate)`;
+      throw new DomainError(
+        'LIMIT_EXCEEDED',
+        message,
+        [{ field: 'deviceCount', rule: 'maxTargetRate', message }],
+        { limit: maxTargetRate },
       );
     }
   }
@@ -158,7 +331,7 @@ export class FleetService {
       number: d.index + 1,
       location: { ...d.location },
       sensors: fleet.sensors,
-      partition: partitionFor(d.hash, this.producer.sender.partitionCount),
+      partition: this.producer.partitionOf(recordKey(d.id).hash, this.simulation.topicOf(fleet.id)),
       nextSeq: d.seq,
       lastReading: d.lastTs >= 0 ? readingObject(fleet, d) : null,
     };

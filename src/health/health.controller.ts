@@ -32,16 +32,17 @@ export class HealthController {
       async () => {
         const kafka = this.indicator.check('kafka');
         const reachable = await this.producer.reachable();
+        const { topic, partitions } = this.producer.topicInfo();
         const details = {
-          topic: this.producer.sender.topic,
-          partitions: this.producer.sender.partitionCount,
+          topic,
+          partitions,
           ...(this.producer.lastConnectError ? { error: this.producer.lastConnectError } : {}),
         };
         return reachable ? kafka.up(details) : kafka.down(details);
       },
       () => {
         const circuit = this.indicator.check('producer');
-        const state = this.producer.producer.breaker.state;
+        const state = this.producer.circuit();
         return state === 'open' ? circuit.down({ circuit: state }) : circuit.up({ circuit: state });
       },
     ]);

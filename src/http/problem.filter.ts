@@ -7,16 +7,34 @@ import {
   Logger,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type DomainErrorCode } from '../model/domain.error.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from './problem.js';
+
+/** The HTTP status of each domain error code. */
+export const DOMAIN_STATUS: Record<DomainErrorCode, HttpStatus> = {
+  NOT_FOUND: HttpStatus.NOT_FOUND,
+  INVALID_INPUT: HttpStatus.BAD_REQUEST,
+  CONFLICT: HttpStatus.CONFLICT,
+  LIMIT_EXCEEDED: HttpStatus.UNPROCESSABLE_ENTITY,
+  INVALID_PLAN: HttpStatus.UNPROCESSABLE_ENTITY,
+  STALE_VERSION: HttpStatus.PRECONDITION_FAILED,
+  VERSION_REQUIRED: HttpStatus.PRECONDITION_REQUIRED,
+  UNAVAILABLE: HttpStatus.SERVICE_UNAVAILABLE,
+};
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Content Too Large',
+  412: 'Precondition Failed',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  428: 'Precondition Required',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -37,7 +55,25 @@ export function problemOf(
   };
 }
 
-/** Turns HTTP exceptions into problem+json and unknown errors into a plain 500. */
+/** The problem a domain error answers with. */
+export function domainProblem(error: DomainError, instance?: string): ProblemDetails {
+  return problemOf(DOMAIN_STATUS[error.code], error.message, instance, {
+    ...(error.errors ? { errors: error.errors } : {}),
+    ...error.extra,
+  });
+}
+
+/** The HTTP status an error answers with: a domain error's, an HTTP exception's, else 500. */
+export function statusOf(error: unknown): number {
+  if (error instanceof DomainError) return DOMAIN_STATUS[error.code];
+  if (error instanceof HttpException) return error.getStatus();
+  return HttpStatus.INTERNAL_SERVER_ERROR;
+}
+
+/**
+ * Turns domain errors and HTTP exceptions into problem+json and unknown errors into a plain
+ * 500.
+ */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
@@ -50,7 +86,9 @@ export class ProblemFilter implements ExceptionFilter {
     const request = ctx.getRequest<FastifyRequest>();
     const instance = request?.url?.split('?')[0];
     let body: ProblemDetails;
-    if (exception instanceof HttpException) {
+    if (exception instanceof DomainError) {
+      body = domainProblem(exception, instance);
+    } else if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const response = exception.getResponse();
       if (typeof response === 'object' && response !== null && 'detail' in response) {

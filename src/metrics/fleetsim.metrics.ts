@@ -2,9 +2,6 @@ import type { Server } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Counter, Gauge, Histogram, type Metric, register } from 'prom-client';
-import type { BreakerState } from '../producer/circuit.breaker.js';
-import { DROP_REASONS, type DeliveryStats } from '../producer/delivery.stats.js';
-
 /** Every fleetsim metric starts with this. */
 export const METRIC_PREFIX = 'fleetsim_';
 
@@ -17,10 +14,27 @@ export interface SimulationGauges {
   scenario?: { name: string; stage: string } | null;
 }
 
+/** The producer's books as the metrics read them (the producer's DeliveryStats fits). */
+export interface ProducerBooks {
+  generated: number;
+  acknowledged: number;
+  failed: number;
+  retried: number;
+  batches: number;
+  bytes: number;
+  queued: number;
+  inFlight: number;
+  /** Dropped messages by reason. */
+  dropped: Readonly<Record<string, number>>;
+}
+
+/** The circuit breaker's states, in the order fleetsim_circuit_state numbers them. */
+export const CIRCUIT_STATES = ['closed', 'half-open', 'open'] as const;
+
 export interface ProducerGauges {
-  stats: DeliveryStats;
+  stats: ProducerBooks;
   bufferedBytes: number;
-  breaker: BreakerState;
+  breaker: (typeof CIRCUIT_STATES)[number];
   partitions: number;
 }
 
@@ -41,13 +55,77 @@ const MISNAMED_DEFAULT_METRICS = [
 /** Outcomes of a configuration change over REST. */
 export const CONFIG_CHANGE_RESULTS = ['applied', 'rejected', 'failed'] as const;
 
-const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
-
-/** Registers a metric, replacing one of the same name left by an earlier app in this process. */
-function metric<T extends Metric>(name: string, create: () => T): T {
-  register.removeSingleMetric(name);
-  return create();
+/**
+ * Registers a metric named fleetsim_<name>, replacing one of the same name left by an earlier
+ * app in this process.
+ */
+function metric<T extends Metric>(name: string, create: (fullName: string) => T): T {
+  register.removeSingleMetric(`${METRIC_PREFIX}${name}`);
+  return create(`${METRIC_PREFIX}${name}`);
 }
+
+/** Counters read from the producer's books at scrape time: name, help, which number. */
+const BOOKS: ReadonlyArray<[name: string, help: string, read: (b: ProducerBooks) => number]> = [
+  ['messages_generated_total', 'Readings handed to the producer', (b) => b.generated],
+  ['messages_acknowledged_total', 'Messages acknowledged by Kafka', (b) => b.acknowledged],
+  ['messages_failed_total', 'Messages that failed with a non-retriable error', (b) => b.failed],
+  ['messages_retried_total', 'Messages sent again after a failed attempt', (b) => b.retried],
+  ['batches_total', 'Produce requests acknowledged', (b) => b.batches],
+  ['bytes_produced_total', 'Key and value bytes acknowledged', (b) => b.bytes],
+];
+
+type Sources = {
+  producer?: ProducerGauges;
+  simulation?: SimulationGauges;
+  httpConnections: number;
+};
+
+/** Gauges set at scrape time: name, help, the value (0 when undefined). */
+const GAUGES: ReadonlyArray<
+  [name: string, help: string, read: (s: Sources) => number | undefined]
+> = [
+  ['queue_depth_messages', 'Messages queued in the producer', (s) => s.producer?.stats.queued],
+  [
+    'in_flight_messages',
+    'Messages in produce requests not yet answered',
+    (s) => s.producer?.stats.inFlight,
+  ],
+  [
+    'buffer_bytes',
+    'Bytes held by the producer (queued and in flight)',
+    (s) => s.producer?.bufferedBytes,
+  ],
+  [
+    'circuit_state',
+    'Producer circuit breaker: 0 closed, 1 half-open, 2 open',
+    (s) => (s.producer ? CIRCUIT_STATES.indexOf(s.producer.breaker) : 0),
+  ],
+  [
+    'topic_partitions',
+    'Partitions of the target topic as last read',
+    (s) => s.producer?.partitions,
+  ],
+  ['http_connections', 'Open HTTP connections', (s) => s.httpConnections],
+];
+
+/** Gauges of the simulation, registered after the event-loop delay. */
+const SIMULATION_GAUGES: ReadonlyArray<
+  [name: string, help: string, read: (s: SimulationGauges | undefined) => number | undefined]
+> = [
+  ['simulation_running', '1 while the scheduler produces readings', (s) => (s?.running ? 1 : 0)],
+  ['fleets', 'Fleets defined', (s) => s?.fleets],
+  ['devices', 'Devices across all fleets', (s) => s?.devices],
+  [
+    'target_rate_messages_per_second',
+    'Messages per second the fleets are scheduled to emit',
+    (s) => s?.targetRate,
+  ],
+  [
+    'schedule_behind_seconds',
+    'How late the most overdue reading is now',
+    (s) => (s?.behindMs ?? 0) / 1000,
+  ],
+];
 
 /**
  * fleetsim's Prometheus metrics. Hot paths report per batch or per tick; counters that the
@@ -63,60 +141,60 @@ export class FleetsimMetrics implements OnModuleDestroy {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   readonly sendLatency = metric(
-    `${METRIC_PREFIX}send_latency_seconds`,
-    () =>
+    'send_latency_seconds',
+    (name) =>
       new Histogram({
-        name: `${METRIC_PREFIX}send_latency_seconds`,
+        name,
         help: 'Time from handing a batch to Kafka to its acknowledgement',
         buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       }),
   );
 
   readonly batchSize = metric(
-    `${METRIC_PREFIX}batch_messages`,
-    () =>
+    'batch_messages',
+    (name) =>
       new Histogram({
-        name: `${METRIC_PREFIX}batch_messages`,
+        name,
         help: 'Messages per acknowledged produce request',
         buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000],
       }),
   );
 
   readonly scheduleLag = metric(
-    `${METRIC_PREFIX}schedule_lag_seconds`,
-    () =>
+    'schedule_lag_seconds',
+    (name) =>
       new Histogram({
-        name: `${METRIC_PREFIX}schedule_lag_seconds`,
+        name,
         help: 'How late readings are generated relative to their scheduled time',
         buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       }),
   );
 
   readonly sendErrors = metric(
-    `${METRIC_PREFIX}send_errors_total`,
-    () =>
+    'send_errors_total',
+    (name) =>
       new Counter({
-        name: `${METRIC_PREFIX}send_errors_total`,
+        name,
         help: 'Failed produce requests, by whether the error was retriable',
         labelNames: ['retriable'] as const,
       }),
   );
 
   readonly serialization = metric(
-    `${METRIC_PREFIX}serialization_seconds`,
-    () =>
+    'serialization_seconds',
+    (name) =>
       new Histogram({
-        name: `${METRIC_PREFIX}serialization_seconds`,
+        name,
         help: `Time to serialize one reading (one reading in ${SERIALIZATION_SAMPLE_EVERY} is timed)`,
         buckets: [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3],
       }),
   );
 
   readonly configChanges = metric(
-    `${METRIC_PREFIX}config_changes_total`,
-    () =>
+    'config_changes_total',
+    (name) =>
       new Counter({
-        name: `${METRIC_PREFIX}config_changes_total`,
+        name,
         help: 'Configuration changes over REST: applied, rejected (4xx) or failed (5xx)',
         labelNames: ['result'] as const,
       }),
@@ -127,96 +205,59 @@ export class FleetsimMetrics implements OnModuleDestroy {
     for (const result of CONFIG_CHANGE_RESULTS) this.configChanges.inc({ result }, 0);
     this.loopDelay.enable();
     const loopDelay = this.loopDelay;
-    const producer = () => this.producer?.();
-    const simulation = () => this.simulation?.();
-    const books = (name: string, help: string, read: (p: ProducerGauges) => number) =>
+    const sources = (): Sources => ({
+      producer: this.producer?.(),
+      simulation: this.simulation?.(),
+      httpConnections: this.httpConnections,
+    });
+    for (const [name, help, read] of BOOKS) {
       metric(
-        `${METRIC_PREFIX}${name}`,
-        () =>
+        name,
+        (fullName) =>
           new Counter({
-            name: `${METRIC_PREFIX}${name}`,
+            name: fullName,
             help,
             collect() {
-              const p = producer();
+              const p = sources().producer;
               this.reset();
-              if (p) this.inc(read(p));
+              if (p) this.inc(read(p.stats));
             },
           }),
       );
-    books('messages_generated_total', 'Readings handed to the producer', (p) => p.stats.generated);
-    books(
-      'messages_acknowledged_total',
-      'Messages acknowledged by Kafka',
-      (p) => p.stats.acknowledged,
-    );
-    books(
-      'messages_failed_total',
-      'Messages that failed with a non-retriable error',
-      (p) => p.stats.failed,
-    );
-    books(
-      'messages_retried_total',
-      'Messages sent again after a failed attempt',
-      (p) => p.stats.retried,
-    );
-    books('batches_total', 'Produce requests acknowledged', (p) => p.stats.batches);
-    books('bytes_produced_total', 'Key and value bytes acknowledged', (p) => p.stats.bytes);
+    }
     metric(
-      `${METRIC_PREFIX}messages_dropped_total`,
-      () =>
+      'messages_dropped_total',
+      (name) =>
         new Counter({
-          name: `${METRIC_PREFIX}messages_dropped_total`,
+          name,
           help: 'Messages dropped, by reason',
           labelNames: ['reason'] as const,
           collect() {
-            const p = producer();
+            const p = sources().producer;
             this.reset();
-            for (const reason of DROP_REASONS) this.inc({ reason }, p?.stats.dropped[reason] ?? 0);
+            for (const [reason, n] of Object.entries(p?.stats.dropped ?? {}))
+              this.inc({ reason }, n);
           },
         }),
     );
     const gauge = (name: string, help: string, read: () => number | undefined) =>
       metric(
-        `${METRIC_PREFIX}${name}`,
-        () =>
+        name,
+        (fullName) =>
           new Gauge({
-            name: `${METRIC_PREFIX}${name}`,
+            name: fullName,
             help,
             collect() {
               this.set(read() ?? 0);
             },
           }),
       );
-    gauge(
-      'queue_depth_messages',
-      'Messages queued in the producer',
-      () => producer()?.stats.queued,
-    );
-    gauge(
-      'in_flight_messages',
-      'Messages in produce requests not yet answered',
-      () => producer()?.stats.inFlight,
-    );
-    gauge(
-      'buffer_bytes',
-      'Bytes held by the producer (queued and in flight)',
-      () => producer()?.bufferedBytes,
-    );
-    gauge('circuit_state', 'Producer circuit breaker: 0 closed, 1 half-open, 2 open', () => {
-      const p = producer();
-      return p ? BREAKER_VALUE[p.breaker] : 0;
-    });
-    gauge(
-      'topic_partitions',
-      'Partitions of the target topic as last read',
-      () => producer()?.partitions,
-    );
-    gauge('http_connections', 'Open HTTP connections', () => this.httpConnections);
+    for (const [name, help, read] of GAUGES) gauge(name, help, () => read(sources()));
     metric(
-      `${METRIC_PREFIX}event_loop_delay_p99_seconds`,
-      () =>
+      'event_loop_delay_p99_seconds',
+      (name) =>
         new Gauge({
-          name: `${METRIC_PREFIX}event_loop_delay_p99_seconds`,
+          name,
           help: '99th percentile of the event-loop delay since the previous scrape',
           collect() {
             // Before the first 10 ms sample the histogram holds nothing and reports 0.
@@ -225,32 +266,20 @@ export class FleetsimMetrics implements OnModuleDestroy {
           },
         }),
     );
-    gauge('simulation_running', '1 while the scheduler produces readings', () =>
-      simulation()?.running ? 1 : 0,
-    );
-    gauge('fleets', 'Fleets defined', () => simulation()?.fleets);
-    gauge('devices', 'Devices across all fleets', () => simulation()?.devices);
-    gauge(
-      'target_rate_messages_per_second',
-      'Messages per second the fleets are scheduled to emit',
-      () => simulation()?.targetRate,
-    );
-    gauge(
-      'schedule_behind_seconds',
-      'How late the most overdue reading is now',
-      () => (simulation()?.behindMs ?? 0) / 1000,
-    );
+    for (const [name, help, read] of SIMULATION_GAUGES) {
+      gauge(name, help, () => read(this.simulation?.()));
+    }
     metric(
-      `${METRIC_PREFIX}scenario_stage_info`,
-      () =>
+      'scenario_stage_info',
+      (name) =>
         new Gauge({
-          name: `${METRIC_PREFIX}scenario_stage_info`,
+          name,
           help: 'The running scenario and its stage (1); no series while none runs',
           labelNames: ['scenario', 'stage'] as const,
           collect() {
             // Only the active pair is exported, so the series count stays at most one.
             this.reset();
-            const scenario = simulation()?.scenario;
+            const scenario = sources().simulation?.scenario;
             if (scenario) this.set({ scenario: scenario.name, stage: scenario.stage }, 1);
           },
         }),

@@ -24,6 +24,7 @@ function record(i: number, size = 100): OutgoingRecord {
 
 /** A sender whose outcome the test decides; records what it was asked to send. */
 class ScriptedSender implements BatchSender {
+  readonly topic = 'readings';
   batches: OutgoingRecord[][] = [];
   inFlight = 0;
   maxInFlight = 0;
@@ -37,8 +38,24 @@ class ScriptedSender implements BatchSender {
 
   partitions = 1;
 
-  partition(hash: number): number {
-    return hash % this.partitions;
+  /** Partition counts of topics other than the default one, once prepared. */
+  topics = new Map<string, number>();
+  /** Partition counts prepareTopic will find. */
+  existing = new Map<string, number>();
+  prepared: string[] = [];
+
+  partition(hash: number, topic?: string): number {
+    if (topic === undefined) return hash % this.partitions;
+    const n = this.topics.get(topic);
+    return n === undefined ? -1 : hash % n;
+  }
+
+  async prepareTopic(topic: string): Promise<void> {
+    await Promise.resolve();
+    this.prepared.push(topic);
+    const n = this.existing.get(topic);
+    if (n === undefined) throw Object.assign(new Error('invalid topic'), { retriable: false });
+    this.topics.set(topic, n);
   }
 
   async send(records: OutgoingRecord[]): Promise<SendResult> {
@@ -47,12 +64,20 @@ class ScriptedSender implements BatchSender {
     try {
       if (this.holding) await new Promise<void>((r) => this.gates.push(r));
       else await Promise.resolve();
-      if (this.fail === 'retriable') throw sendError('broker down', 'NETWORK_EXCEPTION', true);
-      if (this.fail === 'fatal') throw sendError('too large', 'MESSAGE_TOO_LARGE', false);
+      if (this.fail === 'retriable') throw sendError('broker down', true, 'NETWORK_EXCEPTION');
+      if (this.fail === 'fatal') throw sendError('too large', false, 'MESSAGE_TOO_LARGE');
       this.batches.push(records);
-      const failed = [...new Set(records.map((r) => r.partition))]
-        .filter((p) => this.partitionErrors.has(p))
-        .map((partition) => ({ partition, error: this.partitionErrors.get(partition)! }));
+      const lanes = new Map<string, { topic: string; partition: number }>();
+      for (const r of records) {
+        const topic = r.topic ?? this.topic;
+        if (this.partitionErrors.has(r.partition)) {
+          lanes.set(`${topic}:${r.partition}`, { topic, partition: r.partition });
+        }
+      }
+      const failed = [...lanes.values()].map((l) => ({
+        ...l,
+        error: this.partitionErrors.get(l.partition)!,
+      }));
       for (const r of records) {
         if (this.partitionErrors.has(r.partition)) continue;
         const list = this.written.get(r.partition) ?? [];
@@ -179,7 +204,7 @@ test('a retriable failure is retried and counted; nothing is lost or counted twi
   let failures = 1;
   const original = sender.send.bind(sender);
   sender.send = async (records) => {
-    if (failures-- > 0) throw sendError('leader moved', 'NOT_LEADER_OR_FOLLOWER', true);
+    if (failures-- > 0) throw sendError('leader moved', true, 'NOT_LEADER_OR_FOLLOWER');
     return original(records);
   };
   const p = new BatchingProducer(sender, OPTIONS);
@@ -220,7 +245,7 @@ test('a retriable error on one partition re-sends that partition alone; the othe
     },
   );
   // Partition 1 has no leader for two attempts, then recovers.
-  const notLeader = sendError('not the leader', 'NOT_LEADER_OR_FOLLOWER', true);
+  const notLeader = sendError('not the leader', true, 'NOT_LEADER_OR_FOLLOWER');
   let attempts = 0;
   const send = sender.send.bind(sender);
   sender.send = async (records) => {
@@ -258,7 +283,7 @@ test('a retriable error on one partition re-sends that partition alone; the othe
 test('a non-retriable error on one partition fails that partition only; the others are acknowledged and not re-sent', async () => {
   const sender = new ScriptedSender();
   sender.partitions = 3;
-  sender.partitionErrors.set(2, sendError('record too large', 'MESSAGE_TOO_LARGE', false));
+  sender.partitionErrors.set(2, sendError('record too large', false, 'MESSAGE_TOO_LARGE'));
   const p = new BatchingProducer(sender, { ...OPTIONS, maxInFlightRequests: 1 });
   for (let i = 0; i < 90; i++) p.offer(record(i));
   await p.flush();
@@ -279,7 +304,7 @@ test('a non-retriable error on one partition fails that partition only; the othe
 test('a partition whose retries run out is kept, sent again later exactly once and in order', async (t) => {
   const sender = new ScriptedSender();
   sender.partitions = 2;
-  sender.partitionErrors.set(0, sendError('not the leader', 'NOT_LEADER_OR_FOLLOWER', true));
+  sender.partitionErrors.set(0, sendError('not the leader', true, 'NOT_LEADER_OR_FOLLOWER'));
   const p = new BatchingProducer(sender, {
     ...OPTIONS,
     maxRetries: 1,
@@ -454,5 +479,53 @@ test('a swap while nothing is in flight takes effect at once; failures on the ne
       .sort((a, b) => a - b),
     Array.from({ length: 20 }, (_, i) => i),
   );
+  assert.ok(p.stats.balanced());
+});
+
+test('records of another topic wait until the sender knows it, then go out in order on their own lanes', async () => {
+  const sender = new ScriptedSender();
+  sender.partitions = 2;
+  sender.existing.set('fleet-a', 3);
+  const p = new BatchingProducer(sender, OPTIONS);
+  for (let i = 0; i < 30; i++) {
+    p.offer(record(i));
+    p.offer({ ...record(1000 + i), topic: 'fleet-a' });
+  }
+  assert.ok(p.bufferedBytes > 0);
+  await p.flush();
+  assert.deepEqual(sender.prepared, ['fleet-a'], 'the topic is prepared once');
+  const sent = sender.batches.flat();
+  const own = sent.filter((r) => r.topic === 'fleet-a');
+  assert.equal(own.length, 30);
+  for (const part of [0, 1, 2]) {
+    const hashes = own.filter((r) => r.partition === part).map((r) => r.hash);
+    assert.deepEqual(
+      hashes,
+      [...hashes].sort((a, b) => a - b),
+      `order per partition ${part}`,
+    );
+    assert.ok(
+      hashes.every((h) => h % 3 === part),
+      'partition by the topic’s own count',
+    );
+  }
+  const lanesA = new Set(own.map((r) => r.lane));
+  const lanesDefault = new Set(sent.filter((r) => !r.topic).map((r) => r.lane));
+  assert.ok(
+    [...lanesA].every((l) => !lanesDefault.has(l)),
+    'one lane per (topic, partition)',
+  );
+  assert.equal(p.stats.acknowledged, 60);
+  assert.ok(p.stats.balanced());
+});
+
+test('records of a topic that cannot be had fail and are counted', async () => {
+  const sender = new ScriptedSender();
+  const p = new BatchingProducer(sender, OPTIONS);
+  for (let i = 0; i < 5; i++) p.offer({ ...record(i), topic: 'bad topic' });
+  await p.flush();
+  assert.equal(p.stats.failed, 5);
+  assert.equal(p.stats.queued, 0);
+  assert.equal(p.bufferedBytes, 0);
   assert.ok(p.stats.balanced());
 });

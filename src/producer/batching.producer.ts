@@ -3,10 +3,24 @@ import { type BreakerState, CircuitBreaker } from './circuit.breaker.js';
 import { type DropReason, DeliveryStats } from './delivery.stats.js';
 import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
 import { PartitionedQueue, type TakenBatch } from './record.queue.js';
-import type { BatchSender as Sender, PartitionFailure, SendError } from './sender.js';
+import type { BatchSender as Sender, LaneFailure, SendError } from './sender.js';
 
-/** What BatchingProducer needs of a Kafka client (sender.ts describes the results). */
-export type BatchSender = Pick<Sender, 'partition' | 'send'>;
+export { type SendError, sendError } from './sender.js';
+
+/**
+ * What BatchingProducer needs of a Kafka client (sender.ts describes it): `send` resolves
+ * with per-lane outcomes, rejects (with a SendError) only when nothing was written.
+ */
+export type BatchSender = Pick<Sender, 'topic' | 'partition' | 'prepareTopic' | 'send'>;
+
+/** A send's rejection as a SendError; anything without the flag is not worth a retry. */
+function asSendError(err: unknown): SendError {
+  const e = (err instanceof Error ? err : new Error(String(err))) as Partial<SendError> & Error;
+  return Object.assign(e, {
+    retriable: e.retriable === true,
+    type: typeof e.type === 'string' ? e.type : '',
+  });
+}
 
 export interface BatchingOptions {
   batchSize: number;
@@ -31,15 +45,6 @@ export interface ProducerObserver {
 
 /** Share of `bufferMemory` past which the backpressure policy acts. */
 export const HIGH_WATER = 0.8;
-
-/** A send's rejection as a SendError; anything without the flag is not worth a retry. */
-function asSendError(err: unknown): SendError {
-  const e = (err instanceof Error ? err : new Error(String(err))) as Partial<SendError> & Error;
-  return Object.assign(e, {
-    retriable: e.retriable === true,
-    type: typeof e.type === 'string' ? e.type : 'UNKNOWN',
-  });
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -75,6 +80,12 @@ export class BatchingProducer {
   private readonly retries: TakenBatch[] = [];
   private retryBytes = 0;
   private highWaterBytes: number;
+  /** Lane numbers per topic ('' = the configured one) and partition. */
+  private readonly lanes = new Map<string, number[]>();
+  private nextLane = 0;
+  /** Records of topics whose partition count is being learnt, in offer order. */
+  private readonly waiting = new Map<string, OutgoingRecord[]>();
+  private waitingBytes = 0;
 
   constructor(
     private sender: BatchSender,
@@ -94,7 +105,7 @@ export class BatchingProducer {
 
   /** Bytes held: queued plus in flight. */
   get bufferedBytes(): number {
-    return this.queue.bytes + this.retryBytes + this.inFlightBytes;
+    return this.queue.bytes + this.retryBytes + this.inFlightBytes + this.waitingBytes;
   }
 
   /**
@@ -115,7 +126,15 @@ export class BatchingProducer {
     if (this.options.backpressure === 'drop' && this.bufferedBytes + bytes > this.highWaterBytes) {
       return this.drop(1, 'buffer_full');
     }
-    record.partition = this.sender.partition(record.hash);
+    const topic = record.topic;
+    if (topic !== undefined) {
+      const partition = this.waiting.size && this.waiting.has(topic) ? -1 : this.place(record);
+      if (partition < 0) return this.hold(record, topic, bytes);
+    } else {
+      const partition = this.sender.partition(record.hash);
+      record.partition = partition;
+      record.lane = this.laneOf('', partition);
+    }
     this.queue.push(record, bytes);
     stats.queued++;
     if (
@@ -130,6 +149,82 @@ export class BatchingProducer {
       }, this.options.lingerMs);
     }
     return true;
+  }
+
+  /** Sets a record's partition and lane from the sender; returns the partition (-1: unknown). */
+  private place(record: OutgoingRecord): number {
+    const partition = this.sender.partition(record.hash, record.topic);
+    if (partition >= 0) {
+      record.partition = partition;
+      record.lane = this.laneOf(record.topic ?? '', partition);
+    }
+    return partition;
+  }
+
+  private laneOf(topic: string, partition: number): number {
+    let lanes = this.lanes.get(topic);
+    if (!lanes) {
+      lanes = [];
+      this.lanes.set(topic, lanes);
+    }
+    let lane = lanes[partition];
+    if (lane === undefined) {
+      lane = this.nextLane++;
+      lanes[partition] = lane;
+    }
+    return lane;
+  }
+
+  /** Holds a record of a topic the sender does not know yet, and has the topic prepared. */
+  private hold(record: OutgoingRecord, topic: string, bytes: number): true {
+    let held = this.waiting.get(topic);
+    if (!held) {
+      held = [];
+      this.waiting.set(topic, held);
+      void this.prepare(topic);
+    }
+    held.push(record);
+    this.waitingBytes += bytes;
+    this.stats.queued++;
+    return true;
+  }
+
+  /**
+   * Has the sender create or look up `topic`, retrying with backoff while that may succeed,
+   * then queues the records held for it in their order. A topic that cannot be had (an
+   * error that is not retriable) fails its records.
+   */
+  private async prepare(topic: string): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.sender.prepareTopic(topic);
+        if (this.sender.partition(0, topic) >= 0) break;
+      } catch (err) {
+        const retriable = (err as Partial<SendError>).retriable === true;
+        if (!retriable) {
+          const held = this.waiting.get(topic) ?? [];
+          this.waiting.delete(topic);
+          for (const r of held) this.waitingBytes -= recordBytes(r);
+          this.stats.queued -= held.length;
+          this.stats.failed += held.length;
+          for (const r of held) r.receipt?.failed();
+          this.observer.batchFailed?.(held.length, err as Error, false);
+          this.notifyIdle();
+          return;
+        }
+      }
+      await sleep(Math.min(5000, this.options.retryBackoffMs * 2 ** Math.min(attempt, 10)));
+    }
+    const held = this.waiting.get(topic) ?? [];
+    this.waiting.delete(topic);
+    if (this.stopped) return;
+    for (const r of held) {
+      const bytes = recordBytes(r);
+      this.waitingBytes -= bytes;
+      this.place(r);
+      this.queue.push(r, bytes);
+    }
+    this.pump(true);
   }
 
   /** Changes batching settings in place; queued and in-flight messages are kept. */
@@ -152,13 +247,19 @@ export class BatchingProducer {
       if (this.inFlightRequests > 0) {
         await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
       }
+      // The new client learns the other topics it will send to first.
+      for (const topic of this.lanes.keys()) {
+        if (topic !== '') await next.prepareTopic(topic).catch(() => {});
+      }
       const previous = this.sender;
       this.sender = next;
       // A new topic may have another partition count: route what is queued by the new one.
       // A new client numbers batches afresh: retries go back into the queue, in order.
       for (const b of this.retries.splice(0).reverse()) this.queue.requeue(b);
       this.retryBytes = 0;
-      this.queue.repartition((r) => next.partition(r.hash));
+      this.queue.repartition((r) => {
+        if (this.place(r) < 0) r.lane ??= this.laneOf(r.topic ?? '', r.partition);
+      });
       return previous;
     })();
     this.swapping = swap;
@@ -191,6 +292,9 @@ export class BatchingProducer {
     let left = this.queue.clear();
     for (const b of this.retries.splice(0)) left += b.records.length;
     this.retryBytes = 0;
+    for (const held of this.waiting.values()) left += held.length;
+    this.waiting.clear();
+    this.waitingBytes = 0;
     this.stats.queued -= left;
     if (left) this.drop(left, 'shutdown');
     return {
@@ -209,7 +313,12 @@ export class BatchingProducer {
 
   /** Resolves when nothing is queued or in flight. */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && this.retries.length === 0 && this.inFlightRequests === 0) {
+    if (
+      this.queue.length === 0 &&
+      this.retries.length === 0 &&
+      this.waiting.size === 0 &&
+      this.inFlightRequests === 0
+    ) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -272,99 +381,88 @@ export class BatchingProducer {
   }
 
   /**
-   * Sends a batch and settles it partition by partition: acknowledged and non-retriable
-   * partitions are counted and released at once; partitions with a retriable error are sent
-   * again on their own (the others are never re-sent), with exponential backoff, up to
-   * `maxRetries`; then they wait, exactly as they were, at the front of the queue for the
-   * circuit to let sends through.
+   * Sends a taken batch and settles it lane by lane, in named steps: `attempt` (one send; a
+   * rejection is every lane's failure), `settle` (acknowledged lanes and lanes refused for good
+   * are booked and released at once), then the lanes with a retriable error are sent again on
+   * their own (the others are never re-sent), with exponential backoff, up to `maxRetries`;
+   * then `park` keeps them, exactly as they were, to go out first once the circuit lets sends
+   * through.
    */
   private async dispatch(taken: TakenBatch): Promise<void> {
     let pending = taken;
-    let attempt = 0;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       const failures = await this.attempt(pending);
       const retry = this.settle(pending, failures, started);
       if (!retry) {
-        this.breaker.success(); // every partition was answered, even if some were refused
+        this.breaker.success(); // every lane was answered, even if some were refused
         break;
       }
-      // Every failed attempt counts towards opening the circuit.
-      this.breaker.failure();
-      if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
-        attempt++;
-        await sleep(this.options.retryBackoffMs * 2 ** (attempt - 1));
-        // Another send may have opened the circuit meanwhile: then wait for its probe.
-        if (this.breaker.state === 'closed' && !this.stopped) {
-          this.stats.retried += retry.records.length;
-          this.observer.retried?.(retry.records.length);
-          pending = retry;
-          continue;
-        }
+      if (!(await this.retryNow(retry, attempt))) {
+        this.park(retry);
+        break;
       }
-      this.park(retry);
-      break;
+      pending = retry;
     }
     this.inFlightBytes -= taken.bytes;
     this.inFlightRequests--;
     this.pump(this.flushing || this.queue.length >= this.options.batchSize);
   }
 
-  /** One send; a rejection (nothing written) is every partition's failure. */
-  private async attempt(batch: TakenBatch): Promise<PartitionFailure[]> {
+  /** One send; a rejection (nothing written) is every lane's failure. */
+  private async attempt(batch: TakenBatch): Promise<LaneFailure[] | SendError> {
     try {
       return (await this.sender.send(batch.records)).failed;
     } catch (err) {
-      const error = asSendError(err);
-      return batch.partitions.map((partition) => ({ partition, error }));
+      return asSendError(err);
     }
   }
 
   /**
    * Books one attempt's outcome: acknowledged records, records refused for good (failed), and
-   * the partitions to try again, returned as a batch of their own (undefined when none).
+   * the lanes to try again, returned as a batch of their own (undefined when none).
    */
   private settle(
     batch: TakenBatch,
-    failures: PartitionFailure[],
+    failures: LaneFailure[] | SendError,
     started: number,
   ): TakenBatch | undefined {
-    const errors = new Map<number, SendError>();
-    for (const f of failures)
-      if (batch.partitions.includes(f.partition)) errors.set(f.partition, f.error);
+    const records = batch.records;
+    const n = records.length;
     const stats = this.stats;
-    if (errors.size === 0) {
-      stats.inFlight -= batch.records.length;
-      stats.acknowledged += batch.records.length;
-      stats.batches++;
-      stats.bytes += batch.bytes;
-      this.observer.batchAcknowledged?.(
-        batch.records.length,
-        batch.bytes,
-        performance.now() - started,
-      );
-      this.queue.release(batch.partitions);
+    if (!Array.isArray(failures)) return this.settleAll(batch, failures);
+    let errors: Map<string, SendError> | undefined;
+    for (const f of failures) (errors ??= new Map()).set(`${f.topic}\0${f.partition}`, f.error);
+    if (!errors) {
+      this.acknowledged(batch, performance.now() - started);
       return undefined;
     }
-    const retry: TakenBatch = { records: [], bytes: 0, partitions: [] };
+    const configured = this.sender.topic;
+    const retry: TakenBatch = { records: [], bytes: 0, lanes: [] };
     /** Records per distinct error, reported once each. */
     const byError = new Map<SendError, number>();
+    const failedLanes = new Set<number>();
     let ok = 0;
     let okBytes = 0;
     let refused = 0;
-    for (const r of batch.records) {
-      const error = errors.get(r.partition);
+    for (let i = 0; i < n; i++) {
+      const r = records[i];
+      const error = errors.get(`${r.topic ?? configured}\0${r.partition}`);
       if (!error) {
         ok++;
         okBytes += recordBytes(r);
+        r.receipt?.delivered();
+        continue;
+      }
+      byError.set(error, (byError.get(error) ?? 0) + 1);
+      const lane = r.lane ?? r.partition;
+      if (error.retriable) {
+        retry.records.push(r);
+        retry.bytes += recordBytes(r);
+        failedLanes.add(lane);
       } else {
-        byError.set(error, (byError.get(error) ?? 0) + 1);
-        if (error.retriable) {
-          retry.records.push(r);
-          retry.bytes += recordBytes(r);
-        } else {
-          refused++;
-        }
+        refused++;
+        r.receipt?.failed();
       }
     }
     for (const [error, messages] of byError) {
@@ -379,21 +477,63 @@ export class BatchingProducer {
       this.observer.batchAcknowledged?.(ok, okBytes, performance.now() - started);
     }
     const done: number[] = [];
-    for (const p of batch.partitions) {
-      if (errors.get(p)?.retriable) retry.partitions.push(p);
-      else done.push(p);
+    for (const lane of batch.lanes) {
+      if (failedLanes.has(lane)) retry.lanes.push(lane);
+      else done.push(lane);
     }
     this.queue.release(done);
     return retry.records.length ? retry : undefined;
   }
 
-  /** A batch whose retries ran out waits, as it is, to go out first (or is dropped at stop). */
+  /** Books a batch Kafka acknowledged in full. */
+  private acknowledged(taken: TakenBatch, latencyMs: number): void {
+    const n = taken.records.length;
+    this.stats.inFlight -= n;
+    this.stats.acknowledged += n;
+    this.stats.batches++;
+    this.stats.bytes += taken.bytes;
+    this.observer.batchAcknowledged?.(n, taken.bytes, latencyMs);
+    this.queue.release(taken.lanes);
+    const records = taken.records;
+    for (let i = 0; i < n; i++) records[i].receipt?.delivered();
+  }
+
+  /** A rejected send: nothing was written; the whole batch is retried or refused. */
+  private settleAll(taken: TakenBatch, error: SendError): TakenBatch | undefined {
+    const n = taken.records.length;
+    this.observer.batchFailed?.(n, error, error.retriable);
+    if (error.retriable) return taken;
+    this.stats.inFlight -= n;
+    this.stats.failed += n;
+    this.queue.release(taken.lanes);
+    for (const r of taken.records) r.receipt?.failed();
+    return undefined;
+  }
+
+  /**
+   * Counts a failed attempt towards opening the circuit; resolves true when the lanes left
+   * are worth another try now (after this attempt's backoff).
+   */
+  private async retryNow(retry: TakenBatch, attempt: number): Promise<boolean> {
+    this.breaker.failure();
+    if (attempt >= this.options.maxRetries || this.breaker.state !== 'closed' || this.stopped) {
+      return false;
+    }
+    await sleep(this.options.retryBackoffMs * 2 ** attempt);
+    // Another send may have opened the circuit meanwhile: then wait for its probe.
+    if (this.breaker.state !== 'closed' || this.stopped) return false;
+    this.stats.retried += retry.records.length;
+    this.observer.retried?.(retry.records.length);
+    return true;
+  }
+
+  /** Lanes whose retries ran out wait, as they are, to go out first (or are dropped at stop). */
   private park(batch: TakenBatch): void {
     const n = batch.records.length;
     this.stats.inFlight -= n;
     if (this.stopped) {
       this.drop(n, 'shutdown');
-      this.queue.release(batch.partitions);
+      this.queue.release(batch.lanes);
       return;
     }
     this.stats.queued += n;
@@ -412,6 +552,7 @@ export class BatchingProducer {
     if (
       this.queue.length === 0 &&
       this.retries.length === 0 &&
+      this.waiting.size === 0 &&
       this.inFlightRequests === 0 &&
       this.idleWaiters.length
     ) {

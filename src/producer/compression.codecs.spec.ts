@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import kafkajs from 'kafkajs';
 import lz4 from 'lz4-napi';
 import snappy from 'snappy';
-import { Rng } from '../simulation/random.js';
+import { Rng } from '../model/random.js';
 import {
   lz4Codec,
   registerCompressionCodecs,

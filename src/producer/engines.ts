@@ -1,13 +1,12 @@
-import type { logCreator } from 'kafkajs';
 import type { KafkaClientName } from '../config/fleetsim.config.js';
-import { KafkaSender } from './kafka.sender.js';
+import { KafkaSender, type KafkaSenderOptions } from './kafka.sender.js';
 import { PlatformaticSender } from './platformatic.sender.js';
 import type { BatchSender, SenderOptions } from './sender.js';
 
 /** What an engine may be given beyond the common settings. */
 export interface EngineHooks {
   /** kafkajs's log lines. */
-  logCreator?: logCreator;
+  logCreator?: KafkaSenderOptions['logCreator'];
   /** Called when the sender's client must be replaced by a fresh sender (kafkajs only). */
   onStale?: (sender: BatchSender, reason: string) => void;
 }

@@ -9,18 +9,22 @@ import kafkajs, {
 import type { CompressionName } from '../config/fleetsim.config.js';
 import '../kafka/kafkajs.patch.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
-import { partitionFor } from './fnv1a.partitioner.js';
+import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 import {
   ALL_SENT,
   type BatchSender,
-  byPartition,
-  type PartitionFailure,
+  byLane,
+  isTopicTemplate,
+  type LaneFailure,
   type SendError,
   sendError,
   type SenderOptions,
   type SendResult,
+  tellLaneOffsets,
 } from './sender.js';
+
+export { isTopicTemplate };
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 
@@ -130,7 +134,7 @@ export function kafkajsSendError(err: unknown): SendError {
         ? 'NETWORK_EXCEPTION'
         : 'UNKNOWN_SERVER_ERROR';
   }
-  return sendError((err as Error)?.message ?? String(err), type, isRetriable(err), err);
+  return sendError((err as Error)?.message ?? String(err), isRetriable(err), type, err);
 }
 
 /** kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. */
@@ -144,10 +148,11 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
 
 /**
  * Sends batches with kafkajs: explicit partition per message (FNV-1a of the key modulo the
- * topic's partition count, re-read every `metadataRefreshMs`), pre-serialized values, no
- * headers, TCP_NODELAY sockets. kafkajs fails a whole produce request when one of its
- * partitions fails, and cannot say which partitions were written, so each partition goes in a
- * request of its own (sent concurrently; kafkajs puts them on the leaders' connections).
+ * partition count of the record's topic, re-read every `metadataRefreshMs`), pre-serialized
+ * values, the records' shared headers, TCP_NODELAY sockets. kafkajs fails a whole produce
+ * request when one of its partitions fails, and cannot say which partitions were written, so
+ * each lane (topic, partition) goes in a request of its own (sent concurrently; kafkajs puts
+ * them on the leaders' connections).
  *
  * kafkajs's producer keeps the metadata it loaded on its first send and skips partitions it
  * does not know; when the partition count changes, or the idempotent producer's state is lost,
@@ -163,7 +168,12 @@ export class KafkaSender implements BatchSender {
   private readonly acks: -1 | 0 | 1;
   /** When `onStale` was last called (0: never); asked again after 5 s if still in use. */
   private staleAt = 0;
+  /** Partition count of the configured topic. */
   partitionCount: number;
+  /** Partition counts of the other topics records named (fleet topics, the label topic). */
+  private readonly otherTopics = new Map<string, number>();
+  /** Topics being created or looked up, so that concurrent asks share one. */
+  private readonly preparing = new Map<string, Promise<void>>();
   connected = false;
 
   constructor(private readonly options: KafkaSenderOptions) {
@@ -204,40 +214,87 @@ export class KafkaSender implements BatchSender {
     this.refreshTimer.unref();
   }
 
+  /**
+   * Creates the configured topic if it is missing and reads its partition count. A topic
+   * template (`{fleetId}` in kafka.topic) names no topic of its own: nothing to create.
+   */
   async ensureTopic(): Promise<void> {
-    const admin = this.admin!;
-    const topics = await admin.listTopics();
-    if (!topics.includes(this.options.topic)) {
-      await admin
-        .createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic: this.options.topic,
-              numPartitions: this.options.topicPartitions,
-              replicationFactor: this.options.topicReplicationFactor,
-            },
-          ],
-        })
-        .catch((err: Error & { type?: string }) => {
-          if (err.type !== 'TOPIC_ALREADY_EXISTS') throw err;
-        });
-    }
-    const meta = await admin.fetchTopicMetadata({ topics: [this.options.topic] });
+    if (isTopicTemplate(this.options.topic)) return;
+    await this.createTopic(this.options.topic);
+    const meta = await this.admin!.fetchTopicMetadata({ topics: [this.options.topic] });
     const count = meta.topics[0]?.partitions.length ?? 0;
     if (count > 0) this.partitionCount = count;
   }
 
+  private async createTopic(topic: string): Promise<void> {
+    const admin = this.admin!;
+    const topics = await admin.listTopics();
+    if (topics.includes(topic)) return;
+    await admin
+      .createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic,
+            numPartitions: this.options.topicPartitions,
+            replicationFactor: this.options.topicReplicationFactor,
+          },
+        ],
+      })
+      .catch((err: Error & { type?: string }) => {
+        if (err.type !== 'TOPIC_ALREADY_EXISTS') throw err;
+      });
+  }
+
+  /** Creates `topic` if it is missing (configured partitions) and learns its partition count. */
+  prepareTopic(topic: string): Promise<void> {
+    if (topic === this.options.topic || this.otherTopics.has(topic)) return Promise.resolve();
+    let p = this.preparing.get(topic);
+    if (!p) {
+      p = (async () => {
+        if (!this.admin || !this.connected) {
+          throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
+        }
+        try {
+          await this.createTopic(topic);
+          const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
+          const count = meta.topics[0]?.partitions.length ?? 0;
+          if (count > 0) this.otherTopics.set(topic, count);
+        } catch (err) {
+          const type = errorType(err);
+          // An invalid name or a refused creation will not get better by trying again.
+          const fatal = type === 'INVALID_TOPIC_EXCEPTION' || type === 'TOPIC_AUTHORIZATION_FAILED';
+          throw sendError(
+            `topic ${topic}: ${(err as Error).message}`,
+            !fatal && isRetriable(err),
+            type,
+            err,
+          );
+        }
+      })().finally(() => this.preparing.delete(topic));
+      this.preparing.set(topic, p);
+    }
+    return p;
+  }
+
   /**
-   * Re-reads the topic's partition count; returns the count this sender routes by. Once
-   * connected, a change is not adopted here (the kafkajs producer would skip the partitions
-   * it does not know): a fresh sender, which loads the new count, is asked for.
+   * Re-reads the partition count of every topic this sender knows; returns the configured
+   * topic's. Once connected, a change is not adopted here (the kafkajs producer would skip the
+   * partitions it does not know): a fresh sender, which loads the new counts, is asked for.
    */
   async refreshPartitions(): Promise<number> {
-    const meta = await this.admin!.fetchTopicMetadata({ topics: [this.options.topic] });
-    const count = meta.topics[0]?.partitions.length ?? 0;
-    if (count > 0 && count !== this.partitionCount) {
-      this.markStale(`the topic has ${count} partitions, this client knows ${this.partitionCount}`);
+    const own = isTopicTemplate(this.options.topic) ? [] : [this.options.topic];
+    const topics = [...own, ...this.otherTopics.keys()];
+    if (topics.length === 0) return this.partitionCount;
+    const meta = await this.admin!.fetchTopicMetadata({ topics });
+    for (const t of meta.topics) {
+      const count = t.partitions.length;
+      if (count === 0) continue;
+      const known =
+        t.name === this.options.topic ? this.partitionCount : this.otherTopics.get(t.name);
+      if (known !== undefined && count !== known) {
+        this.markStale(`topic ${t.name} has ${count} partitions, this client knows ${known}`);
+      }
     }
     return this.partitionCount;
   }
@@ -259,39 +316,54 @@ export class KafkaSender implements BatchSender {
     }
   }
 
-  partition(hash: number): number {
-    return partitionFor(hash, this.partitionCount);
+  partition(hash: number, topic?: string): number {
+    if (topic === undefined || topic === this.options.topic) {
+      return partitionFor(hash, this.partitionCount);
+    }
+    const count = this.otherTopics.get(topic);
+    return count === undefined ? -1 : partitionFor(hash, count);
   }
 
   async send(records: OutgoingRecord[]): Promise<SendResult> {
     const producer = this.producer;
-    if (!producer) throw sendError('producer is not connected', 'NETWORK_EXCEPTION', true);
-    const groups = byPartition(records);
-    const sends: Promise<PartitionFailure | undefined>[] = [];
-    for (const [partition, list] of groups)
-      sends.push(this.sendPartition(producer, partition, list));
-    const failed: PartitionFailure[] = [];
+    if (!producer) throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
+    const sends: Promise<LaneFailure | undefined>[] = [];
+    for (const [topic, groups] of byLane(records, this.options.topic)) {
+      for (const [partition, list] of groups) {
+        sends.push(this.sendLane(producer, topic, partition, list));
+      }
+    }
+    const failed: LaneFailure[] = [];
     for (const f of await Promise.all(sends)) if (f) failed.push(f);
     return failed.length ? { failed } : ALL_SENT;
   }
 
-  /** Sends one partition's records in one request; resolves with its failure, if any. */
-  private async sendPartition(
+  /** Sends one lane's records in one request; resolves with its failure, if any. */
+  private async sendLane(
     producer: Producer,
+    topic: string,
     partition: number,
     records: OutgoingRecord[],
-  ): Promise<PartitionFailure | undefined> {
+  ): Promise<LaneFailure | undefined> {
     const messages = new Array(records.length);
+    let receipts = false;
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
-      messages[i] = { key: r.key, value: r.value, partition };
+      if (r.receipt) receipts = true;
+      // Shared, frozen header objects: kafkajs only reads them.
+      messages[i] = {
+        key: r.key,
+        value: r.value,
+        partition,
+        headers: r.headers?.entries as Record<string, Buffer> | undefined,
+      };
     }
-    let answered: Array<{ partition: number; errorCode: number }>;
+    let answered: Array<{ partition: number; errorCode: number; baseOffset?: string }>;
     try {
       answered = await producer.sendBatch({
         acks: this.acks,
         compression: this.compression,
-        topicMessages: [{ topic: this.options.topic, messages }],
+        topicMessages: [{ topic, messages }],
       });
     } catch (err) {
       const error = kafkajsSendError(err);
@@ -304,18 +376,23 @@ export class KafkaSender implements BatchSender {
         // A partition error may mean the partition count changed: re-read it.
         void this.refreshPartitions().catch(() => {});
       }
-      return { partition, error };
+      return { topic, partition, error };
     }
+    if (this.acks === 0) return undefined;
     // Never count as acknowledged what kafkajs did not send: it silently skips partitions
     // its metadata does not know (e.g. right after a broker restart or a partition change).
-    if (this.acks !== 0 && !answered.some((r) => r.partition === partition && r.errorCode === 0)) {
-      this.markStale(`partition ${partition} is not in the client's metadata`);
+    const mine = answered.find((r) => r.partition === partition && r.errorCode === 0);
+    if (!mine) {
+      this.markStale(`partition ${partition} of ${topic} is not in the client's metadata`);
       const error: SendError = sendError(
-        `kafkajs did not send partition ${partition}: not in its metadata`,
-        'UNKNOWN_TOPIC_OR_PARTITION',
+        `kafkajs did not send partition ${partition} of ${topic}: not in its metadata`,
         true,
+        'UNKNOWN_TOPIC_OR_PARTITION',
       );
-      return { partition, error };
+      return { topic, partition, error };
+    }
+    if (receipts && mine.baseOffset !== undefined) {
+      tellLaneOffsets(topic, partition, records, Number(mine.baseOffset));
     }
     return undefined;
   }

@@ -19,17 +19,19 @@ import {
   TimeoutError,
 } from '@platformatic/kafka';
 import type { CompressionName } from '../config/fleetsim.config.js';
-import { partitionFor } from './fnv1a.partitioner.js';
-import type { OutgoingRecord } from './outgoing.record.js';
+import { partitionFor } from '../model/fnv1a.js';
+import type { OutgoingRecord, RecordHeaders } from './outgoing.record.js';
 import {
   ALL_SENT,
   type BatchSender,
-  byPartition,
-  type PartitionFailure,
+  byLane,
+  isTopicTemplate,
+  type LaneFailure,
   type SendError,
   sendError,
   type SenderOptions,
   type SendResult,
+  tellLaneOffsets,
 } from './sender.js';
 
 /**
@@ -62,19 +64,19 @@ export function platformaticSendError(err: unknown): SendError {
   const e = err as LibraryError;
   const message = e?.message ?? String(err);
   if (typeof e?.apiId === 'string') {
-    return sendError(message, e.apiId, e.canRetry === true, err);
+    return sendError(message, e.canRetry === true, e.apiId, err);
   }
-  if (e instanceof TimeoutError) return sendError(message, 'REQUEST_TIMED_OUT', true, err);
+  if (e instanceof TimeoutError) return sendError(message, true, 'REQUEST_TIMED_OUT', err);
   if (e?.code === 'PLT_KFK_NETWORK') {
-    return sendError(message, e.closed ? 'CLIENT_CLOSED' : 'NETWORK_EXCEPTION', true, err);
+    return sendError(message, true, e.closed ? 'CLIENT_CLOSED' : 'NETWORK_EXCEPTION', err);
   }
   if (MultipleErrors.isMultipleErrors(e) && e.errors?.length) {
     // Retries and several brokers are aggregated: the most recent cause decides.
     const inner = platformaticSendError(e.errors[e.errors.length - 1]);
-    return sendError(`${message}: ${inner.message}`, inner.type, inner.retriable, err);
+    return sendError(`${message}: ${inner.message}`, inner.retriable, inner.type, err);
   }
-  if (e?.code === 'PLT_KFK_USER') return sendError(message, 'CLIENT_ERROR', false, err);
-  return sendError(message, 'UNKNOWN_SERVER_ERROR', false, err);
+  if (e?.code === 'PLT_KFK_USER') return sendError(message, false, 'CLIENT_ERROR', err);
+  return sendError(message, false, 'UNKNOWN_SERVER_ERROR', err);
 }
 
 /** The SendError for a partition's error code in a produce response. */
@@ -83,8 +85,8 @@ function partitionError(code: number): SendError {
   const known = id ? protocolErrors[id as keyof typeof protocolErrors] : undefined;
   return sendError(
     known ? `${id}: ${known.message}` : `Kafka error code ${code}`,
-    id ?? `ERROR_${code}`,
     known?.canRetry ?? false,
+    id ?? `ERROR_${code}`,
   );
 }
 
@@ -118,16 +120,42 @@ const nextSequence = (sequence: number, count: number) => (sequence + count) % 2
 
 const EMPTY_HEADERS = new Map<Buffer, Buffer>();
 
+/** Shared headers as the library takes them, converted once per shared headers object. */
+const headerMaps = new WeakMap<RecordHeaders, Map<Buffer, Buffer>>();
+function headerMap(headers: RecordHeaders | undefined): Map<Buffer, Buffer> {
+  if (!headers) return EMPTY_HEADERS;
+  let map = headerMaps.get(headers);
+  if (!map) {
+    map = new Map();
+    for (const [name, value] of Object.entries(headers.entries)) {
+      map.set(Buffer.from(name, 'utf8'), value);
+    }
+    headerMaps.set(headers, map);
+  }
+  return map;
+}
+
+/** Topic errors that trying again will not cure. */
+const TOPIC_REFUSED = ['INVALID_TOPIC_EXCEPTION', 'TOPIC_AUTHORIZATION_FAILED'];
+
+/** A lane of a request: its topic, partition and records. */
+interface Lane {
+  topic: string;
+  partition: number;
+  records: OutgoingRecord[];
+}
+
 /**
  * Sends batches with @platformatic/kafka: pre-serialized Buffer keys and values to an explicit
- * partition (FNV-1a of the key modulo the partition count the broker reports), no headers.
+ * partition (FNV-1a of the key modulo the partition count the broker reports for the record's
+ * topic), with the records' shared headers; a batch may hold several topics.
  *
  * The library provides the cluster metadata (refreshed every `metadataRefreshMs`, and at once
  * after a stale-leader error), the broker connections (TCP_NODELAY), API version negotiation,
  * record batches with their CRC-32C, every codec, and the producer id of an idempotent
  * producer. fleetsim issues the produce requests through the library's own Produce API, one per
- * leader broker, and reads each partition's result from the response, so one partition's
- * error neither fails nor re-sends the others. With idempotence it keeps the producer id and
+ * leader broker, and reads each lane's (topic, partition) result and base offset from the
+ * response, so one lane's error neither fails nor re-sends the others. With idempotence it keeps the producer id and
  * each partition's sequence number itself and advances a sequence only when its partition is
  * acknowledged: a retry after an ambiguous failure (written, answer lost) carries the same
  * sequence and the broker de-duplicates it, as Kafka's Java producer does. (The library's
@@ -138,10 +166,15 @@ export class PlatformaticSender implements BatchSender {
   private producer!: Producer<Buffer, Buffer, Buffer, Buffer>;
   private refreshTimer?: NodeJS.Timeout;
   private readonly acks: -1 | 0 | 1;
-  /** The idempotent producer's id and epoch, and the next sequence number per partition. */
+  /** The idempotent producer's id and epoch, and the next sequence number per lane. */
   private producerInfo?: ProducerInfo;
-  private readonly sequences = new Map<number, number>();
+  private readonly sequences = new Map<string, number>();
+  /** Partition count of the configured topic. */
   partitionCount: number;
+  /** Partition counts of the other topics records named (fleet topics, the label topic). */
+  private readonly otherTopics = new Map<string, number>();
+  /** Topics being created or looked up, so that concurrent asks share one. */
+  private readonly preparing = new Map<string, Promise<void>>();
   connected = false;
 
   constructor(private readonly options: SenderOptions) {
@@ -184,8 +217,17 @@ export class PlatformaticSender implements BatchSender {
     this.refreshTimer.unref();
   }
 
-  /** Creates the topic when it is missing; the partition count of an existing one wins. */
+  /**
+   * Creates the configured topic when it is missing (the partition count of an existing one
+   * wins) and reads its partition count. A topic template (`{fleetId}`) names no topic.
+   */
   async ensureTopic(): Promise<void> {
+    if (isTopicTemplate(this.options.topic)) return;
+    await this.createTopic(this.options.topic);
+    this.partitionCount = await this.waitForLeaders(this.options.topic);
+  }
+
+  private async createTopic(topic: string): Promise<void> {
     const admin = new Admin({
       clientId: `${this.options.clientId}-admin`,
       bootstrapBrokers: this.options.brokers,
@@ -195,10 +237,10 @@ export class PlatformaticSender implements BatchSender {
     });
     try {
       const topics = await admin.listTopics();
-      if (!topics.includes(this.options.topic)) {
+      if (!topics.includes(topic)) {
         await admin
           .createTopics({
-            topics: [this.options.topic],
+            topics: [topic],
             partitions: this.options.topicPartitions,
             replicas: this.options.topicReplicationFactor,
           })
@@ -209,47 +251,85 @@ export class PlatformaticSender implements BatchSender {
     } finally {
       await admin.close().catch(() => {});
     }
-    await this.waitForLeaders();
   }
 
   /**
-   * Reads the topic's metadata until it is known and every partition has a leader (a new
-   * topic's take a moment to appear).
+   * Reads a topic's metadata until it is known and every partition has a leader (a new
+   * topic's take a moment to appear); resolves with its partition count.
    */
-  private async waitForLeaders(): Promise<void> {
+  private async waitForLeaders(name: string): Promise<number> {
     const deadline = Date.now() + 15_000;
     for (;;) {
       let problem: string;
       try {
-        const meta = await this.producer.metadata({
-          topics: [this.options.topic],
-          forceUpdate: true,
-        });
-        const topic = meta.topics.get(this.options.topic);
+        const meta = await this.producer.metadata({ topics: [name], forceUpdate: true });
+        const topic = meta.topics.get(name);
         if (topic && topic.partitions.every((p) => p && p.leader >= 0)) {
-          this.partitionCount = topic.partitionsCount;
-          return;
+          return topic.partitionsCount;
         }
         problem = 'has partitions without a leader';
       } catch (err) {
         problem = `has no metadata yet (${(err as Error).message})`;
       }
-      if (Date.now() > deadline) throw new Error(`topic ${this.options.topic} ${problem}`);
+      if (Date.now() > deadline) {
+        throw sendError(`topic ${name} ${problem}`, true, 'LEADER_NOT_AVAILABLE');
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
+  /** Creates `topic` if it is missing (configured partitions) and learns its partition count. */
+  prepareTopic(topic: string): Promise<void> {
+    if (topic === this.options.topic || this.otherTopics.has(topic)) return Promise.resolve();
+    let p = this.preparing.get(topic);
+    if (!p) {
+      p = (async () => {
+        if (!this.connected) {
+          throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
+        }
+        try {
+          await this.createTopic(topic);
+          this.otherTopics.set(topic, await this.waitForLeaders(topic));
+        } catch (err) {
+          const error = platformaticSendError(err);
+          const refused = TOPIC_REFUSED.find((t) => findErrorBy(err as Error, 'apiId', t));
+          throw sendError(
+            `topic ${topic}: ${error.message}`,
+            !refused && ((err as Partial<SendError>).retriable ?? error.retriable),
+            refused ?? (err as Partial<SendError>).type ?? error.type,
+            err,
+          );
+        }
+      })().finally(() => this.preparing.delete(topic));
+      this.preparing.set(topic, p);
+    }
+    return p;
+  }
+
+  /** The topics whose partition counts this sender knows. */
+  private knownTopics(): string[] {
+    const own = isTopicTemplate(this.options.topic) ? [] : [this.options.topic];
+    return [...own, ...this.otherTopics.keys()];
+  }
+
   /**
-   * Re-reads the topic's partition count into the library's metadata and adopts it: sends
-   * look their partitions' leaders up in that same metadata.
+   * Re-reads the partition count of every topic this sender knows into the library's metadata
+   * and adopts them (sends look their partitions' leaders up in that same metadata); returns
+   * the configured topic's.
    */
   async refreshPartitions(): Promise<number> {
-    const meta = await this.producer.metadata({
-      topics: [this.options.topic],
-      forceUpdate: true,
-    });
-    const count = meta.topics.get(this.options.topic)?.partitionsCount ?? 0;
-    if (count > 0) this.partitionCount = count;
+    const topics = this.knownTopics();
+    if (topics.length === 0) {
+      await this.producer.metadata({ topics: [], forceUpdate: true });
+      return this.partitionCount;
+    }
+    const meta = await this.producer.metadata({ topics, forceUpdate: true });
+    for (const [name, t] of meta.topics) {
+      const count = t.partitionsCount;
+      if (count <= 0) continue;
+      if (name === this.options.topic) this.partitionCount = count;
+      else if (this.otherTopics.has(name)) this.otherTopics.set(name, count);
+    }
     return this.partitionCount;
   }
 
@@ -263,79 +343,88 @@ export class PlatformaticSender implements BatchSender {
     }
   }
 
-  partition(hash: number): number {
-    return partitionFor(hash, this.partitionCount);
+  partition(hash: number, topic?: string): number {
+    if (topic === undefined || topic === this.options.topic) {
+      return partitionFor(hash, this.partitionCount);
+    }
+    const count = this.otherTopics.get(topic);
+    return count === undefined ? -1 : partitionFor(hash, count);
   }
 
   async send(records: OutgoingRecord[]): Promise<SendResult> {
     if (!this.connected) {
-      throw sendError('producer is not connected', 'NETWORK_EXCEPTION', true);
+      throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
     }
     const producer = this.producer;
+    const lanes = byLane(records, this.options.topic);
     let meta: ClusterMetadata;
     try {
-      meta = await producer.metadata({ topics: [this.options.topic] });
+      meta = await producer.metadata({ topics: [...lanes.keys()] });
       if (this.options.idempotent) this.producerInfo ??= await producer.initIdempotentProducer({});
     } catch (err) {
       producer.clearMetadata();
       throw platformaticSendError(err); // nothing was sent
     }
-    const groups = byPartition(records);
-    const failed: PartitionFailure[] = [];
-    const topic = meta.topics.get(this.options.topic);
-    const byLeader = new Map<number, number[]>();
-    for (const partition of groups.keys()) {
-      const leader =
-        topic && partition < topic.partitionsCount
-          ? topic.partitions[partition]?.leader
-          : undefined;
-      if (leader === undefined || leader < 0 || !meta.brokers.has(leader)) {
-        const known = topic !== undefined && partition < topic.partitionsCount;
-        failed.push({
-          partition,
-          error: sendError(
-            known
-              ? `partition ${partition} has no leader in the client's metadata`
-              : `partition ${partition} is not in the client's metadata (${topic?.partitionsCount ?? 0} partitions)`,
-            known ? 'LEADER_NOT_AVAILABLE' : 'UNKNOWN_TOPIC_OR_PARTITION',
-            true,
-          ),
-        });
-        continue;
+    const failed: LaneFailure[] = [];
+    const byLeader = new Map<number, Lane[]>();
+    for (const [name, groups] of lanes) {
+      const topic = meta.topics.get(name);
+      for (const [partition, list] of groups) {
+        const leader =
+          topic && partition < topic.partitionsCount
+            ? topic.partitions[partition]?.leader
+            : undefined;
+        if (leader === undefined || leader < 0 || !meta.brokers.has(leader)) {
+          const known = topic !== undefined && partition < topic.partitionsCount;
+          failed.push({
+            topic: name,
+            partition,
+            error: sendError(
+              known
+                ? `partition ${partition} of ${name} has no leader in the client's metadata`
+                : `partition ${partition} of ${name} is not in the client's metadata (${topic?.partitionsCount ?? 0} partitions)`,
+              true,
+              known ? 'LEADER_NOT_AVAILABLE' : 'UNKNOWN_TOPIC_OR_PARTITION',
+            ),
+          });
+          continue;
+        }
+        const lane: Lane = { topic: name, partition, records: list };
+        const same = byLeader.get(leader);
+        if (same) same.push(lane);
+        else byLeader.set(leader, [lane]);
       }
-      const list = byLeader.get(leader);
-      if (list) list.push(partition);
-      else byLeader.set(leader, [partition]);
     }
     const requests: Promise<void>[] = [];
-    for (const [leader, partitions] of byLeader) {
-      requests.push(this.sendTo(meta.brokers.get(leader)!, partitions, groups, failed));
+    for (const [leader, list] of byLeader) {
+      requests.push(this.sendTo(meta.brokers.get(leader)!, list, failed));
     }
     await Promise.all(requests);
     if (failed.some((f) => STALE_METADATA.has(f.error.type))) {
-      // The next send reads fresh metadata (leaders, partition count).
+      // The next send reads fresh metadata (leaders, partition counts).
       producer.clearMetadata();
       void this.refreshPartitions().catch(() => {});
     }
     return failed.length ? { failed } : ALL_SENT;
   }
 
-  /** One produce request to a leader for its partitions; adds each partition's failure. */
-  private async sendTo(
-    broker: Broker,
-    partitions: number[],
-    groups: Map<number, OutgoingRecord[]>,
-    failed: PartitionFailure[],
-  ): Promise<void> {
-    const topic = this.options.topic;
+  /** One produce request to a leader for its lanes; adds each lane's failure. */
+  private async sendTo(broker: Broker, lanes: Lane[], failed: LaneFailure[]): Promise<void> {
     const producerInfo = this.producerInfo;
     const messages: MessageRecord[] = [];
     let sequences: NumericMap | undefined;
     if (producerInfo) sequences = new NumericMap();
-    for (const partition of partitions) {
-      sequences?.set(`${topic}:${partition}`, this.sequences.get(partition) ?? 0);
-      for (const r of groups.get(partition)!) {
-        messages.push({ topic, partition, key: r.key, value: r.value, headers: EMPTY_HEADERS });
+    for (const { topic, partition, records } of lanes) {
+      const id = `${topic}:${partition}`;
+      sequences?.set(id, this.sequences.get(id) ?? 0);
+      for (const r of records) {
+        messages.push({
+          topic,
+          partition,
+          key: r.key,
+          value: r.value,
+          headers: headerMap(r.headers),
+        });
       }
     }
     let response: ProduceResponse | boolean | undefined;
@@ -358,34 +447,38 @@ export class PlatformaticSender implements BatchSender {
       if (!(err instanceof ResponseError)) {
         // Not answered: nothing is known to be written; the same sequences go out again.
         const error = platformaticSendError(err);
-        for (const partition of partitions) failed.push({ partition, error });
+        for (const { topic, partition } of lanes) failed.push({ topic, partition, error });
         return;
       }
       response = (err as ResponseError & { response: ProduceResponse }).response;
     }
-    const codes = new Map<number, number>();
+    const results = new Map<string, { code: number; baseOffset: bigint }>();
     if (response && typeof response === 'object') {
       for (const t of response.responses) {
-        if (t.name !== topic) continue;
-        for (const pr of t.partitionResponses) codes.set(pr.index, pr.errorCode);
+        for (const pr of t.partitionResponses) {
+          results.set(`${t.name}:${pr.index}`, { code: pr.errorCode, baseOffset: pr.baseOffset });
+        }
       }
     }
     const answered = this.acks !== 0;
-    for (const partition of partitions) {
-      const code = answered ? codes.get(partition) : 0;
+    for (const { topic, partition, records } of lanes) {
+      const id = `${topic}:${partition}`;
+      const result = answered ? results.get(id) : undefined;
+      const code = answered ? result?.code : 0;
       if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
         if (producerInfo && this.producerInfo === producerInfo) {
-          const count = groups.get(partition)!.length;
-          this.sequences.set(partition, nextSequence(this.sequences.get(partition) ?? 0, count));
+          this.sequences.set(id, nextSequence(this.sequences.get(id) ?? 0, records.length));
         }
+        if (code === 0 && result)
+          tellLaneOffsets(topic, partition, records, Number(result.baseOffset));
         continue;
       }
       const error =
         code === undefined
           ? sendError(
-              `the broker did not answer for partition ${partition}`,
-              'UNKNOWN_SERVER_ERROR',
+              `the broker did not answer for partition ${partition} of ${topic}`,
               true,
+              'UNKNOWN_SERVER_ERROR',
             )
           : partitionError(code);
       if (PRODUCER_STATE_ERRORS.has(error.type) && this.producerInfo === producerInfo) {
@@ -394,7 +487,7 @@ export class PlatformaticSender implements BatchSender {
         this.sequences.clear();
         error.retriable = true;
       }
-      failed.push({ partition, error });
+      failed.push({ topic, partition, error });
     }
   }
 

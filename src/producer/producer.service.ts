@@ -1,32 +1,33 @@
 import {
-  HttpStatus,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { getPath } from '../config/config.loader.js';
+import { KAFKA_CLIENT_SETTINGS } from '../config/config.patch.js';
+import { getPath } from '../config/plain.js';
 import { type ConfigChange, ConfigService, type PreparedChange } from '../config/config.service.js';
 import type { FleetsimConfig } from '../config/fleetsim.config.js';
-import { ProblemException } from '../http/problem.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
+import { DomainError } from '../model/domain.error.js';
 import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
-import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
-import { BatchingProducer, type BatchingOptions } from './batching.producer.js';
+import {
+  BatchingProducer,
+  type BatchingOptions,
+  type ProducerObserver,
+} from './batching.producer.js';
+import type { BreakerState } from './circuit.breaker.js';
+import type { DeliveryStats } from './delivery.stats.js';
 import { createSender } from './engines.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 import type { BatchSender } from './sender.js';
 
-/** Settings baked into the Kafka client: changing one means connecting a new client. */
-export const CLIENT_SETTINGS = [
-  'kafka.client',
-  'kafka.topic',
-  'kafka.clientId',
-  'producer.requiredAcks',
-  'producer.compression',
-  'producer.idempotent',
-  'producer.maxInFlightRequests',
-] as const;
+/** The target topic as the producer sees it. */
+export interface TopicInfo {
+  topic: string;
+  partitions: number;
+  connected: boolean;
+}
 
 function batchingOptions(config: FleetsimConfig): BatchingOptions {
   const p = config.producer;
@@ -48,7 +49,7 @@ function batchingOptions(config: FleetsimConfig): BatchingOptions {
 export class ProducerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Producer');
   private current: BatchSender;
-  readonly producer: BatchingProducer;
+  private readonly producer: BatchingProducer;
   private connecting?: Promise<void>;
   /** Client swaps (config changes, renewals) run one at a time, in this chain. */
   private swaps: Promise<void> = Promise.resolve();
@@ -56,33 +57,37 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   private swapping?: Promise<void>;
   private stopped = false;
   lastConnectError?: string;
+  /** Per-batch hooks of others (metrics), called after the producer's own. */
+  private readonly observers: ProducerObserver[] = [];
 
   constructor(
     private readonly config: ConfigService,
     private readonly target: KafkaTarget,
-    metrics: FleetsimMetrics,
   ) {
     const c = config.config;
     this.current = this.buildSender(c);
+    const observers = this.observers;
     this.producer = new BatchingProducer(this.current, batchingOptions(c), {
-      batchAcknowledged: (messages, _bytes, ms) => {
-        metrics.sendLatency.observe(ms / 1000);
-        metrics.batchSize.observe(messages);
+      batchAcknowledged: (messages, bytes, ms) => {
+        for (const o of observers) o.batchAcknowledged?.(messages, bytes, ms);
       },
-      batchFailed: (_n, error, retriable) => {
-        metrics.sendErrors.inc({ retriable: String(retriable) });
+      batchFailed: (n, error, retriable) => {
+        for (const o of observers) o.batchFailed?.(n, error, retriable);
         this.logger.warn(
           `send failed (${retriable ? 'retriable' : 'not retriable'}): ${error.message}`,
         );
       },
-      breakerChanged: (state) => this.logger.warn(`circuit breaker ${state}`),
+      retried: (n) => {
+        for (const o of observers) o.retried?.(n);
+      },
+      dropped: (n, reason) => {
+        for (const o of observers) o.dropped?.(n, reason);
+      },
+      breakerChanged: (state) => {
+        for (const o of observers) o.breakerChanged?.(state);
+        this.logger.warn(`circuit breaker ${state}`);
+      },
     });
-    metrics.watchProducer(() => ({
-      stats: this.producer.stats,
-      bufferedBytes: this.producer.bufferedBytes,
-      breaker: this.producer.breaker.state,
-      partitions: this.sender.partitionCount,
-    }));
     config.onUpdated(({ previous, current }) => {
       const options = batchingOptions(current);
       if (JSON.stringify(options) !== JSON.stringify(batchingOptions(previous))) {
@@ -92,9 +97,51 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     config.onPrepare((change) => this.prepareClient(change));
   }
 
-  /** The Kafka client in use. */
-  get sender(): BatchSender {
-    return this.current;
+  /** Adds hooks called per batch (never per message), e.g. for metrics. */
+  observe(observer: ProducerObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** The producer's books (live: read, never write). */
+  stats(): Readonly<DeliveryStats> {
+    return this.producer.stats;
+  }
+
+  /** The circuit breaker's state. */
+  circuit(): BreakerState {
+    return this.producer.breaker.state;
+  }
+
+  /**
+   * The partition a key with this FNV-1a hash goes to under the partition count of `topic`
+   * (default: the configured one); -1 while that topic's count is not known yet.
+   */
+  partitionOf(hash: number, topic?: string): number {
+    return this.current.partition(hash, topic);
+  }
+
+  /** The target topic as last read, and whether the client is connected. */
+  topicInfo(): TopicInfo {
+    return {
+      topic: this.current.topic,
+      partitions: this.current.partitionCount,
+      connected: this.current.connected,
+    };
+  }
+
+  /** Bytes the producer holds (queued and in flight). */
+  get bufferedBytes(): number {
+    return this.producer.bufferedBytes;
+  }
+
+  /** Sends everything queued now, ignoring linger; resolves when nothing is left. */
+  flush(): Promise<void> {
+    return this.producer.flush();
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    return this.producer.idle();
   }
 
   /** A sender of the configured engine (`kafka.client`); throws when a codec is missing. */
@@ -157,33 +204,28 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     next,
     changedPaths,
   }: ConfigChange): Promise<PreparedChange | undefined> {
-    const changed = CLIENT_SETTINGS.filter((path) => changedPaths.includes(path));
+    const changed = KAFKA_CLIENT_SETTINGS.filter((path) => changedPaths.includes(path));
     if (changed.length === 0) return undefined;
     let sender: BatchSender;
     try {
       sender = this.buildSender(next);
     } catch (err) {
-      throw new ProblemException(HttpStatus.BAD_REQUEST, (err as Error).message, {
-        errors: [
-          {
-            field: 'producer.compression',
-            rule: 'codecAvailable',
-            message: (err as Error).message,
-          },
-        ],
-      });
+      throw new DomainError('INVALID_INPUT', (err as Error).message, [
+        {
+          field: 'producer.compression',
+          rule: 'codecAvailable',
+          message: (err as Error).message,
+        },
+      ]);
     }
     if (this.stopped) {
       await sender.disconnect();
-      throw new ProblemException(
-        HttpStatus.SERVICE_UNAVAILABLE,
-        'fleetsim is shutting down; nothing was changed',
-      );
+      throw new DomainError('UNAVAILABLE', 'fleetsim is shutting down; nothing was changed');
     }
     if (!this.target.connect || !this.current.connected) {
       await sender.disconnect();
-      throw new ProblemException(
-        HttpStatus.SERVICE_UNAVAILABLE,
+      throw new DomainError(
+        'UNAVAILABLE',
         `${changed.join(', ')} can only change while the producer is connected to Kafka ` +
           '(see /health/ready); nothing was changed',
       );
@@ -192,8 +234,8 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       await sender.connect();
     } catch (err) {
       await sender.disconnect();
-      throw new ProblemException(
-        HttpStatus.SERVICE_UNAVAILABLE,
+      throw new DomainError(
+        'UNAVAILABLE',
         `could not connect a Kafka client with the new settings (${(err as Error).message}); nothing was changed`,
       );
     }
@@ -241,16 +283,16 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   private async connectUntilUp(): Promise<void> {
     while (!this.stopped) {
       try {
-        await this.sender.connect();
+        await this.current.connect();
         this.lastConnectError = undefined;
         this.logger.log(
-          `connected to ${this.target.brokers.join(',')}; topic ${this.sender.topic} has ${this.sender.partitionCount} partitions`,
+          `connected to ${this.target.brokers.join(',')}; topic ${this.current.topic} has ${this.current.partitionCount} partitions`,
         );
         return;
       } catch (err) {
         this.lastConnectError = (err as Error).message;
         this.logger.warn(`cannot reach Kafka yet (${this.lastConnectError}); retrying`);
-        await this.sender.disconnect();
+        await this.current.disconnect();
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
@@ -266,15 +308,15 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
 
   /** Whether the broker answers now. */
   async reachable(): Promise<boolean> {
-    return this.sender.connected && (await this.sender.ping());
+    return this.current.connected && (await this.current.ping());
   }
 
   status() {
     const c = this.config.config;
     return {
-      topic: this.sender.topic,
-      partitions: this.sender.partitionCount,
-      connected: this.sender.connected,
+      topic: this.current.topic,
+      partitions: this.current.partitionCount,
+      connected: this.current.connected,
       circuit: this.producer.breaker.state,
       bufferedBytes: this.producer.bufferedBytes,
       bufferMemory: c.producer.bufferMemory,
@@ -308,6 +350,6 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
         },
       },
     );
-    await this.sender.disconnect();
+    await this.current.disconnect();
   }
 }

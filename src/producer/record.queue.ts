@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from './outgoing.record.js';
+import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
 
 /**
  * A FIFO of records with O(1) push, shift of a run, and unshift of a returned run, kept in a
@@ -27,7 +27,7 @@ export class RecordQueue {
     let bytes = 0;
     while (this.count > 0 && out.length < maxCount) {
       const rec = this.items[this.head]!;
-      const size = rec.key.length + rec.value.length;
+      const size = recordBytes(rec);
       if (out.length > 0 && bytes + size > maxBytes) break;
       this.items[this.head] = undefined;
       this.head = (this.head + 1) % this.items.length;
@@ -67,12 +67,13 @@ export class RecordQueue {
 export interface TakenBatch {
   records: OutgoingRecord[];
   bytes: number;
-  /** Partitions the batch holds; they stay muted until released. */
-  partitions: number[];
+  /** Lanes ((topic, partition) queues) the batch holds; they stay muted until released. */
+  lanes: number[];
 }
 
 /**
- * One FIFO per partition. A partition that has a batch in flight is muted until that batch is
+ * One FIFO per lane: a lane is one (topic, partition), numbered by the producer (with one
+ * topic, lane = partition). A partition that has a batch in flight is muted until that batch is
  * answered, so at most one request per partition is ever outstanding: kafkajs encodes and
  * compresses concurrent requests asynchronously and can write them out of order, which would
  * reorder a device's readings within its partition.
@@ -85,7 +86,7 @@ export class PartitionedQueue {
   bytes = 0;
 
   push(record: OutgoingRecord, bytes: number): void {
-    const p = record.partition;
+    const p = record.lane ?? record.partition;
     const q = this.queues[p] ?? this.grow(p);
     q.push(record, bytes);
     this.length++;
@@ -107,13 +108,13 @@ export class PartitionedQueue {
    */
   take(maxCount: number, maxBytes: number, maxPartitions = Infinity): TakenBatch {
     const records: OutgoingRecord[] = [];
-    const partitions: number[] = [];
+    const lanes: number[] = [];
     let bytes = 0;
     const n = this.queues.length;
     const start = this.rotation++ % Math.max(1, n);
     for (
       let k = 0;
-      k < n && records.length < maxCount && bytes < maxBytes && partitions.length < maxPartitions;
+      k < n && records.length < maxCount && bytes < maxBytes && lanes.length < maxPartitions;
       k++
     ) {
       const p = (start + k) % n;
@@ -124,11 +125,11 @@ export class PartitionedQueue {
       for (let i = 0; i < part.length; i++) records.push(part[i]);
       bytes += before - q.bytes;
       this.muted[p] = true;
-      partitions.push(p);
+      lanes.push(p);
     }
     this.length -= records.length;
     this.bytes -= bytes;
-    return { records, bytes, partitions };
+    return { records, bytes, lanes };
   }
 
   /** Partitions that hold queued records. */
@@ -138,42 +139,43 @@ export class PartitionedQueue {
     return n;
   }
 
-  /** Unmutes the partitions of an answered batch. */
-  release(partitions: number[]): void {
-    for (const p of partitions) this.muted[p] = false;
+  /** Unmutes the lanes of an answered batch. */
+  release(lanes: number[]): void {
+    for (const p of lanes) this.muted[p] = false;
   }
 
   /** Puts an unsent batch back at the front of its partitions, in order, and unmutes them. */
   requeue(batch: TakenBatch): void {
     const byPartition = new Map<number, OutgoingRecord[]>();
     for (const r of batch.records) {
-      const list = byPartition.get(r.partition);
+      const lane = r.lane ?? r.partition;
+      const list = byPartition.get(lane);
       if (list) list.push(r);
-      else byPartition.set(r.partition, [r]);
+      else byPartition.set(lane, [r]);
     }
     for (const [p, list] of byPartition) {
       let bytes = 0;
-      for (const r of list) bytes += r.key.length + r.value.length;
+      for (const r of list) bytes += recordBytes(r);
       (this.queues[p] ?? this.grow(p)).unshift(list, bytes);
     }
     this.length += batch.records.length;
     this.bytes += batch.bytes;
-    this.release(batch.partitions);
+    this.release(batch.lanes);
   }
 
   /**
-   * Moves every queued record to the partition `partitionOf` names, keeping each device's
-   * order (a device's records are in one queue, in order, and are re-queued in that order).
-   * Only while nothing is in flight.
+   * Moves every queued record to the partition (and lane) `place` sets on it, keeping each
+   * device's order (a device's records are in one queue, in order, and are re-queued in that
+   * order). Only while nothing is in flight.
    */
-  repartition(partitionOf: (record: OutgoingRecord) => number): void {
+  repartition(place: (record: OutgoingRecord) => void): void {
     const all: OutgoingRecord[] = [];
     for (const q of this.queues) if (q) for (const r of q.clear()) all.push(r);
     this.length = 0;
     this.bytes = 0;
     for (const r of all) {
-      r.partition = partitionOf(r);
-      this.push(r, r.key.length + r.value.length);
+      place(r);
+      this.push(r, recordBytes(r));
     }
   }
 

@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import {
   CreateScenarioDto,
   ScenarioDto,
@@ -21,8 +22,18 @@ export class ScenarioController {
 
   /** Define a scenario: a named plan of stages with overrides and anomalies. */
   @Post()
-  create(@Body() dto: CreateScenarioDto): ScenarioDto {
-    return this.scenarios.create(dto);
+  @ApiResponse({
+    status: 201,
+    type: ScenarioDto,
+    headers: { Location: { description: 'The URL of the new scenario' } },
+  })
+  async create(
+    @Body() dto: CreateScenarioDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ScenarioDto> {
+    const scenario = await this.scenarios.submitCreate(dto);
+    void reply.header('location', `/api/v1/scenarios/${encodeURIComponent(scenario.name)}`);
+    return scenario;
   }
 
   /** Get one scenario and whether it runs. */
@@ -34,21 +45,21 @@ export class ScenarioController {
   /** Delete a user-defined scenario (stopping it if it runs). */
   @Delete(':name')
   @HttpCode(204)
-  delete(@Param('name') name: string): void {
-    this.scenarios.delete(name);
+  async delete(@Param('name') name: string): Promise<void> {
+    await this.scenarios.submitDelete(name);
   }
 
   /** Start a scenario on one fleet or on every fleet, stopping the one that runs. */
   @Post(':name/start')
   @HttpCode(200)
-  start(@Param('name') name: string, @Body() dto: StartScenarioDto): ScenarioRunDto {
-    return this.scenarios.start(name, dto?.fleetId);
+  start(@Param('name') name: string, @Body() dto: StartScenarioDto): Promise<ScenarioRunDto> {
+    return this.scenarios.submitStart(name, dto?.fleetId);
   }
 
   /** Stop a running scenario: overrides are cleared and its anomalies cancelled. */
   @Post(':name/stop')
   @HttpCode(200)
-  stop(@Param('name') name: string): ScenarioRunDto {
-    return this.scenarios.stop(name);
+  stop(@Param('name') name: string): Promise<ScenarioRunDto> {
+    return this.scenarios.submitStop(name);
   }
 }

@@ -16,9 +16,9 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { ANOMALY_KINDS, type AnomalyKind } from '../anomalies/anomaly.js';
+import { ANOMALY_KINDS, type AnomalyKind } from '../model/anomaly.js';
 import { MAX_ANOMALY_DURATION_MS, MIN_ANOMALY_DURATION_MS } from '../anomalies/anomaly.dto.js';
-import { SENSOR_NAMES, type SensorName } from '../simulation/sensors/sensor.model.js';
+import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 
 /** Longest stage: one day. */
 export const MAX_STAGE_DURATION_MS = 86_400_000;

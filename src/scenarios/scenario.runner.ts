@@ -1,18 +1,5 @@
+import type { Clock } from '../model/clock.js';
 import { type ScenarioDefinition, type ScenarioStage, scenarioDuration } from './scenario.js';
-
-/** The timer functions a run uses; tests pass fake ones and move time by hand. */
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** Node's timers, unreferenced: a running scenario never keeps the process alive by itself. */
-export const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /** What a run tells its owner. */
 export interface RunEvents {
@@ -42,7 +29,7 @@ export class ScenarioRun {
   constructor(
     readonly scenario: ScenarioDefinition,
     readonly fleetId: string | undefined,
-    private readonly timers: Timers,
+    private readonly timers: Clock,
     private readonly events: RunEvents,
   ) {}
 
@@ -55,8 +42,9 @@ export class ScenarioRun {
     return this.startedAt + scenarioDuration(this.scenario);
   }
 
-  start(): void {
-    this.startedAt = this.timers.now();
+  /** Starts the run, planned from `at` (default now; a late start catches up stage by stage). */
+  start(at?: number): void {
+    this.startedAt = at ?? this.timers.now();
     this.enter(0, this.startedAt);
   }
 

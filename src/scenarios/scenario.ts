@@ -1,6 +1,6 @@
-import type { AnomalyKind } from '../anomalies/anomaly.js';
+import type { AnomalyKind } from '../model/anomaly.js';
 import type { TargetPlace } from '../anomalies/anomaly.target.js';
-import type { SensorName } from '../simulation/sensors/sensor.model.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
 import type { GenerationParams } from '../simulation/reading.generator.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Fleet } from '../devices/fleet.js';
+import type { Fleet } from '../model/fleet.js';
 
 /** The fleets that exist, by id. */
 @Injectable()

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import protobuf from 'protobufjs';
-import type { AnomalyEffect } from '../anomalies/anomaly.js';
-import { type Device, Fleet } from '../devices/fleet.js';
-import { deriveLayout } from '../devices/layout.js';
+import type { AnomalyEffect } from '../model/anomaly.js';
+import { type Device, Fleet } from '../model/fleet.js';
+import { deriveLayout } from '../model/layout.js';
 import { projectRoot } from '../kafka/project-root.js';
 import { ProtobufReadingSerializer, varintSize, writeVarint } from './protobuf.serializer.js';
 import { type GenerationParams, generateReading } from './reading.generator.js';
 import { JsonReadingSerializer } from './reading.serializer.js';
-import { SENSOR_NAMES, type SensorName } from './sensors/sensor.model.js';
-import { serializerFor } from './simulation.service.js';
+import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
+import { serializerFor } from './reading.pipeline.js';
 
 // The independent decoder: protobufjs reading the committed .proto.
 const root = protobuf.loadSync(join(projectRoot(), 'proto', 'reading.proto'));

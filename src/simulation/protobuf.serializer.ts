@@ -1,6 +1,7 @@
-import type { Device, Fleet } from '../devices/fleet.js';
-import { type ReadingSerializer, round2, SENSOR_INDEX } from './reading.serializer.js';
-import type { SensorName } from './sensors/sensor.model.js';
+import type { Device, Fleet } from '../model/fleet.js';
+import { SENSOR_INDEX } from '../model/sensor.table.js';
+import { type ReadingSerializer, round2 } from './reading.serializer.js';
+import type { SensorName } from '../model/sensors/sensor.model.js';
 
 /**
  * Writes a device's latest reading as a `fleetsim.v1.Reading` message (proto/reading.proto),

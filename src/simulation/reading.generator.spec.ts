@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Device, Fleet } from '../devices/fleet.js';
-import { deriveLayout, type Layout } from '../devices/layout.js';
-import { type GenerationParams, generateReading, NUMERIC_MODELS } from './reading.generator.js';
+import { type Device, Fleet } from '../model/fleet.js';
+import { deriveLayout, type Layout } from '../model/layout.js';
+import { NUMERIC_MODELS } from '../model/sensor.table.js';
+import { type GenerationParams, generateReading } from './reading.generator.js';
 
 const FLAT: GenerationParams = {
   dataVariation: 1,

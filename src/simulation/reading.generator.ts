@@ -1,12 +1,12 @@
-import { type AnomalyKind, KIND_SENSORS, defaultMagnitude } from '../anomalies/anomaly.js';
-import { type Device, type Fleet, NUMERIC_SENSORS } from '../devices/fleet.js';
-import { hashUnit, mix32 } from './random.js';
-import { currentSensor } from './sensors/current.sensor.js';
-import { humiditySensor } from './sensors/humidity.sensor.js';
-import { pressureSensor } from './sensors/pressure.sensor.js';
-import type { NumericSensorModel, SensorName } from './sensors/sensor.model.js';
-import { switchSensor } from './sensors/switch.sensor.js';
-import { temperatureSensor } from './sensors/temperature.sensor.js';
+import { type AnomalyKind, KIND_SENSORS, defaultMagnitude } from '../model/anomaly.js';
+import type { Device, Fleet } from '../model/fleet.js';
+import { hashUnit, mix32 } from '../model/random.js';
+import {
+  NUMERIC_MODELS,
+  SENSOR_INDEX,
+  type SensorName,
+  switchSensor,
+} from '../model/sensor.table.js';
 
 /** Generation settings; read at every reading so changes apply at the next tick. */
 export interface GenerationParams {
@@ -16,18 +16,8 @@ export interface GenerationParams {
   anomalyRate: number;
 }
 
-/** Numeric sensor models, in the order a device keeps their state. */
-export const NUMERIC_MODELS: readonly NumericSensorModel[] = [
-  temperatureSensor,
-  humiditySensor,
-  pressureSensor,
-  currentSensor,
-];
-if (NUMERIC_MODELS.some((m, i) => m.name !== NUMERIC_SENSORS[i])) {
-  throw new Error('NUMERIC_MODELS and NUMERIC_SENSORS are out of step');
-}
-const TEMPERATURE = 0;
-const CURRENT = 3;
+const TEMPERATURE = SENSOR_INDEX.temperature;
+const CURRENT = SENSOR_INDEX.current;
 
 /** Lag-1 autocorrelation of a device's own deviation: values move, they do not jump. */
 export const SMOOTHING = 0.9;
@@ -104,7 +94,8 @@ export function generateReading(fleet: Fleet, d: Device, ts: number, p: Generati
   }
   if (strength > 0) {
     // Machines under load warm their surroundings.
-    values[TEMPERATURE] += LOAD_HEATING * strength * (values[CURRENT] - currentSensor.mean);
+    values[TEMPERATURE] +=
+      LOAD_HEATING * strength * (values[CURRENT] - NUMERIC_MODELS[CURRENT].mean);
   }
 
   const target = switchSensor.targetOn(ts, p.trendEnabled, p.trendStrength);
@@ -157,13 +148,6 @@ function startRandomAnomaly(
   });
 }
 
-const NUMERIC_INDEX: Record<string, number> = {
-  temperature: 0,
-  humidity: 1,
-  pressure: 2,
-  current: 3,
-};
-
 /** Forgets the anomalies that ended by `ts`; the device is back to normal by itself. */
 function pruneEffects(d: Device, ts: number): void {
   const effects = d.effects!;
@@ -178,7 +162,7 @@ function applyEffects(d: Device, ts: number, variation: number, z: number): bool
   for (const e of d.effects!) {
     if (ts < e.startsAt) continue;
     d.lastLabel ??= e;
-    const i = NUMERIC_INDEX[e.sensor];
+    const i = (SENSOR_INDEX as Record<string, number>)[e.sensor];
     const model = NUMERIC_MODELS[i];
     switch (e.kind) {
       case 'spike':

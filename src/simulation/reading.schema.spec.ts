@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Ajv2020Module from 'ajv/dist/2020.js';
-import { Fleet } from '../devices/fleet.js';
-import { deriveLayout } from '../devices/layout.js';
+import { Fleet } from '../model/fleet.js';
+import { deriveLayout } from '../model/layout.js';
 import { projectRoot } from '../kafka/project-root.js';
 import { generateReading } from './reading.generator.js';
 import { JsonReadingSerializer } from './reading.serializer.js';
-import { SENSOR_NAMES, type SensorName } from './sensors/sensor.model.js';
+import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 
 const Ajv2020 = Ajv2020Module.default;
 const schema = JSON.parse(readFileSync(join(projectRoot(), 'docs', 'reading.schema.json'), 'utf8'));

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Device, Fleet } from '../devices/fleet.js';
-import { deriveLayout } from '../devices/layout.js';
+import { Device, Fleet } from '../model/fleet.js';
+import { deriveLayout } from '../model/layout.js';
 import { generateReading } from './reading.generator.js';
 import { formatRound2, JsonReadingSerializer } from './reading.serializer.js';
-import { SENSOR_NAMES, type SensorName } from './sensors/sensor.model.js';
+import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
 const INDEX: Record<string, number> = { temperature: 0, humidity: 1, pressure: 2, current: 3 };
@@ -22,7 +22,8 @@ function reference(fleet: Fleet, d: Device, ts: number): string {
       ? 'null'
       : `{"id":"${label.id}","kind":"${label.kind}","sensor":"${label.sensor}"}`;
   return (
-    `${d.jsonHead}${d.seq - 1},"ts":"${new Date(ts).toISOString()}${d.jsonPlace}` +
+    `{"deviceId":"${d.id}","fleetId":"${d.fleetId}","seq":${d.seq - 1},"ts":"${new Date(ts).toISOString()}",` +
+    `"location":{"building":${d.location.building},"floor":${d.location.floor},"room":${d.location.room}},"readings":{` +
     `${readings}},"anomaly":${anomaly}}`
   );
 }

@@ -1,13 +1,5 @@
-import type { Device, Fleet } from '../devices/fleet.js';
-import type { SensorName } from './sensors/sensor.model.js';
-
-/** Where each numeric sensor's value sits in `Device.values`. */
-export const SENSOR_INDEX: Record<Exclude<SensorName, 'switch'>, number> = {
-  temperature: 0,
-  humidity: 1,
-  pressure: 2,
-  current: 3,
-};
+import type { Device, Fleet } from '../model/fleet.js';
+import { SENSOR_INDEX, type SensorName } from '../model/sensor.table.js';
 
 /** Rounds to two decimals, the precision every numeric reading carries. */
 export const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -30,6 +22,8 @@ export interface ReadingSerializer {
 export class JsonReadingSerializer implements ReadingSerializer {
   readonly contentType = 'application/json';
   private readonly writers = new Map<string, (d: Device) => string>();
+  /** Each device's parts of the value that never change, built once. */
+  private readonly parts = new WeakMap<Device, JsonParts>();
 
   serialize(fleet: Fleet, d: Device, ts: number): Buffer {
     let writeReadings = this.writers.get(fleet.id);
@@ -37,17 +31,22 @@ export class JsonReadingSerializer implements ReadingSerializer {
       writeReadings = readingsWriter(fleet.sensors);
       this.writers.set(fleet.id, writeReadings);
     }
+    let parts = this.parts.get(d);
+    if (!parts) {
+      parts = jsonParts(d);
+      this.parts.set(d, parts);
+    }
     const label = d.lastLabel;
     const anomaly =
       label === null
         ? 'null'
         : `{"id":"${label.id}","kind":"${label.kind}","sensor":"${label.sensor}"}`;
     const text =
-      d.jsonHead +
+      parts.head +
       (d.seq - 1) +
       ',"ts":"' +
       this.isoTime(ts) +
-      d.jsonPlace +
+      parts.place +
       writeReadings(d) +
       '},"anomaly":' +
       anomaly +
@@ -80,6 +79,20 @@ export class JsonReadingSerializer implements ReadingSerializer {
     }
     return this.isoPrefix + MILLIS_Z[t - second * 1000];
   }
+}
+
+/** The parts of a device's JSON value around its seq and time, which never change. */
+export interface JsonParts {
+  head: string;
+  place: string;
+}
+
+export function jsonParts(d: Device): JsonParts {
+  const { building, floor, room } = d.location;
+  return {
+    head: `{"deviceId":"${d.id}","fleetId":"${d.fleetId}","seq":`,
+    place: `","location":{"building":${building},"floor":${floor},"room":${room}},"readings":{`,
+  };
 }
 
 /** "000Z" … "999Z". */

@@ -1,5 +1,5 @@
-import type { Device, Fleet } from '../devices/fleet.js';
-import type { Clock } from './clock.js';
+import type { Device, Fleet } from '../model/fleet.js';
+import type { Clock } from '../model/clock.js';
 
 /**
  * Receives a due reading. Returns false to hold the schedule (backpressure): the reading is
@@ -30,6 +30,26 @@ export function phaseOf(index: number): number {
 /** Ordinals below 2^17 reverse into the top 17 bits, which keeps sort keys exact. */
 const MAX_DEVICES = 131072;
 
+/** The device ordinals of a fleet of `n` in phase order, and their phases (0 … 1). */
+export function phaseOrder(n: number): {
+  order: Uint32Array<ArrayBuffer>;
+  phases: Float64Array<ArrayBuffer>;
+} {
+  if (n > MAX_DEVICES) throw new Error(`a fleet holds at most ${MAX_DEVICES} devices`);
+  // Sort ordinals by phase: key = top 17 bits of the reversed ordinal, then the ordinal.
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (reverseBits(i) >>> 15) * MAX_DEVICES + i;
+  keys.sort();
+  const order = new Uint32Array(n);
+  const phases = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    const i = keys[j] % MAX_DEVICES;
+    order[j] = i;
+    phases[j] = phaseOf(i);
+  }
+  return { order, phases };
+}
+
 class FleetSchedule {
   /** Device ordinals in phase order. */
   order = new Uint32Array(0);
@@ -46,6 +66,29 @@ class FleetSchedule {
   ) {
     this.cycleStart = now;
     this.rebuild();
+    if (fleet.anchorMs !== undefined) this.position(now);
+  }
+
+  /**
+   * Anchored fleets (cluster mode): puts the schedule at `now` on the grid shared by every
+   * process: cycle c starts at anchor + c × interval, and the next slot is the first one due
+   * at or after `now`.
+   */
+  position(now: number): void {
+    const anchor = this.fleet.anchorMs!;
+    const interval = this.fleet.intervalMs;
+    const at = Math.max(0, (now - anchor) / interval);
+    const cycle = Math.floor(at);
+    this.cycleStart = anchor + cycle * interval;
+    const fraction = at - cycle;
+    let lo = 0;
+    let hi = this.phases.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.phases[mid] < fraction) lo = mid + 1;
+      else hi = mid;
+    }
+    this.cursor = lo;
   }
 
   /** Recomputes the phase order for the fleet's current size, keeping the position in the cycle. */
@@ -58,18 +101,9 @@ class FleetSchedule {
         : this.cursor < this.phases.length
           ? this.phases[this.cursor]
           : 1;
-    if (n > MAX_DEVICES) throw new Error(`a fleet holds at most ${MAX_DEVICES} devices`);
-    // Sort ordinals by phase: key = top 17 bits of the reversed ordinal, then the ordinal.
-    const keys = new Float64Array(n);
-    for (let i = 0; i < n; i++) keys[i] = (reverseBits(i) >>> 15) * MAX_DEVICES + i;
-    keys.sort();
-    this.order = new Uint32Array(n);
-    this.phases = new Float64Array(n);
-    for (let j = 0; j < n; j++) {
-      const i = keys[j] % MAX_DEVICES;
-      this.order[j] = i;
-      this.phases[j] = phaseOf(i);
-    }
+    const { order, phases } = phaseOrder(n);
+    this.order = order;
+    this.phases = phases;
     let lo = 0;
     let hi = n;
     while (lo < hi) {
@@ -81,13 +115,20 @@ class FleetSchedule {
   }
 
   /** Keeps the position in the cycle when the interval changes. */
-  retime(oldInterval: number, newInterval: number, now: number): void {
+  retime(oldInterval: number, newInterval: number, now: number, oldAnchor?: number): void {
+    if (this.fleet.anchorMs !== undefined && oldAnchor !== undefined) {
+      // The anchor moved with the interval so that the cycle index continues: keep it.
+      const cycle = Math.round((this.cycleStart - oldAnchor) / oldInterval);
+      this.cycleStart = this.fleet.anchorMs + cycle * newInterval;
+      return;
+    }
     const fraction = (now - this.cycleStart) / oldInterval;
     this.cycleStart = now - fraction * newInterval;
   }
 
   /** Puts the next due device at `now` (after a pause), keeping the position in the cycle. */
   rebase(now: number): void {
+    if (this.fleet.anchorMs !== undefined) return this.position(now);
     const phase = this.cursor < this.phases.length ? this.phases[this.cursor] : 1;
     this.cycleStart = now - phase * this.fleet.intervalMs;
   }
@@ -149,9 +190,21 @@ export class Scheduler {
     this.schedules.get(fleet.id)?.rebuild();
   }
 
-  /** Call with the old interval after the fleet's interval changed. */
-  retimed(fleet: Fleet, oldIntervalMs: number): void {
-    this.schedules.get(fleet.id)?.retime(oldIntervalMs, fleet.intervalMs, this.clock.now());
+  /** Call with the old interval (and, for anchored fleets, the old anchor) after the fleet's interval changed. */
+  retimed(fleet: Fleet, oldIntervalMs: number, oldAnchorMs?: number): void {
+    this.schedules
+      .get(fleet.id)
+      ?.retime(oldIntervalMs, fleet.intervalMs, this.clock.now(), oldAnchorMs);
+  }
+
+  /** Event time of the fleet's next slot not yet taken (everything before it was offered). */
+  nextDue(fleetId: string): number | undefined {
+    const s = this.schedules.get(fleetId);
+    if (!s) return undefined;
+    const n = s.order.length;
+    return s.cursor >= n
+      ? s.cycleStart + s.fleet.intervalMs
+      : s.cycleStart + s.phases[s.cursor] * s.fleet.intervalMs;
   }
 
   /**

@@ -17,16 +17,16 @@ export class SimulationController {
   /** Resume producing readings. */
   @Post('start')
   @HttpCode(200)
-  start(): SimulationStatusDto {
-    this.simulation.start();
+  async start(): Promise<SimulationStatusDto> {
+    await this.simulation.request(true);
     return this.simulation.status();
   }
 
   /** Pause producing readings; what is queued is still sent. */
   @Post('stop')
   @HttpCode(200)
-  stop(): SimulationStatusDto {
-    this.simulation.stop();
+  async stop(): Promise<SimulationStatusDto> {
+    await this.simulation.request(false);
     return this.simulation.status();
   }
 }

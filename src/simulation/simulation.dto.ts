@@ -19,6 +19,27 @@ export class ScenarioStatusDto {
   endsAt!: string;
 }
 
+export class ClusterMemberDto {
+  /** The member's id (host, pid and a random suffix). */
+  member!: string;
+  /** Readings partitions it produces. */
+  partitions!: number[];
+  /** Readings per second its partitions are scheduled to emit. */
+  rate!: number;
+  /** When it last reported (epoch ms). */
+  at!: number;
+}
+
+export class ClusterStatusDto {
+  /** cluster.name */
+  name!: string;
+  /** The member that answered. */
+  member!: string;
+  /** Partitions of the readings topic, shared out among the members. */
+  partitions!: number;
+  members!: ClusterMemberDto[];
+}
+
 export class SimulationStatusDto {
   state!: 'running' | 'stopped';
   fleets!: number;
@@ -36,4 +57,6 @@ export class SimulationStatusDto {
   scenario!: ScenarioStatusDto | null;
   /** Generation settings in force (before scenario overrides). */
   params!: GenerationParamsDto;
+  /** Only in cluster mode (cluster.enabled): the members, their partitions and rates. */
+  cluster?: ClusterStatusDto;
 }

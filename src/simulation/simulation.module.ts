@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { CLOCK, systemClock } from '../model/clock.js';
 import { ProducerModule } from '../producer/producer.module.js';
+import { ActiveScenario } from './active.scenario.js';
 import { FleetRegistry } from './fleet.registry.js';
 import { SimulationController } from './simulation.controller.js';
 import { SimulationService } from './simulation.service.js';
@@ -7,7 +9,12 @@ import { SimulationService } from './simulation.service.js';
 @Module({
   imports: [ProducerModule],
   controllers: [SimulationController],
-  providers: [FleetRegistry, SimulationService],
-  exports: [FleetRegistry, SimulationService],
+  providers: [
+    FleetRegistry,
+    SimulationService,
+    ActiveScenario,
+    { provide: CLOCK, useValue: systemClock },
+  ],
+  exports: [FleetRegistry, SimulationService, ActiveScenario, CLOCK],
 })
 export class SimulationModule {}

@@ -1,38 +1,40 @@
 import {
   type BeforeApplicationShutdown,
+  Inject,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
-import type { ValueFormat } from '../config/fleetsim.config.js';
-import type { Device, Fleet } from '../devices/fleet.js';
+import type { FleetsimConfig } from '../config/fleetsim.config.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
-import { FleetsimMetrics, SERIALIZATION_SAMPLE_EVERY } from '../metrics/fleetsim.metrics.js';
+import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
+import { CLOCK, type Clock } from '../model/clock.js';
+import type { Device, Fleet } from '../model/fleet.js';
 import { ProducerService } from '../producer/producer.service.js';
-import { systemClock } from './clock.js';
+import { ActiveScenario } from './active.scenario.js';
 import { FleetRegistry } from './fleet.registry.js';
-import { type GenerationParams, generateReading } from './reading.generator.js';
-import { ProtobufReadingSerializer } from './protobuf.serializer.js';
-import { JsonReadingSerializer, type ReadingSerializer } from './reading.serializer.js';
+import type { GenerationParams } from './reading.generator.js';
+import {
+  type ParamOverrides,
+  type PipelineSettings,
+  ReadingPipeline,
+  type ReadingGate,
+} from './reading.pipeline.js';
 import { Scheduler, type TickResult } from './scheduler.js';
+
+export type { ParamOverrides, ReadingGate };
+
+/** The cluster as GET /api/v1/simulation shows it (cluster mode). */
+export interface ClusterStatus {
+  name: string;
+  member: string;
+  partitions: number;
+  members: Array<{ member: string; partitions: number[]; rate: number; at: number }>;
+}
 
 /** How often the rate line is logged. */
 const RATE_LOG_MS = 10_000;
-
-/** Overrides of generation settings a scenario stage applies, for all fleets or one. */
-export interface ParamOverrides {
-  fleetId?: string;
-  params: Partial<GenerationParams>;
-}
-
-export interface ScenarioStatus {
-  name: string;
-  stage: string;
-  stageIndex: number;
-  fleetId?: string;
-  endsAt: string;
-}
 
 /**
  * Runs the scheduler over the fleets and turns each due reading into a Kafka message:
@@ -42,39 +44,40 @@ export interface ScenarioStatus {
 export class SimulationService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('Simulation');
   readonly scheduler: Scheduler;
-  /** Writes message values in the configured producer.valueFormat. */
-  serializer: ReadingSerializer;
-  private baseParams: GenerationParams;
-  private overrides: ParamOverrides[] = [];
-  private paramsByFleet = new Map<string, GenerationParams>();
+  /** The hot path: generate → serialize → producer. */
+  private readonly pipeline: ReadingPipeline;
   private lastTick: TickResult = { emitted: 0, held: false, behindMs: 0 };
   private rateTimer?: NodeJS.Timeout;
   private lastRate = { at: Date.now(), generated: 0, acknowledged: 0 };
-  private serialized = 0;
-  /** Reports the active scenario, set by the scenario service. */
-  scenarioStatus: () => ScenarioStatus | null = () => null;
+  /** Reports the cluster (members, partitions, rates) in cluster mode, set by the cluster service. */
+  clusterStatus?: () => ClusterStatus;
+  /**
+   * Cluster mode: shares a start or stop with every process (through the control topic) and
+   * resolves once it is applied here; set by the cluster service.
+   */
+  shareRunning?: (running: boolean) => Promise<void>;
+  /** The last start or stop shared in the cluster (undefined: none; autoStart decides). */
+  private wanted?: boolean;
 
   constructor(
     private readonly config: ConfigService,
     private readonly fleets: FleetRegistry,
     private readonly producer: ProducerService,
     private readonly target: KafkaTarget,
-    private readonly metrics: FleetsimMetrics,
+    metrics: FleetsimMetrics,
+    private readonly scenario: ActiveScenario,
+    @Inject(CLOCK) clock: Clock,
   ) {
-    const sim = config.config.simulation;
-    this.baseParams = paramsOf(config.config);
-    this.serializer = serializerFor(config.config.producer.valueFormat);
-    this.scheduler = new Scheduler(systemClock, this.sink, { tickMs: sim.tickMs });
-    config.onUpdated(({ previous, current }) => {
-      if (current.producer.valueFormat !== previous.producer.valueFormat) {
-        this.serializer = serializerFor(current.producer.valueFormat);
-      }
-      this.baseParams = paramsOf(current);
+    this.pipeline = new ReadingPipeline(producer, metrics, pipelineSettings(config.config));
+    this.scheduler = new Scheduler(clock, this.pipeline.sink, {
+      tickMs: config.config.simulation.tickMs,
+    });
+    config.onUpdated(({ current }) => {
       this.scheduler.setTickMs(current.simulation.tickMs);
-      this.recomputeParams();
+      this.pipeline.configure(pipelineSettings(current), this.fleets.all());
     });
     metrics.watchSimulation(() => {
-      const scenario = this.scenarioStatus();
+      const scenario = this.scenario.status();
       return {
         running: this.scheduler.running,
         fleets: this.fleets.size,
@@ -86,37 +89,24 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     });
   }
 
-  /** The hot path: one call per due reading. */
-  private readonly sink = (fleet: Fleet, device: Device, scheduledAt: number): boolean => {
-    const producer = this.producer;
-    if (!producer.accepting && this.config.config.producer.backpressure === 'block') return false;
-    const params = this.paramsByFleet.get(fleet.id) ?? this.baseParams;
-    if (generateReading(fleet, device, scheduledAt, params)) {
-      producer.offer({
-        key: device.key,
-        value: this.serialize(fleet, device, scheduledAt),
-        hash: device.hash,
-        partition: 0,
-        scheduledAt,
-      });
+  onApplicationBootstrap(): void {
+    if (this.config.config.simulation.autoStart && this.target.connect && this.wanted !== false) {
+      this.start();
     }
-    this.metrics.scheduleLag.observe(Math.max(0, Date.now() - scheduledAt) / 1000);
-    return true;
-  };
-
-  /** Serializes a reading, timing one in SERIALIZATION_SAMPLE_EVERY to keep the cost per message flat. */
-  private serialize(fleet: Fleet, device: Device, scheduledAt: number): Buffer {
-    if ((++this.serialized & (SERIALIZATION_SAMPLE_EVERY - 1)) !== 0) {
-      return this.serializer.serialize(fleet, device, scheduledAt);
-    }
-    const started = performance.now();
-    const value = this.serializer.serialize(fleet, device, scheduledAt);
-    this.metrics.serialization.observe((performance.now() - started) / 1000);
-    return value;
   }
 
-  onApplicationBootstrap(): void {
-    if (this.config.config.simulation.autoStart && this.target.connect) this.start();
+  /** REST: starts or stops here, or in every process (cluster mode). */
+  async request(running: boolean): Promise<void> {
+    if (this.shareRunning) return this.shareRunning(running);
+    if (running) this.start();
+    else this.stop();
+  }
+
+  /** Applies a start or stop shared through the cluster's control topic. */
+  applyRunning(running: boolean): void {
+    this.wanted = running;
+    if (running) this.start();
+    else this.stop();
   }
 
   get running(): boolean {
@@ -142,48 +132,50 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   attach(fleet: Fleet): void {
     this.fleets.add(fleet);
     this.scheduler.add(fleet);
-    this.recomputeParams();
+    this.pipeline.recompute(this.fleets.all());
   }
 
   detach(fleetId: string): void {
     this.scheduler.remove(fleetId);
     this.fleets.delete(fleetId);
-    this.serializer.forget(fleetId);
-    this.paramsByFleet.delete(fleetId);
+    this.pipeline.forget(fleetId);
   }
 
   resized(fleet: Fleet): void {
     this.scheduler.resized(fleet);
   }
 
-  retimed(fleet: Fleet, oldIntervalMs: number): void {
-    this.scheduler.retimed(fleet, oldIntervalMs);
+  retimed(fleet: Fleet, oldIntervalMs: number, oldAnchorMs?: number): void {
+    this.scheduler.retimed(fleet, oldIntervalMs, oldAnchorMs);
+  }
+
+  /** Cluster mode: which due readings this process emits (see ReadingGate). */
+  setGate(gate: ReadingGate | undefined): void {
+    this.pipeline.gate = gate;
+  }
+
+  /** Generates and offers one reading now, outside the schedule (a handover's catch-up). */
+  emit(fleet: Fleet, device: Device, scheduledAt: number): void {
+    this.pipeline.emit(fleet, device, scheduledAt);
   }
 
   /** Replaces the scenario overrides; they apply from the next reading. */
   setOverrides(overrides: ParamOverrides[]): void {
-    this.overrides = overrides;
-    this.recomputeParams();
+    this.pipeline.setOverrides(overrides, this.fleets.all());
+  }
+
+  /** The topic of a fleet's readings (kafka.topic, or its fleet topic under a template). */
+  topicOf(fleetId: string): string | undefined {
+    return this.pipeline.topicOf(fleetId);
   }
 
   /** Generation settings in force for a fleet. */
   paramsFor(fleetId: string): GenerationParams {
-    return this.paramsByFleet.get(fleetId) ?? this.baseParams;
-  }
-
-  private recomputeParams(): void {
-    this.paramsByFleet.clear();
-    for (const fleet of this.fleets.all()) {
-      let params = this.baseParams;
-      for (const o of this.overrides) {
-        if (!o.fleetId || o.fleetId === fleet.id) params = { ...params, ...o.params };
-      }
-      if (params !== this.baseParams) this.paramsByFleet.set(fleet.id, params);
-    }
+    return this.pipeline.paramsFor(fleetId);
   }
 
   private counts() {
-    const s = this.producer.producer.stats;
+    const s = this.producer.stats();
     return { generated: s.generated, acknowledged: s.acknowledged };
   }
 
@@ -194,7 +186,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     const gen = (c.generated - this.lastRate.generated) / secs;
     const ack = (c.acknowledged - this.lastRate.acknowledged) / secs;
     this.lastRate = { at: now, ...c };
-    const s = this.producer.producer.stats;
+    const s = this.producer.stats();
     this.logger.log(
       `rate ${gen.toFixed(0)} msg/s generated, ${ack.toFixed(0)} msg/s acknowledged ` +
         `(target ${this.fleets.targetRate.toFixed(0)}/s, ${this.fleets.deviceCount} devices in ${this.fleets.size} fleets); ` +
@@ -203,7 +195,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   }
 
   status() {
-    const s = this.producer.producer.stats;
+    const s = this.producer.stats();
     return {
       state: this.scheduler.running ? ('running' as const) : ('stopped' as const),
       fleets: this.fleets.size,
@@ -215,8 +207,9 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
       failed: s.failed,
       dropped: s.droppedTotal,
       queued: s.queued,
-      scenario: this.scenarioStatus(),
-      params: this.baseParams,
+      scenario: this.scenario.status(),
+      params: this.pipeline.baseParams,
+      ...(this.clusterStatus ? { cluster: this.clusterStatus() } : {}),
     };
   }
 
@@ -225,17 +218,14 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
   }
 }
 
-/** The serializer writing values in `format`. */
-export function serializerFor(format: ValueFormat): ReadingSerializer {
-  switch (format) {
-    case 'json':
-      return new JsonReadingSerializer();
-    case 'protobuf':
-      return new ProtobufReadingSerializer();
-  }
-}
-
-function paramsOf(config: { simulation: GenerationParams }): GenerationParams {
+/** What the reading pipeline takes from the configuration. */
+function pipelineSettings(config: FleetsimConfig): PipelineSettings {
   const { dataVariation, trendEnabled, trendStrength, anomalyRate } = config.simulation;
-  return { dataVariation, trendEnabled, trendStrength, anomalyRate };
+  return {
+    valueFormat: config.producer.valueFormat,
+    backpressure: config.producer.backpressure,
+    headers: config.producer.headers,
+    topic: config.kafka.topic,
+    params: { dataVariation, trendEnabled, trendStrength, anomalyRate },
+  };
 }

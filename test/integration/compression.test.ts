@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { CompressionName, KafkaClientName } from '../../src/config/fleetsim.config.js';
-import { Fleet } from '../../src/devices/fleet.js';
-import { deriveLayout } from '../../src/devices/layout.js';
+import { Fleet } from '../../src/model/fleet.js';
+import { deriveLayout } from '../../src/model/layout.js';
 import { provisionKafkaJars } from '../../src/kafka/embedded-kafka.js';
 import { projectRoot } from '../../src/kafka/project-root.js';
 import {
@@ -25,13 +25,14 @@ import {
   snappyCodec,
   zstdCodec,
 } from '../../src/producer/compression.codecs.js';
-import { fnv1a32Bytes, partitionFor } from '../../src/producer/fnv1a.partitioner.js';
+import { fnv1a32Bytes, partitionFor } from '../../src/model/fnv1a.js';
+import { recordKey } from '../../src/producer/record.key.js';
 import { createSender } from '../../src/producer/engines.js';
 import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
-import { Rng } from '../../src/simulation/random.js';
+import { Rng } from '../../src/model/random.js';
 import { generateReading } from '../../src/simulation/reading.generator.js';
 import { JsonReadingSerializer } from '../../src/simulation/reading.serializer.js';
-import { SENSOR_NAMES } from '../../src/simulation/sensors/sensor.model.js';
+import { SENSOR_NAMES } from '../../src/model/sensors/sensor.model.js';
 import { consumeAll, sendSettled, testBrokers, testKafka, uniqueTopic } from '../support/kafka.js';
 
 /** Every value of producer.compression (COMPRESSIONS in the config). */
@@ -78,11 +79,12 @@ function sampleRecords(): OutgoingRecord[] {
     const ts = Date.UTC(2026, 2, 1) + tick * 1000;
     for (const d of fleet.devices) {
       if (!generateReading(fleet, d, ts, params)) continue;
+      const { key, hash } = recordKey(d.id);
       out.push({
-        key: d.key,
+        key,
         value: serializer.serialize(fleet, d, ts),
-        hash: d.hash,
-        partition: partitionFor(d.hash, PARTITIONS),
+        hash,
+        partition: partitionFor(hash, PARTITIONS),
         scheduledAt: ts,
       });
     }

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { KAFKA_CLIENTS } from '../../src/config/fleetsim.config.js';
 import { BatchingProducer } from '../../src/producer/batching.producer.js';
 import { createSender } from '../../src/producer/engines.js';
-import { fnv1a32Bytes } from '../../src/producer/fnv1a.partitioner.js';
+import { fnv1a32Bytes } from '../../src/model/fnv1a.js';
 import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
 import type { SendError } from '../../src/producer/sender.js';
 import {

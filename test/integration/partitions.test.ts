@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { fnv1a32 } from '../../src/producer/fnv1a.partitioner.js';
+import { fnv1a32 } from '../../src/model/fnv1a.js';
 import { http, startApp, type TestApp, waitFor } from '../support/app.js';
 import { consumeAll, testKafka, uniqueTopic } from '../support/kafka.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import protobuf from 'protobufjs';
 import { projectRoot } from '../../src/kafka/project-root.js';
-import { fnv1a32 } from '../../src/producer/fnv1a.partitioner.js';
+import { fnv1a32 } from '../../src/model/fnv1a.js';
 import { http, startApp, waitFor } from '../support/app.js';
 import { consumeAll, testBrokers, uniqueTopic } from '../support/kafka.js';
 

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory.js';
 import { loadConfig } from '../../src/config/config.loader.js';
@@ -18,7 +19,10 @@ export interface TestApp {
  */
 export async function startApp(
   env: Record<string, string> = {},
-  options: { waitForKafka?: boolean } = {},
+  options: {
+    waitForKafka?: boolean;
+    /** Interface to listen on; 127.0.0.1 by default. */ host?: string;
+  } = {},
 ): Promise<TestApp> {
   const brokers = env.KAFKA_BROKERS?.split(',') ?? testBrokers();
   const loaded = loadConfig({
@@ -31,14 +35,15 @@ export async function startApp(
     ...env,
   });
   const app = await createApp(loaded, brokers, false, { json: true });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: 0, host: options.host ?? '127.0.0.1' });
   if (options.waitForKafka ?? true) await app.get(ProducerService).ready();
-  const url = await app.getUrl();
+  const port = (app.getHttpServer().address() as AddressInfo).port;
+  const url = options.host ? `http://127.0.0.1:${port}` : await app.getUrl();
   return {
     app,
     url,
     close: () => app.close(),
-    drained: () => app.get(ProducerService).producer.idle(),
+    drained: () => app.get(ProducerService).idle(),
   };
 }
 
@@ -50,9 +55,11 @@ export async function http(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; type: string; body: any; headers: Headers }> {
+  // Changes go out as JSON even without a body: without an API key fleetsim requires it.
+  const json = body !== undefined || ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method);
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    headers: json ? { 'content-type': 'application/json', ...headers } : headers,
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();

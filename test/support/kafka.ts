@@ -2,7 +2,7 @@ import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import '../../src/kafka/kafkajs.patch.js';
 import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
-import type { BatchSender, PartitionFailure } from '../../src/producer/sender.js';
+import type { BatchSender, LaneFailure } from '../../src/producer/sender.js';
 
 /** The brokers `npm test` started (or KAFKA_BROKERS); tests must run through `npm test`. */
 export function testBrokers(): string[] {
@@ -29,6 +29,8 @@ export interface ConsumedMessage {
   offset: number;
   key: string;
   value: Buffer;
+  /** Record headers, values as UTF-8 strings. */
+  headers: Record<string, string>;
   json: Record<string, unknown> & { deviceId: string; seq: number };
 }
 
@@ -75,6 +77,9 @@ export async function consumeAll(
               offset: Number(m.offset),
               key: m.key!.toString(),
               value: m.value!,
+              headers: Object.fromEntries(
+                Object.entries(m.headers ?? {}).map(([k, v]) => [k, String(v)]),
+              ),
               json: json ? JSON.parse(m.value!.toString()) : ({} as ConsumedMessage['json']),
             });
           }
@@ -100,15 +105,17 @@ export const LEADER_MOVING = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAI
 export async function sendSettled(
   sender: BatchSender,
   records: OutgoingRecord[],
-): Promise<PartitionFailure[]> {
+): Promise<LaneFailure[]> {
   let pending = records;
   for (let attempt = 0; ; attempt++) {
     const { failed } = await sender.send(pending);
     const moving = new Set(
-      failed.filter((f) => LEADER_MOVING.has(f.error.type)).map((f) => f.partition),
+      failed
+        .filter((f) => LEADER_MOVING.has(f.error.type))
+        .map((f) => `${f.topic}\0${f.partition}`),
     );
     if (moving.size === 0 || attempt === 50) return failed;
-    pending = pending.filter((r) => moving.has(r.partition));
+    pending = pending.filter((r) => moving.has(`${r.topic ?? sender.topic}\0${r.partition}`));
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -41,3 +41,41 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "fleetsim.configDir" -}}
 /etc/fleetsim
 {{- end }}
+
+{{/* The Secret with the API keys and the Kafka credentials: the chart's, or existingSecret. */}}
+{{- define "fleetsim.secretName" -}}
+{{- default (include "fleetsim.fullname" .) .Values.secret.existingSecret }}
+{{- end }}
+
+{{/* Where that Secret's entries are mounted, one file each. */}}
+{{- define "fleetsim.secretDir" -}}
+/etc/fleetsim-secret
+{{- end }}
+
+{{- define "fleetsim.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "fleetsim.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The api-keys entry of the chart's Secret: the keys given in secret.apiKeys, one id:role:secret
+a line, or else one generated operate key "admin", kept across upgrades (lookup; `helm template`
+cannot look, so it makes a new one each time).
+*/}}
+{{- define "fleetsim.apiKeys" -}}
+{{- if .Values.secret.apiKeys }}
+{{- range .Values.secret.apiKeys }}
+{{ printf "%s:%s:%s" .id .role .secret }}
+{{- end }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "fleetsim.fullname" .) }}
+{{- if and $existing $existing.data (index $existing.data "api-keys") }}
+{{ index $existing.data "api-keys" | b64dec | trim }}
+{{- else }}
+{{ printf "admin:operate:%s" (randAlphaNum 40) }}
+{{- end }}
+{{- end }}
+{{- end }}

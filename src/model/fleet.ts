@@ -1,7 +1,6 @@
-import type { AnomalyEffect } from '../anomalies/anomaly.js';
-import { fnv1a32Bytes } from '../producer/fnv1a.partitioner.js';
-import { deriveSeed, Rng } from '../simulation/random.js';
-import type { SensorName } from '../simulation/sensors/sensor.model.js';
+import type { AnomalyEffect } from './anomaly.js';
+import { deriveSeed, Rng } from './random.js';
+import { NUMERIC_SENSORS, type SensorName } from './sensor.table.js';
 import { deviceId, type Layout, type Location, locate } from './layout.js';
 
 /** What defines a fleet. */
@@ -13,11 +12,14 @@ export interface FleetSpec {
   sensors: SensorName[];
   layout: Layout;
   seed: number;
+  /** When the fleet was created (default: now). */
+  createdAt?: Date;
+  /**
+   * Cluster mode: the time of cycle 0 of the fleet's schedule, shared by every process, so
+   * slots and seq numbers derive from the schedule (seq = cycle index) wherever a device runs.
+   */
+  anchorMs?: number;
 }
-
-/** Numeric sensors in the order a device keeps their state. */
-export const NUMERIC_SENSORS = ['temperature', 'humidity', 'pressure', 'current'] as const;
-export type NumericSensorName = (typeof NUMERIC_SENSORS)[number];
 
 /**
  * One simulated device: identity, place, its own random stream and the state its sensors
@@ -25,14 +27,7 @@ export type NumericSensorName = (typeof NUMERIC_SENSORS)[number];
  */
 export class Device {
   readonly id: string;
-  /** The Kafka key: the id's UTF-8 bytes, built once. */
-  readonly key: Buffer;
-  /** FNV-1a hash of the key, computed once; the partition is this modulo the partition count. */
-  readonly hash: number;
   readonly location: Location;
-  /** The part of the JSON value that never changes, built once. */
-  readonly jsonHead: string;
-  readonly jsonPlace: string;
   /** Random stream derived from the fleet seed and the device ordinal only. */
   readonly rng: Rng;
   /** Per-device AR(1) deviations of the numeric sensors, in units of their sd. */
@@ -59,15 +54,10 @@ export class Device {
   ) {
     this.location = locate(layout, index);
     this.id = deviceId(fleetId, this.location, index);
-    this.key = Buffer.from(this.id, 'utf8');
-    this.hash = fnv1a32Bytes(this.key);
     this.rng = new Rng(deriveSeed(seed, index));
     // Start every deviation from its stationary distribution so the first readings are typical.
     for (let i = 0; i < this.deviation.length; i++) this.deviation[i] = this.rng.normal();
     this.switchOn = this.rng.next() < 0.8;
-    this.jsonHead = `{"deviceId":"${this.id}","fleetId":"${fleetId}","seq":`;
-    const { building, floor, room } = this.location;
-    this.jsonPlace = `","location":{"building":${building},"floor":${floor},"room":${room}},"readings":{`;
   }
 
   /** Stable key of the device's room, shared by every fleet with the same layout position. */
@@ -94,8 +84,10 @@ export class Fleet {
   readonly seed: number;
   readonly layout: Layout;
   readonly sensors: SensorName[];
-  readonly createdAt = new Date();
+  readonly createdAt: Date;
   intervalMs: number;
+  /** See FleetSpec.anchorMs; undefined outside cluster mode. */
+  anchorMs?: number;
   devices: Device[] = [];
 
   constructor(spec: FleetSpec) {
@@ -105,6 +97,8 @@ export class Fleet {
     this.layout = spec.layout;
     this.sensors = spec.sensors;
     this.intervalMs = spec.intervalMs;
+    this.createdAt = spec.createdAt ?? new Date();
+    this.anchorMs = spec.anchorMs;
     this.resize(spec.deviceCount);
   }
 

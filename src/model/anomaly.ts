@@ -1,4 +1,4 @@
-import type { SensorName } from '../simulation/sensors/sensor.model.js';
+import type { SensorName } from './sensors/sensor.model.js';
 
 export const ANOMALY_KINDS = [
   'spike',

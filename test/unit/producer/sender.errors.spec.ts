@@ -8,8 +8,11 @@ import {
   TimeoutError,
   UserError,
 } from '@platformatic/kafka';
-import { isRetriable, kafkajsSendError } from './kafka.sender.js';
-import { checkPlatformaticCodec, platformaticSendError } from './platformatic.sender.js';
+import { isRetriable, kafkajsSendError } from '../../../src/producer/kafka.sender.js';
+import {
+  checkPlatformaticCodec,
+  platformaticSendError,
+} from '../../../src/producer/platformatic.sender.js';
 
 test('kafkajs errors are classified by their retriable flag, through retry wrappers', () => {
   assert.equal(isRetriable({ name: 'KafkaJSConnectionError', retriable: true }), true);

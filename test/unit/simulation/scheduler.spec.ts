@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Device, Fleet } from '../devices/fleet.js';
-import { FakeClock } from './clock.js';
-import { phaseOf, Scheduler } from './scheduler.js';
+import { type Device, Fleet } from '../../../src/model/fleet.js';
+import { FakeClock } from '../../support/fake.clock.js';
+import { phaseOf, Scheduler } from '../../../src/simulation/scheduler.js';
 
 function fleet(deviceCount: number, intervalMs: number, id = 'f'): Fleet {
   return new Fleet({

@@ -1,7 +1,7 @@
-import type { Timers } from './scenario.runner.js';
+import type { Clock } from '../../src/model/clock.js';
 
-/** Timers that fire only when the test moves time with `advance`; for unit tests. */
-export class FakeTimers implements Timers {
+/** A clock whose time and timers move only when the test says so; for unit tests. */
+export class FakeClock implements Clock {
   private pending: Array<{ id: number; at: number; fn: () => void }> = [];
   private nextId = 1;
 
@@ -26,8 +26,8 @@ export class FakeTimers implements Timers {
     return this.pending.length;
   }
 
-  /** Moves time forward by `ms`, firing due timers in order at their own time. */
-  advance(ms: number): void {
+  /** Moves time forward by `ms`, firing due timers in order at their own time; returns the new time. */
+  advance(ms: number): number {
     const end = this.time + ms;
     for (;;) {
       const due = this.pending
@@ -39,6 +39,7 @@ export class FakeTimers implements Timers {
       due.fn();
     }
     this.time = end;
+    return this.time;
   }
 
   /** Moves time without firing anything, as a busy event loop would. */

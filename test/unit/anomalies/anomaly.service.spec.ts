@@ -1,12 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Logger } from '@nestjs/common';
-import { Fleet } from '../devices/fleet.js';
-import { FakeClock } from '../simulation/clock.js';
-import { FleetRegistry } from '../simulation/fleet.registry.js';
-import { type GenerationParams, generateReading } from '../simulation/reading.generator.js';
-import { ENDED_KEPT, type InjectRequest, AnomalyService } from './anomaly.service.js';
-import { thrownProblem } from '../../test/support/problems.js';
+import { Fleet } from '../../../src/model/fleet.js';
+import { FleetRegistry } from '../../../src/simulation/fleet.registry.js';
+import {
+  type GenerationParams,
+  generateReading,
+} from '../../../src/simulation/reading.generator.js';
+import {
+  ENDED_KEPT,
+  type InjectRequest,
+  AnomalyService,
+} from '../../../src/anomalies/anomaly.service.js';
+import { FakeClock } from '../../support/fake.clock.js';
+import { thrownProblem } from '../../support/problems.js';
+import type { AnomalyLabels } from '../../../src/anomalies/anomaly.labels.js';
+
+/** No label topic. */
+const NO_LABELS = { enabled: false, publish() {} } as unknown as AnomalyLabels;
 
 Logger.overrideLogger(false);
 
@@ -30,9 +41,8 @@ function setup(sensors: Fleet['sensors'] = ['temperature', 'humidity', 'switch',
     seed: 3,
   });
   registry.add(fleet);
-  const service = new AnomalyService(registry);
   const clock = new FakeClock(T0);
-  service.clock = clock;
+  const service = new AnomalyService(registry, clock, NO_LABELS);
   return { registry, fleet, service, clock };
 }
 

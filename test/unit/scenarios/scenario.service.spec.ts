@@ -1,16 +1,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Logger } from '@nestjs/common';
-import { AnomalyService } from '../anomalies/anomaly.service.js';
-import { Fleet } from '../devices/fleet.js';
-import { FleetRegistry } from '../simulation/fleet.registry.js';
-import type { ParamOverrides, SimulationService } from '../simulation/simulation.service.js';
-import { BUILTIN_SCENARIOS } from './builtin.scenarios.js';
-import { FakeTimers } from './fake.timers.js';
-import { scenarioDuration } from './scenario.js';
-import type { CreateScenarioDto } from './scenario.dto.js';
-import { ScenarioService, stageAnomalyProblems } from './scenario.service.js';
-import { thrownProblem } from '../../test/support/problems.js';
+import { AnomalyService } from '../../../src/anomalies/anomaly.service.js';
+import { Fleet } from '../../../src/model/fleet.js';
+import { FleetRegistry } from '../../../src/simulation/fleet.registry.js';
+import { ActiveScenario } from '../../../src/simulation/active.scenario.js';
+import type {
+  ParamOverrides,
+  SimulationService,
+} from '../../../src/simulation/simulation.service.js';
+import { BUILTIN_SCENARIOS } from '../../../src/scenarios/builtin.scenarios.js';
+import { scenarioDuration } from '../../../src/scenarios/scenario.js';
+import type { CreateScenarioDto } from '../../../src/scenarios/scenario.dto.js';
+import { ScenarioService, stageAnomalyProblems } from '../../../src/scenarios/scenario.service.js';
+import { FakeClock } from '../../support/fake.clock.js';
+import { thrownProblem } from '../../support/problems.js';
+import type { AnomalyLabels } from '../../../src/anomalies/anomaly.labels.js';
+
+/** No label topic. */
+const NO_LABELS = { enabled: false, publish() {} } as unknown as AnomalyLabels;
 
 Logger.overrideLogger(false);
 
@@ -36,14 +44,12 @@ function setup() {
   const overrides: ParamOverrides[][] = [];
   const simulation = {
     setOverrides: (o: ParamOverrides[]) => overrides.push(o),
-    scenarioStatus: () => null,
   } as unknown as SimulationService;
-  const timers = new FakeTimers(T0);
-  const anomalies = new AnomalyService(registry);
-  anomalies.clock = timers;
-  const service = new ScenarioService(simulation, anomalies, registry);
-  service.timers = timers;
-  return { registry, simulation, overrides, timers, anomalies, service };
+  const timers = new FakeClock(T0);
+  const anomalies = new AnomalyService(registry, timers, NO_LABELS);
+  const active = new ActiveScenario();
+  const service = new ScenarioService(simulation, anomalies, registry, active, timers);
+  return { registry, simulation, active, overrides, timers, anomalies, service };
 }
 
 test('built-in scenarios are valid plans', () => {
@@ -57,12 +63,12 @@ test('built-in scenarios are valid plans', () => {
 });
 
 test('hvac-failure walks its stages on one fleet, on the highest floor there is', () => {
-  const { overrides, timers, anomalies, service, simulation } = setup();
+  const { overrides, timers, anomalies, service, active } = setup();
   const run = service.start('hvac-failure', 'plant');
   assert.equal(run.stage, 'normal');
   assert.equal(run.stageCount, 4);
   assert.equal(run.endsAt, new Date(T0 + 7 * MINUTE).toISOString());
-  assert.deepEqual(simulation.scenarioStatus(), {
+  assert.deepEqual(active.status(), {
     name: 'hvac-failure',
     stage: 'normal',
     stageIndex: 0,
@@ -72,7 +78,7 @@ test('hvac-failure walks its stages on one fleet, on the highest floor there is'
   assert.equal(anomalies.list().items.length, 0);
 
   timers.advance(MINUTE);
-  assert.equal(simulation.scenarioStatus()?.stage, 'cooling-lost');
+  assert.equal(active.status()?.stage, 'cooling-lost');
   let items = anomalies.list().items;
   assert.equal(items.length, 1);
   assert.equal(items[0].kind, 'drift');
@@ -89,7 +95,7 @@ test('hvac-failure walks its stages on one fleet, on the highest floor there is'
   );
 
   timers.advance(3 * MINUTE);
-  assert.equal(simulation.scenarioStatus(), null, 'finished');
+  assert.equal(active.status(), null, 'finished');
   assert.deepEqual(overrides.at(-1), [], 'overrides cleared at the end');
   assert.equal(service.get('hvac-failure').running, false);
 });
@@ -107,12 +113,12 @@ test('a scenario on every fleet overrides all of them and skips fleets without t
 });
 
 test('starting another scenario stops the first and cancels its anomalies', () => {
-  const { overrides, anomalies, service, simulation } = setup();
+  const { overrides, anomalies, service, active } = setup();
   service.start('heat-wave', 'plant');
   const first = anomalies.list().items[0];
   service.start('power-surge');
   assert.equal(anomalies.get(first.id).state, 'cancelled');
-  assert.equal(simulation.scenarioStatus()?.name, 'power-surge');
+  assert.equal(active.status()?.name, 'power-surge');
   assert.equal(service.get('heat-wave').running, false);
   assert.equal(service.get('power-surge').running, true);
   assert.deepEqual(overrides.at(-1), [], 'power-surge starts without overrides');
@@ -121,7 +127,7 @@ test('starting another scenario stops the first and cancels its anomalies', () =
 });
 
 test('stop: 409 when not running, 404 for an unknown scenario; clears overrides', () => {
-  const { overrides, service, simulation, timers } = setup();
+  const { overrides, service, active, timers } = setup();
   assert.equal(thrownProblem(() => service.stop('heat-wave')).status, 409);
   assert.equal(thrownProblem(() => service.stop('nope')).status, 404);
   assert.equal(thrownProblem(() => service.start('nope')).status, 404);
@@ -133,17 +139,17 @@ test('stop: 409 when not running, 404 for an unknown scenario; clears overrides'
   const stopped = service.stop('heat-wave');
   assert.equal(stopped.state, 'stopped');
   assert.deepEqual(overrides.at(-1), []);
-  assert.equal(simulation.scenarioStatus(), null);
+  assert.equal(active.status(), null);
   const entered = overrides.length;
   timers.advance(60 * MINUTE);
   assert.equal(overrides.length, entered, 'no stage is entered after stopping');
 });
 
 test('deleting the fleet a scenario runs on stops it; shutdown clears the timer', () => {
-  const { registry, service, simulation, timers } = setup();
+  const { registry, service, active, timers } = setup();
   service.start('power-surge', 'plant');
   registry.delete('plant');
-  assert.equal(simulation.scenarioStatus(), null);
+  assert.equal(active.status(), null);
   service.start('normal-day');
   assert.equal(timers.size, 1);
   service.onApplicationShutdown();
@@ -151,7 +157,7 @@ test('deleting the fleet a scenario runs on stops it; shutdown clears the timer'
 });
 
 test('user-defined scenarios: created, listed, run to the end, deleted; names are unique', () => {
-  const { service, timers, anomalies, simulation } = setup();
+  const { service, timers, anomalies, active } = setup();
   const dto: CreateScenarioDto = {
     name: 'night-shift',
     stages: [
@@ -178,7 +184,7 @@ test('user-defined scenarios: created, listed, run to the end, deleted; names ar
   assert.equal(items.length, 2);
   assert.ok(items.every((a) => a.target.room === 4 && a.kind === 'dropout'));
   timers.advance(2000);
-  assert.equal(simulation.scenarioStatus(), null);
+  assert.equal(active.status(), null);
 
   service.delete('night-shift');
   assert.equal(thrownProblem(() => service.get('night-shift')).status, 404);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fnv1a32, fnv1a32Bytes, partitionFor } from './fnv1a.partitioner.js';
+import { fnv1a32, fnv1a32Bytes, partitionFor } from './fnv1a.js';
 
 test('FNV-1a 32-bit matches the reference test vectors', () => {
   // Vectors from the FNV reference (Noll): hash of the empty string is the offset basis.

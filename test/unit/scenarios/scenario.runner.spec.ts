@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeTimers } from './fake.timers.js';
-import type { ScenarioDefinition } from './scenario.js';
-import { ScenarioRun } from './scenario.runner.js';
+import { FakeClock } from '../../support/fake.clock.js';
+import type { ScenarioDefinition } from '../../../src/scenarios/scenario.js';
+import { ScenarioRun } from '../../../src/scenarios/scenario.runner.js';
 
 const PLAN: ScenarioDefinition = {
   name: 'plan',
@@ -14,7 +14,7 @@ const PLAN: ScenarioDefinition = {
 };
 
 function harness(start = 10_000) {
-  const timers = new FakeTimers(start);
+  const timers = new FakeClock(start);
   const log: string[] = [];
   const run = new ScenarioRun(PLAN, undefined, timers, {
     enter: (stage, index, r) =>
@@ -68,7 +68,7 @@ test('stopping clears the timer: no stage is entered afterwards', () => {
 });
 
 test('a run stopped while entering a stage sets no timer', () => {
-  const timers = new FakeTimers();
+  const timers = new FakeClock();
   const run: ScenarioRun = new ScenarioRun(PLAN, 'f', timers, {
     enter: () => run.stop(),
     finish: () => assert.fail('never finishes'),

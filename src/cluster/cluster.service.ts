@@ -1,0 +1,501 @@
+import {
+  type BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Counter, Gauge, register } from 'prom-client';
+import { ConfigPatchService } from '../config/config.patch.service.js';
+import { ConfigService } from '../config/config.service.js';
+import { KafkaTarget } from '../kafka/kafka-target.js';
+import type { Device, Fleet } from '../model/fleet.js';
+import { partitionFor } from '../model/fnv1a.js';
+import { ProducerService } from '../producer/producer.service.js';
+import { RecordKeys } from '../producer/record.key.js';
+import { FleetRegistry } from '../simulation/fleet.registry.js';
+import { SimulationService } from '../simulation/simulation.service.js';
+import { type ControlRecord, ControlStore } from './control.store.js';
+import { OwnershipGroup } from './ownership.group.js';
+import { firstSlotFrom, slotIndex, slotTime } from './slots.js';
+
+/** Applies one record of a kind from the control topic (value null: deleted). */
+export type ControlHandler = (id: string, value: unknown, offset: number) => void | Promise<void>;
+
+/**
+ * Where an owner stopped (clean) or had got to (checkpoint) on one readings partition:
+ * per fleet, the event time of the next slot it had not taken. Key `handover:<partition>`.
+ */
+export interface HandoverRecord {
+  member: string;
+  /** The owner's member id in the Kafka group (to ask the group whether it is alive). */
+  groupMember: string;
+  /** True when written after the owner released the partition and flushed its readings. */
+  clean: boolean;
+  at: number;
+  fleets: Record<string, number>;
+}
+
+/** A member as it last reported itself. Key `member:<id>`. */
+export interface MemberRecord {
+  member: string;
+  partitions: number[];
+  /** Target readings per second of its partitions. */
+  rate: number;
+  at: number;
+}
+
+function metric<T>(name: string, create: () => T): T {
+  register.removeSingleMetric(name);
+  return create();
+}
+
+/**
+ * Scale-out through Kafka (off unless cluster.enabled): the control topic holds the shared
+ * desired state; a consumer group on `<cluster>.ownership` (as many partitions as the readings
+ * topic) decides which process produces which readings partition; handover records in the
+ * control topic let a new owner continue each device's seq where the old one stopped.
+ */
+@Injectable()
+export class ClusterService
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
+  private readonly logger = new Logger('Cluster');
+  readonly enabled: boolean;
+  readonly name: string;
+  /** This process in the cluster. */
+  readonly member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`;
+  private readonly handlers = new Map<string, ControlHandler>();
+  private store?: ControlStore;
+  private group?: OwnershipGroup;
+  private readonly keys = new RecordKeys();
+  /** Partitions this process produces now. */
+  private readonly owned = new Set<number>();
+  /** Partitions assigned to it and being taken over. */
+  private readonly acquiring = new Set<number>();
+  private readonly releasing = new Set<Promise<void>>();
+  private partitions = 1;
+  private readonly handovers = new Map<number, HandoverRecord>();
+  private readonly members = new Map<string, MemberRecord>();
+  private timers: NodeJS.Timeout[] = [];
+  private sharedConfig: Record<string, unknown> = {};
+  /** Offset of the runtime config record in the control topic (-1: none yet). */
+  private sharedConfigOffset = -1;
+  private stopping = false;
+  private resizing = false;
+  private readonly ownedGauge;
+  private readonly handoverCounter;
+  private readonly takeoverReadings;
+  private readonly seqGaps;
+
+  constructor(
+    private readonly config: ConfigService,
+    private readonly target: KafkaTarget,
+    private readonly simulation: SimulationService,
+    private readonly producer: ProducerService,
+    private readonly fleets: FleetRegistry,
+    private readonly patches: ConfigPatchService,
+  ) {
+    const c = config.config.cluster;
+    this.enabled = c.enabled && target.connect;
+    this.name = c.name;
+    this.ownedGauge = metric(
+      'fleetsim_cluster_owned_partitions',
+      () =>
+        new Gauge({
+          name: 'fleetsim_cluster_owned_partitions',
+          help: 'Readings partitions this process produces (cluster mode)',
+          labelNames: ['member'],
+        }),
+    );
+    this.handoverCounter = metric(
+      'fleetsim_cluster_takeovers_total',
+      () =>
+        new Counter({
+          name: 'fleetsim_cluster_takeovers_total',
+          help: 'Partitions taken over, by how: clean (handover record of the old owner), crash (from its last checkpoint), fresh (no earlier owner)',
+          labelNames: ['member', 'kind'],
+        }),
+    );
+    this.takeoverReadings = metric(
+      'fleetsim_cluster_takeover_readings_total',
+      () =>
+        new Counter({
+          name: 'fleetsim_cluster_takeover_readings_total',
+          help: 'Readings of taken-over partitions: caught_up (sent late by the new owner), replayed (after a crash, possibly sent twice), skipped (after a crash, never sent)',
+          labelNames: ['member', 'kind'],
+        }),
+    );
+    this.seqGaps = metric(
+      'fleetsim_cluster_seq_gaps_total',
+      () =>
+        new Counter({
+          name: 'fleetsim_cluster_seq_gaps_total',
+          help: 'Slots a device of an owned partition skipped (pause or lost handover), summed over devices',
+          labelNames: ['member'],
+        }),
+    );
+    this.handle('handover', (id, value) => {
+      if (value === null) this.handovers.delete(Number(id));
+      else this.handovers.set(Number(id), value as HandoverRecord);
+    });
+    // Runtime config: one record holding every change made over REST, composed.
+    this.handle('config', async (_id, value, offset) => {
+      this.sharedConfig = (value as Record<string, unknown> | null) ?? {};
+      this.sharedConfigOffset = offset;
+      if (value !== null) {
+        await this.patches
+          .applyShared(value)
+          .catch((err: Error) => this.logger.warn(`shared config not applied: ${err.message}`));
+      }
+    });
+    // Simulation start/stop over REST, for every process.
+    this.handle('simulation', (_id, value) => {
+      if (value !== null) simulation.applyRunning((value as { running: boolean }).running);
+    });
+    this.handle('member', (id, value) => {
+      if (value === null) this.members.delete(id);
+      else this.members.set(id, value as MemberRecord);
+    });
+  }
+
+  /** Registers what applies records of `kind` (key `kind:id`). */
+  handle(kind: string, handler: ControlHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  /** Writes desired state and resolves once it is applied in this process. */
+  async write(kind: string, id: string, value: unknown): Promise<void> {
+    await this.store!.write(kind, id, value);
+  }
+
+  /** Resolves once everything written to the control topic so far is applied here. */
+  async sync(): Promise<void> {
+    await this.store?.sync();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.enabled) return;
+    this.simulation.setGate(this.gate);
+    const brokers = this.target.brokers;
+    const clientId = `${this.config.config.kafka.clientId}-${this.member}`;
+    this.store = new ControlStore({
+      brokers,
+      clientId,
+      topic: `${this.name}.control`,
+      apply: (r) => this.apply(r),
+      log: (m) => this.logger.warn(m),
+    });
+    await this.store.start();
+    this.logger.log(
+      `member ${this.member} joined cluster ${this.name}: ${this.fleets.size} fleets from the control topic`,
+    );
+    this.simulation.clusterStatus = () => this.status();
+    this.simulation.shareRunning = (running) => this.write('simulation', 'state', { running });
+    this.patches.shared = {
+      name: this.name,
+      write: (patch) => this.write('config', 'runtime', composePatches(this.sharedConfig, patch)),
+      sync: () => this.sync(),
+      version: () => this.sharedConfigOffset + 1,
+    };
+    await this.joinGroup(brokers, clientId);
+  }
+
+  private async apply(r: ControlRecord): Promise<void> {
+    await this.handlers.get(r.kind)?.(r.id, r.value, r.offset);
+  }
+
+  /** The sink's gate: owned partitions only; seq from the schedule, never backwards. */
+  private readonly gate = (fleet: Fleet, device: Device, due: number): boolean => {
+    if (!this.owned.has(this.partitionOf(device))) return false;
+    const k = slotIndex(fleet, device, due);
+    if (k < device.seq) return false;
+    if (k > device.seq && device.lastTs >= 0)
+      this.seqGaps.inc({ member: this.member }, k - device.seq);
+    device.seq = k;
+    return true;
+  };
+
+  /** The readings partition of a device (FNV-1a of its key modulo the partition count). */
+  private partitionOf(device: Device): number {
+    return partitionFor(this.keys.of(device).hash, this.partitions);
+  }
+
+  private async joinGroup(brokers: string[], clientId: string): Promise<void> {
+    const c = this.config.config.cluster;
+    const reconcile = () => this.reconcile();
+    this.group = new OwnershipGroup({
+      brokers,
+      clientId,
+      groupId: `${this.name}.members`,
+      topic: `${this.name}.ownership`,
+      sessionTimeoutMs: c.sessionTimeoutMs,
+      rebalanceTimeoutMs: c.sessionTimeoutMs + c.handoverTimeoutMs,
+      changed: reconcile,
+      log: (m) => this.logger.error(m),
+    });
+    const readings = this.config.config.kafka.topic;
+    this.partitions =
+      (await this.group.partitionsOf(readings)) ?? this.config.config.kafka.topicPartitions;
+    await this.group.ensureTopic(this.partitions);
+    await this.group.join();
+    this.timers.push(
+      setInterval(reconcile, 100),
+      setInterval(() => this.checkpoint(), c.checkpointMs),
+    );
+    for (const t of this.timers) t.unref();
+  }
+
+  /** Compares the group's assignment with what this process produces, and moves partitions. */
+  private reconcile(): void {
+    if (!this.group || this.stopping) return;
+    const assigned = this.group.assigned();
+    for (const p of [...this.owned]) if (!assigned.has(p)) this.track(this.release([p]));
+    for (const p of assigned) {
+      if (p >= this.partitions) {
+        // Another member grew the ownership topic first: learn the new partition count (once
+        // this process's producer sees it) before producing the partition.
+        void this.followPartitions();
+        continue;
+      }
+      if (!this.owned.has(p) && !this.acquiring.has(p)) {
+        this.acquiring.add(p);
+        void this.acquire(p)
+          .catch((err: Error) =>
+            this.logger.error(`taking over partition ${p} failed: ${err.message}`),
+          )
+          .finally(() => this.acquiring.delete(p));
+      }
+    }
+    this.ownedGauge.set({ member: this.member }, this.owned.size);
+  }
+
+  private track(p: Promise<void>): void {
+    this.releasing.add(p);
+    void p
+      .catch((err: Error) => this.logger.error(`handover failed: ${err.message}`))
+      .finally(() => this.releasing.delete(p));
+  }
+
+  /** Where the schedule of every fleet has got to: the next slot not yet taken. */
+  private positions(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const f of this.fleets.all()) {
+      const due = this.simulation.scheduler.nextDue(f.id);
+      if (due !== undefined) out[f.id] = due;
+    }
+    return out;
+  }
+
+  /** Stops producing `partitions` at once, flushes, then records where each fleet stopped. */
+  private async release(partitions: number[]): Promise<void> {
+    for (const p of partitions) this.owned.delete(p);
+    const fleets = this.positions();
+    const at = Date.now();
+    await this.producer.flush();
+    for (const p of partitions) {
+      await this.store!.write('handover', String(p), {
+        member: this.member,
+        groupMember: this.group?.memberId ?? '',
+        clean: true,
+        at,
+        fleets,
+      } satisfies HandoverRecord);
+    }
+    this.logger.log(`released partitions ${partitions.join(',')}`);
+  }
+
+  private assigned(p: number): boolean {
+    return this.group?.assigned().has(p) ?? false;
+  }
+
+  /** Takes partition `p` over: waits for the old owner's handover record, then continues its slots. */
+  private async acquire(p: number): Promise<void> {
+    const c = this.config.config.cluster;
+    await this.store!.sync();
+    let record = this.handovers.get(p);
+    const deadline = Date.now() + c.handoverTimeoutMs;
+    while (
+      record &&
+      !record.clean &&
+      record.member !== this.member &&
+      Date.now() < deadline &&
+      (await this.group!.alive(record.groupMember))
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      await this.store!.sync();
+      record = this.handovers.get(p);
+    }
+    if (this.stopping || !this.assigned(p)) return;
+    const kind = !record
+      ? 'fresh'
+      : record.clean || record.member === this.member
+        ? 'clean'
+        : 'crash';
+    let caughtUp = 0;
+    let skipped = 0;
+    // After a crash, replay at most this far back; older slots count as skipped.
+    const horizon = Date.now() - (c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs);
+    for (const fleet of this.fleets.all()) {
+      const now = this.simulation.scheduler.nextDue(fleet.id);
+      if (now === undefined) continue;
+      let from = record ? (record.fleets[fleet.id] ?? Math.max(record.at, fleet.anchorMs!)) : now;
+      if (kind === 'crash' && from < horizon) from = horizon;
+      for (const device of fleet.devices) {
+        if (this.partitionOf(device) !== p) continue;
+        const first = firstSlotFrom(fleet, device, from);
+        const until = firstSlotFrom(fleet, device, now);
+        if (
+          kind === 'crash' &&
+          record!.fleets[fleet.id] !== undefined &&
+          record!.fleets[fleet.id] < horizon
+        ) {
+          skipped += Math.max(
+            0,
+            firstSlotFrom(fleet, device, horizon) -
+              firstSlotFrom(fleet, device, record!.fleets[fleet.id]),
+          );
+        }
+        device.seq = first;
+        for (let k = first; k < until; k++) {
+          device.seq = k;
+          this.simulation.emit(fleet, device, slotTime(fleet, device, k));
+          caughtUp++;
+        }
+      }
+    }
+    this.owned.add(p);
+    this.handoverCounter.inc({ member: this.member, kind });
+    if (caughtUp) {
+      this.takeoverReadings.inc(
+        { member: this.member, kind: kind === 'crash' ? 'replayed' : 'caught_up' },
+        caughtUp,
+      );
+    }
+    if (skipped) this.takeoverReadings.inc({ member: this.member, kind: 'skipped' }, skipped);
+    const text = `took over partition ${p} (${kind}${record ? ` from ${record.member}` : ''}): ${caughtUp} readings sent late`;
+    if (kind === 'crash') {
+      this.logger.warn(
+        `${text}; after a crash, readings since its last checkpoint may repeat (${skipped} skipped)`,
+      );
+    } else this.logger.log(text);
+    this.ownedGauge.set({ member: this.member }, this.owned.size);
+  }
+
+  /**
+   * Follows a partition-count change of the readings topic (the producer re-reads it): grows
+   * the ownership topic to match and asks the group for a new assignment. Devices whose
+   * partition changes move owner without a handover record, so around the change a reading
+   * may repeat or be skipped (bounded by the checkpoint interval, counted as seq gaps).
+   */
+  private async followPartitions(): Promise<void> {
+    const count = this.producer.topicInfo().partitions;
+    if (this.resizing || !this.group || count <= this.partitions) return;
+    this.resizing = true;
+    try {
+      const before = this.partitions;
+      await this.group.ensureTopic(count);
+      this.partitions = count;
+      this.logger.warn(
+        `the readings topic grew from ${before} to ${count} partitions: ownership follows`,
+      );
+      await this.group.rejoin();
+      this.reconcile();
+    } catch (err) {
+      this.logger.warn(`following the partition count failed: ${(err as Error).message}`);
+    } finally {
+      this.resizing = false;
+    }
+  }
+
+  /** Records where each owned partition has got to (the restart point after a crash). */
+  private checkpoint(): void {
+    if (!this.store || this.stopping) return;
+    void this.followPartitions();
+    const fleets = this.positions();
+    const at = Date.now();
+    const writes: Promise<void>[] = [];
+    for (const p of this.owned) {
+      writes.push(
+        this.store.write('handover', String(p), {
+          member: this.member,
+          groupMember: this.group?.memberId ?? '',
+          clean: false,
+          at,
+          fleets,
+        } satisfies HandoverRecord),
+      );
+    }
+    writes.push(this.store.write('member', this.member, this.memberRecord()));
+    void Promise.all(writes).catch((err: Error) =>
+      this.logger.warn(`checkpoint failed: ${err.message}`),
+    );
+  }
+
+  private memberRecord(): MemberRecord {
+    let rate = 0;
+    for (const f of this.fleets.all()) {
+      for (const d of f.devices) {
+        if (this.owned.has(this.partitionOf(d))) rate += 1000 / f.intervalMs;
+      }
+    }
+    return {
+      member: this.member,
+      partitions: [...this.owned].sort((a, b) => a - b),
+      rate: Math.round(rate * 100) / 100,
+      at: Date.now(),
+    };
+  }
+
+  /** The cluster as GET /api/v1/simulation shows it. */
+  status() {
+    // Members that stopped reporting (crashed) drop out after three checkpoints.
+    const stale = Date.now() - 3 * this.config.config.cluster.checkpointMs;
+    const members = new Map([...this.members].filter(([, m]) => m.at >= stale));
+    members.set(this.member, this.memberRecord());
+    return {
+      name: this.name,
+      member: this.member,
+      partitions: this.partitions,
+      members: [...members.values()].sort((a, b) => a.member.localeCompare(b.member)),
+    };
+  }
+
+  /** Clean leave: stop, flush, record where every owned partition stopped, leave the group. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.enabled || !this.store) return;
+    this.simulation.stop();
+    await Promise.allSettled([...this.releasing]);
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    try {
+      if (this.owned.size) await this.release([...this.owned]);
+      await this.store.write('member', this.member, null);
+    } catch (err) {
+      this.logger.warn(`clean handover failed: ${(err as Error).message}`);
+    }
+    await this.group?.leave();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store?.close();
+    await this.group?.close();
+  }
+}
+
+/** The merge patch that does what `a` then `b` do (nulls kept: they delete). */
+export function composePatches(
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [key, value] of Object.entries(b)) {
+    const before = out[key];
+    const plain = (v: unknown): v is Record<string, unknown> =>
+      typeof v === 'object' && v !== null && !Array.isArray(v);
+    out[key] = plain(value) && plain(before) ? composePatches(before, value) : value;
+  }
+  return out;
+}

@@ -1,0 +1,173 @@
+import {
+  Admin,
+  Consumer,
+  type MessagesStream,
+  MessagesStreamModes,
+  Producer,
+  ProduceAcks,
+  stringDeserializers,
+  stringSerializers,
+} from '@platformatic/kafka';
+import { randomUUID } from 'node:crypto';
+
+/** One record of the control topic: key `kind:id`, value JSON, null for a tombstone. */
+export interface ControlRecord {
+  kind: string;
+  id: string;
+  value: unknown;
+  offset: number;
+}
+
+export interface ControlStoreOptions {
+  brokers: string[];
+  clientId: string;
+  /** The compacted control topic. */
+  topic: string;
+  /** Called for every record, in topic order, once per record. */
+  apply: (record: ControlRecord) => void | Promise<void>;
+  log: (message: string) => void;
+}
+
+/**
+ * The cluster's shared desired state: a compacted, single-partition Kafka topic (one total
+ * order) that every process reads from the start and applies record by record. `write`
+ * resolves once this process has applied its own record (read-your-writes).
+ */
+export class ControlStore {
+  private readonly producer: Producer<string, string, string, string>;
+  private readonly consumer: Consumer<string, string, string, string>;
+  private readonly admin: Admin;
+  private stream?: MessagesStream<string, string, string, string>;
+  /** Offset of the last record applied (-1 before any). */
+  private applied = -1;
+  private readonly waiters: Array<{ offset: number; resolve: () => void }> = [];
+  private applying: Promise<void> = Promise.resolve();
+  private failure?: Error;
+
+  constructor(private readonly options: ControlStoreOptions) {
+    const base = { clientId: options.clientId, bootstrapBrokers: options.brokers };
+    this.producer = new Producer({ ...base, serializers: stringSerializers });
+    // A private, throwaway group: every process reads the whole topic; nothing is committed.
+    this.consumer = new Consumer({
+      ...base,
+      groupId: `${options.topic}.reader.${randomUUID()}`,
+      deserializers: stringDeserializers,
+      autocommit: false,
+      maxWaitTime: 200,
+    });
+    this.admin = new Admin(base);
+  }
+
+  /** Creates the topic if needed, then reads it from the start up to its end. */
+  async start(): Promise<void> {
+    await this.ensureTopic();
+    const end = await this.endOffset();
+    this.stream = await this.consumer.consume({
+      topics: [this.options.topic],
+      mode: MessagesStreamModes.EARLIEST,
+      autocommit: false,
+    });
+    this.stream.on('data', (message) => {
+      const offset = Number(message.offset);
+      const key = message.key ?? '';
+      const colon = key.indexOf(':');
+      const record: ControlRecord = {
+        kind: colon < 0 ? key : key.slice(0, colon),
+        id: colon < 0 ? '' : key.slice(colon + 1),
+        value: message.value ? (JSON.parse(message.value) as unknown) : null,
+        offset,
+      };
+      this.applying = this.applying.then(async () => {
+        try {
+          await this.options.apply(record);
+        } catch (err) {
+          this.options.log(
+            `control record ${key}@${offset} not applied: ${(err as Error).message}`,
+          );
+        }
+        this.applied = offset;
+        this.release();
+      });
+    });
+    this.stream.on('error', (err: Error) => {
+      this.failure = err;
+      this.options.log(`control topic reader failed: ${err.message}`);
+    });
+    if (end > 0) await this.until(end - 1);
+  }
+
+  /** Writes `kind:id` (null deletes it) and resolves once the record is applied here. */
+  async write(kind: string, id: string, value: unknown): Promise<void> {
+    if (this.failure) throw this.failure;
+    const result = await this.producer.send({
+      messages: [
+        {
+          topic: this.options.topic,
+          partition: 0,
+          key: `${kind}:${id}`,
+          value: value === null ? undefined : JSON.stringify(value),
+        },
+      ],
+      acks: ProduceAcks.ALL,
+    });
+    const offset = Number(result.offsets?.[0]?.offset ?? -1);
+    await this.until(offset);
+  }
+
+  /** Resolves once every record up to `offset` is applied here. */
+  until(offset: number): Promise<void> {
+    if (this.applied >= offset) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ offset, resolve }));
+  }
+
+  /** Resolves once everything written to the topic before this call is applied here. */
+  async sync(): Promise<void> {
+    const end = await this.endOffset();
+    if (end > 0) await this.until(end - 1);
+  }
+
+  async close(): Promise<void> {
+    await this.stream?.close().catch(() => {});
+    await Promise.allSettled([
+      this.consumer.close(true),
+      this.producer.close(),
+      this.admin.close(),
+    ]);
+  }
+
+  private release(): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      if (this.waiters[i].offset <= this.applied) {
+        this.waiters[i].resolve();
+        this.waiters.splice(i, 1);
+      }
+    }
+  }
+
+  private async ensureTopic(): Promise<void> {
+    const topics = await this.admin.listTopics();
+    if (topics.includes(this.options.topic)) return;
+    try {
+      await this.admin.createTopics({
+        topics: [this.options.topic],
+        partitions: 1,
+        replicas: -1,
+        configs: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'min.compaction.lag.ms', value: '60000' },
+        ],
+      });
+      this.options.log(`created the control topic ${this.options.topic}`);
+    } catch (err) {
+      if (!/already exists/i.test(String((err as Error).message) + JSON.stringify(err))) throw err;
+    }
+  }
+
+  /** The control topic's end offset (number of records ever written). */
+  private async endOffset(): Promise<number> {
+    const listed = await this.admin.listOffsets({
+      topics: [{ name: this.options.topic, partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
+    });
+    return Number(listed[0]?.partitions[0]?.offset ?? 0);
+  }
+}

@@ -1,0 +1,130 @@
+import {
+  Admin,
+  Consumer,
+  type MessagesStream,
+  MessagesStreamModes,
+  stringDeserializers,
+} from '@platformatic/kafka';
+
+export interface OwnershipGroupOptions {
+  brokers: string[];
+  clientId: string;
+  /** The consumer group every member joins (`<cluster>.members`). */
+  groupId: string;
+  /** The topic whose partitions are shared out (`<cluster>.ownership`). */
+  topic: string;
+  sessionTimeoutMs: number;
+  /** How long a member may take to release partitions during a rebalance. */
+  rebalanceTimeoutMs: number;
+  /** Called whenever the assignment may have changed. */
+  changed: () => void;
+  log: (message: string) => void;
+}
+
+/**
+ * Partition ownership through Kafka's group protocol (one of the two files of src/cluster/
+ * that talk to a Kafka client, see .dependency-cruiser.cjs): the members of a cluster join
+ * one consumer group (cooperative-sticky) on a topic with as many partitions as the readings
+ * topic; the partitions assigned to a member are the readings partitions it produces. Nothing
+ * is ever read from or committed to the topic: only the assignment matters.
+ */
+export class OwnershipGroup {
+  private readonly admin: Admin;
+  private consumer?: Consumer<string, string, string, string>;
+  private stream?: MessagesStream<string, string, string, string>;
+
+  constructor(private readonly options: OwnershipGroupOptions) {
+    this.admin = new Admin({ clientId: options.clientId, bootstrapBrokers: options.brokers });
+  }
+
+  /** Partition count of `topic`, or undefined when it does not exist. */
+  async partitionsOf(topic: string): Promise<number | undefined> {
+    const topics = await this.admin.listTopics();
+    if (!topics.includes(topic)) return undefined;
+    const metadata = await this.admin.metadata({ topics: [topic] });
+    return metadata.topics.get(topic)?.partitionsCount;
+  }
+
+  /**
+   * Makes the ownership topic have `partitions` partitions (creates it, or adds partitions
+   * when the readings topic grew; Kafka cannot remove partitions).
+   */
+  async ensureTopic(partitions: number): Promise<void> {
+    const current = await this.partitionsOf(this.options.topic);
+    if (current === undefined) {
+      await this.admin
+        .createTopics({ topics: [this.options.topic], partitions, replicas: -1 })
+        .catch((err: Error) => {
+          if (!/already exists/i.test(err.message + JSON.stringify(err))) throw err;
+        });
+    } else if (current < partitions) {
+      await this.admin
+        .createPartitions({ topics: [{ name: this.options.topic, count: partitions }] })
+        .catch((err: Error) => {
+          // Another member may have grown it first.
+          if (!/INVALID_PARTITIONS|already has/i.test(err.message + JSON.stringify(err))) throw err;
+        });
+    }
+  }
+
+  /** Joins the group; `changed` is called on every join and rebalance. */
+  async join(): Promise<void> {
+    const o = this.options;
+    this.consumer = new Consumer({
+      clientId: o.clientId,
+      bootstrapBrokers: o.brokers,
+      groupId: o.groupId,
+      deserializers: stringDeserializers,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: Math.min(1000, Math.floor(o.sessionTimeoutMs / 4)),
+      rebalanceTimeout: o.rebalanceTimeoutMs,
+      protocols: [{ name: 'cooperative-sticky', version: 3 }],
+      autocommit: false,
+    });
+    this.consumer.on('consumer:group:join', o.changed);
+    this.consumer.on('consumer:group:rebalance', o.changed);
+    this.stream = await this.consumer.consume({
+      topics: [o.topic],
+      mode: MessagesStreamModes.LATEST,
+      autocommit: false,
+    });
+    this.stream.on('error', (err: Error) => o.log(`ownership group failed: ${err.message}`));
+  }
+
+  /** Asks the coordinator for a new assignment (after the ownership topic grew). */
+  async rejoin(): Promise<void> {
+    await this.consumer?.joinGroup({});
+  }
+
+  /** The partitions of the ownership topic assigned to this member now. */
+  assigned(): Set<number> {
+    const out = new Set<number>();
+    for (const a of this.consumer?.assignments ?? []) {
+      if (a.topic === this.options.topic) for (const p of a.partitions) out.add(p);
+    }
+    return out;
+  }
+
+  /** This member's id in the group ('' before it joined). */
+  get memberId(): string {
+    return this.consumer?.memberId ?? '';
+  }
+
+  /** Whether the group still has a member with this id (a crashed one drops out after the session timeout). */
+  async alive(memberId: string): Promise<boolean> {
+    if (!memberId) return false;
+    const groups = await this.admin.describeGroups({ groups: [this.options.groupId] });
+    return groups.get(this.options.groupId)?.members.has(memberId) ?? false;
+  }
+
+  /** Leaves the group (the consumer's close leaves it at once, so a rebalance starts now). */
+  async leave(): Promise<void> {
+    await this.stream?.close().catch(() => {});
+    await this.consumer?.close(true).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    await this.leave();
+    await this.admin.close().catch(() => {});
+  }
+}

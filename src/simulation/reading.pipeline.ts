@@ -1,0 +1,200 @@
+import type { BackpressurePolicy, ValueFormat } from '../config/fleetsim.config.js';
+import { SERIALIZATION_SAMPLE_EVERY } from '../metrics/fleetsim.metrics.js';
+import type { Device, Fleet } from '../model/fleet.js';
+import type { OutgoingRecord } from '../producer/outgoing.record.js';
+import { RecordKeys } from '../producer/record.key.js';
+import { ProtobufReadingSerializer } from './protobuf.serializer.js';
+import { ReadingHeaders } from './reading.headers.js';
+import { type GenerationParams, generateReading } from './reading.generator.js';
+import { JsonReadingSerializer, type ReadingSerializer } from './reading.serializer.js';
+
+/** Overrides of generation settings a scenario stage applies, for all fleets or one. */
+export interface ParamOverrides {
+  fleetId?: string;
+  params: Partial<GenerationParams>;
+}
+
+/** Where readings go: the producer's entry point. */
+export interface RecordOutlet {
+  /** False while the producer's buffer is past its high-water mark. */
+  readonly accepting: boolean;
+  offer(record: OutgoingRecord): boolean;
+}
+
+/** Timings the pipeline reports, in seconds (histograms). */
+export interface PipelineObserver {
+  scheduleLag: { observe(seconds: number): void };
+  serialization: { observe(seconds: number): void };
+}
+
+/**
+ * Decides whether this process emits a due reading and may set its seq (cluster mode: the
+ * device's partition is owned here; seq derives from the schedule). False: the slot is taken
+ * but nothing is sent.
+ */
+export type ReadingGate = (fleet: Fleet, device: Device, scheduledAt: number) => boolean;
+
+/** The settings the pipeline follows; `configure` takes new ones at any time. */
+export interface PipelineSettings {
+  valueFormat: ValueFormat;
+  backpressure: BackpressurePolicy;
+  params: GenerationParams;
+  /** Whether records carry headers (content-type, fleet-id, schema, anomaly-kind). */
+  headers: boolean;
+  /** kafka.topic: a topic, or a template with `{fleetId}` (one topic per fleet). */
+  topic: string;
+}
+
+/** The topic of a fleet's readings under kafka.topic; undefined: the configured topic itself. */
+export function fleetTopic(topic: string, fleetId: string): string | undefined {
+  return topic.includes('{fleetId}') ? topic.replaceAll('{fleetId}', fleetId) : undefined;
+}
+
+/** The serializer writing values in `format`. */
+export function serializerFor(format: ValueFormat): ReadingSerializer {
+  switch (format) {
+    case 'json':
+      return new JsonReadingSerializer();
+    case 'protobuf':
+      return new ProtobufReadingSerializer();
+  }
+}
+
+/**
+ * The hot path, one call of `sink` per due reading: generate → serialize → offer to the
+ * producer, with the generation settings in force for the fleet (the configured ones and the
+ * scenario's overrides). Holds the schedule (returns false) under the `block` policy while
+ * the producer is not accepting.
+ */
+export class ReadingPipeline {
+  /** Writes message values in the configured valueFormat. */
+  private serializer: ReadingSerializer;
+  private settings: PipelineSettings;
+  private overrides: ParamOverrides[] = [];
+  private paramsByFleet = new Map<string, GenerationParams>();
+  private serialized = 0;
+  private readonly keys = new RecordKeys();
+  /** Shared header objects, or undefined when headers are off. */
+  private headers?: ReadingHeaders;
+  /** Each fleet's topic under a topic template (empty without one). */
+  private readonly topics = new Map<string, string>();
+  private templated: boolean;
+  /** Cluster mode: see ReadingGate; unset, every reading is emitted. */
+  gate?: ReadingGate;
+
+  constructor(
+    private readonly producer: RecordOutlet,
+    private readonly observer: PipelineObserver,
+    settings: PipelineSettings,
+  ) {
+    this.settings = settings;
+    this.serializer = serializerFor(settings.valueFormat);
+    this.headers = settings.headers ? new ReadingHeaders(settings.valueFormat) : undefined;
+    this.templated = fleetTopic(settings.topic, '') !== undefined;
+  }
+
+  /** The topic of a fleet's readings; undefined: the configured topic. */
+  topicOf(fleetId: string): string | undefined {
+    if (!this.templated) return undefined;
+    let topic = this.topics.get(fleetId);
+    if (topic === undefined) {
+      topic = fleetTopic(this.settings.topic, fleetId)!;
+      this.topics.set(fleetId, topic);
+    }
+    return topic;
+  }
+
+  /** Takes new settings; the overrides are recomputed for `fleets`. */
+  configure(settings: PipelineSettings, fleets: readonly Fleet[]): void {
+    if (settings.valueFormat !== this.settings.valueFormat) {
+      this.serializer = serializerFor(settings.valueFormat);
+    }
+    if (!settings.headers) this.headers = undefined;
+    else if (this.headers?.format !== settings.valueFormat) {
+      this.headers = new ReadingHeaders(settings.valueFormat);
+    }
+    if (settings.topic !== this.settings.topic) {
+      this.topics.clear();
+      this.templated = fleetTopic(settings.topic, '') !== undefined;
+    }
+    this.settings = settings;
+    this.recompute(fleets);
+  }
+
+  /** The hot path: one call per due reading. */
+  readonly sink = (fleet: Fleet, device: Device, scheduledAt: number): boolean => {
+    const producer = this.producer;
+    if (!producer.accepting && this.settings.backpressure === 'block') return false;
+    if (this.gate !== undefined && !this.gate(fleet, device, scheduledAt)) return true;
+    this.emit(fleet, device, scheduledAt);
+    return true;
+  };
+
+  /** Generates, serializes and offers one reading of `device` at event time `scheduledAt`. */
+  emit(fleet: Fleet, device: Device, scheduledAt: number): void {
+    const producer = this.producer;
+    const params = this.paramsByFleet.get(fleet.id) ?? this.settings.params;
+    if (generateReading(fleet, device, scheduledAt, params)) {
+      const { key, hash } = this.keys.of(device);
+      const label = device.lastLabel;
+      producer.offer({
+        key,
+        value: this.serialize(fleet, device, scheduledAt),
+        hash,
+        partition: 0,
+        scheduledAt,
+        topic: this.templated ? this.topicOf(fleet.id) : undefined,
+        headers: this.headers?.of(fleet.id, label === null ? null : label.kind),
+      });
+    }
+    this.observer.scheduleLag.observe(Math.max(0, Date.now() - scheduledAt) / 1000);
+  }
+
+  /** Serializes a reading, timing one in SERIALIZATION_SAMPLE_EVERY to keep the cost per message flat. */
+  private serialize(fleet: Fleet, device: Device, scheduledAt: number): Buffer {
+    if ((++this.serialized & (SERIALIZATION_SAMPLE_EVERY - 1)) !== 0) {
+      return this.serializer.serialize(fleet, device, scheduledAt);
+    }
+    const started = performance.now();
+    const value = this.serializer.serialize(fleet, device, scheduledAt);
+    this.observer.serialization.observe((performance.now() - started) / 1000);
+    return value;
+  }
+
+  /** Replaces the scenario overrides; they apply from the next reading. */
+  setOverrides(overrides: ParamOverrides[], fleets: readonly Fleet[]): void {
+    this.overrides = overrides;
+    this.recompute(fleets);
+  }
+
+  /** Generation settings in force for a fleet. */
+  paramsFor(fleetId: string): GenerationParams {
+    return this.paramsByFleet.get(fleetId) ?? this.settings.params;
+  }
+
+  /** The configured generation settings, without overrides. */
+  get baseParams(): GenerationParams {
+    return this.settings.params;
+  }
+
+  /** Forgets a removed fleet's cached state. */
+  forget(fleetId: string): void {
+    this.serializer.forget(fleetId);
+    this.headers?.forget(fleetId);
+    this.topics.delete(fleetId);
+    this.paramsByFleet.delete(fleetId);
+  }
+
+  /** Recomputes the settings of each fleet from the configured ones and the overrides. */
+  recompute(fleets: readonly Fleet[]): void {
+    const base = this.settings.params;
+    this.paramsByFleet.clear();
+    for (const fleet of fleets) {
+      let params = base;
+      for (const o of this.overrides) {
+        if (!o.fleetId || o.fleetId === fleet.id) params = { ...params, ...o.params };
+      }
+      if (params !== base) this.paramsByFleet.set(fleet.id, params);
+    }
+  }
+}

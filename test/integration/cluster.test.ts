@@ -1,0 +1,456 @@
+/**
+ * Scale-out through Kafka: fleetsim processes with the same cluster.name share fleets and
+ * config through the control topic and split the readings partitions through a consumer
+ * group. Real processes (node dist/src/main.js) against the test broker.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, test } from 'node:test';
+import { http, waitFor } from '../support/app.js';
+import { consumeAll, testKafka, uniqueTopic } from '../support/kafka.js';
+import { type ServerProcess, spawnServer, terminate } from '../support/server.js';
+
+const INTERVAL = 500;
+const servers: ServerProcess[] = [];
+
+after(async () => {
+  await Promise.all(servers.map((s) => s.kill()));
+});
+
+/** Starts a member of `cluster` writing to `topic`. */
+async function member(
+  cluster: string,
+  topic: string,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const s = await spawnServer({
+    ...env,
+    KAFKA_TOPIC: topic,
+    KAFKA_TOPIC_PARTITIONS: '6',
+    KAFKA_COMPRESSION: 'none',
+    FLEETSIM_CLUSTER: 'true',
+    FLEETSIM_CLUSTER_NAME: cluster,
+    FLEETSIM_CLUSTER_SESSION_TIMEOUT_MS: '6000',
+  });
+  servers.push(s);
+  return s;
+}
+
+interface MemberView {
+  member: string;
+  partitions: number[];
+}
+
+/** Each process's own view of the partitions it produces. */
+async function ownership(members: ServerProcess[]): Promise<MemberView[]> {
+  return Promise.all(
+    members.map(async (s) => {
+      const res = await http(s.url, 'GET', '/api/v1/simulation');
+      assert.equal(res.status, 200);
+      const c = res.body.cluster;
+      return c.members.find((m: MemberView) => m.member === c.member) as MemberView;
+    }),
+  );
+}
+
+/** Waits until the members' partitions are disjoint, cover all `n`, and each has some. */
+async function balanced(members: ServerProcess[], n = 6): Promise<MemberView[]> {
+  return waitFor(
+    `${members.length} members to share the ${n} partitions`,
+    async () => {
+      const views = await ownership(members);
+      const all = views.flatMap((v) => v.partitions);
+      const ok =
+        views.every((v) => v.partitions.length > 0) && all.length === n && new Set(all).size === n;
+      return ok ? views : undefined;
+    },
+    60_000,
+  );
+}
+
+/** Asserts every device's seq is gap-free and duplicate-free; returns readings per device. */
+function assertContinuous(
+  messages: { json: { deviceId: string; seq: number } }[],
+): Map<string, number[]> {
+  const byDevice = new Map<string, number[]>();
+  for (const m of messages) {
+    const list = byDevice.get(m.json.deviceId) ?? [];
+    list.push(m.json.seq);
+    byDevice.set(m.json.deviceId, list);
+  }
+  for (const [device, seqs] of byDevice) {
+    const sorted = [...seqs].sort((a, b) => a - b);
+    for (let i = 1; i < sorted.length; i++) {
+      assert.equal(
+        sorted[i],
+        sorted[i - 1] + 1,
+        `${device}: seq ${sorted[i - 1]} then ${sorted[i]} (${sorted.length} readings)`,
+      );
+    }
+  }
+  return byDevice;
+}
+
+test('three processes form one simulation: shared fleets, disjoint partitions, changes through any', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster');
+  const [a, b, c] = [
+    await member(cluster, topic),
+    await member(cluster, topic),
+    await member(cluster, topic),
+  ];
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'shared',
+    deviceCount: 60,
+    intervalMs: INTERVAL,
+    seed: 7,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(created.headers.get('location'), '/api/v1/fleets/shared');
+  // Read-your-writes on the writer; the others converge.
+  const read = await http(a.url, 'GET', '/api/v1/fleets/shared');
+  assert.equal(read.status, 200);
+  const etag = read.headers.get('etag')!;
+  assert.equal(created.headers.get('etag'), etag);
+  const lists = await waitFor('every member to list the fleet', async () => {
+    const all = await Promise.all([a, b, c].map((s) => http(s.url, 'GET', '/api/v1/fleets')));
+    return all.every((r) => r.body.length === 1) ? all.map((r) => r.body) : undefined;
+  });
+  assert.deepEqual(lists[1], lists[0]);
+  assert.deepEqual(lists[2], lists[0]);
+  // The fleet's ETag is derived from its content: every member answers the same one.
+  for (const s of [b, c]) {
+    assert.equal((await http(s.url, 'GET', '/api/v1/fleets/shared')).headers.get('etag'), etag);
+  }
+
+  const views = await balanced([a, b, c]);
+  // Every member produces: its own produced count grows.
+  await waitFor('every member to produce readings', async () => {
+    const st = await Promise.all([a, b, c].map((s) => http(s.url, 'GET', '/api/v1/simulation')));
+    return st.every((r) => r.body.produced > 0) ? true : undefined;
+  });
+
+  // A change through the second member, with the ETag read from the first, takes effect on all.
+  const patched = await http(
+    b.url,
+    'PATCH',
+    '/api/v1/fleets/shared',
+    { deviceCount: 90 },
+    { 'if-match': etag },
+  );
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  assert.equal(patched.body.deviceCount, 90);
+  assert.notEqual(patched.headers.get('etag'), etag);
+  // The third member catches up before it checks If-Match: the old ETag is stale there at once.
+  const stale = await http(
+    c.url,
+    'PATCH',
+    '/api/v1/fleets/shared',
+    { deviceCount: 30 },
+    { 'if-match': etag },
+  );
+  assert.equal(stale.status, 412, JSON.stringify(stale.body));
+  assert.equal(stale.body.etag, patched.headers.get('etag'));
+  await waitFor('every member to see 90 devices', async () => {
+    const all = await Promise.all(
+      [a, b, c].map((s) => http(s.url, 'GET', '/api/v1/fleets/shared')),
+    );
+    return all.every((r) => r.body.deviceCount === 90) ? true : undefined;
+  });
+  // A config change through the third member takes effect on all; a bad one is refused there.
+  const bad = await http(c.url, 'PATCH', '/api/v1/config', { simulation: { dataVariation: 7 } });
+  assert.equal(bad.status, 400);
+  const config = await http(c.url, 'PATCH', '/api/v1/config', {
+    simulation: { dataVariation: 0.25 },
+  });
+  assert.equal(config.status, 200, JSON.stringify(config.body));
+  assert.equal(config.body.config.simulation.dataVariation, 0.25);
+  const tags = await waitFor('every member to apply the config change', async () => {
+    const all = await Promise.all([a, b, c].map((s) => http(s.url, 'GET', '/api/v1/config')));
+    return all.every((r) => r.body.config.simulation.dataVariation === 0.25)
+      ? all.map((r) => r.headers.get('etag'))
+      : undefined;
+  });
+  // The config's ETag is the version of the shared changes: the same on every member.
+  assert.deepEqual(
+    tags,
+    [1, 2, 3].map(() => config.headers.get('etag')),
+  );
+  const again = await http(
+    a.url,
+    'PATCH',
+    '/api/v1/config',
+    { simulation: { dataVariation: 0.25 } },
+    { 'if-match': config.headers.get('etag')! },
+  );
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  const staleConfig = await http(
+    b.url,
+    'PATCH',
+    '/api/v1/config',
+    { simulation: { dataVariation: 0.3 } },
+    { 'if-match': config.headers.get('etag')! },
+  );
+  assert.equal(staleConfig.status, 412, JSON.stringify(staleConfig.body));
+  await new Promise((r) => setTimeout(r, 3 * INTERVAL));
+  const stopped = await Promise.all([a, b, c].map((s) => terminate(s)));
+  assert.deepEqual(
+    stopped.map((s) => s.code),
+    [0, 0, 0],
+  );
+  const messages = await consumeAll(topic);
+  const byDevice = assertContinuous(messages);
+  assert.equal(byDevice.size, 90, 'every device of the fleet streamed');
+  // Each device's partition is owned by exactly one member.
+  const owners = new Map<number, string>();
+  for (const v of views) for (const p of v.partitions) owners.set(p, v.member);
+  assert.equal(owners.size, 6);
+  const partitionsSeen = new Set(messages.map((m) => m.partition));
+  assert.equal(partitionsSeen.size, 6);
+});
+
+test('anomalies, scenario runs and simulation start/stop through one member act on all', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-shared');
+  const [a, b] = [await member(cluster, topic), await member(cluster, topic)];
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'labelled',
+    deviceCount: 40,
+    intervalMs: INTERVAL,
+    seed: 5,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const views = await balanced([a, b]);
+  const ofB = new Set(views[1].partitions);
+
+  // An anomaly injected through a labels readings of the devices b owns.
+  const injected = await http(a.url, 'POST', '/api/v1/anomalies', {
+    target: { fleetId: 'labelled' },
+    sensor: 'temperature',
+    kind: 'spike',
+    durationMs: 60_000,
+  });
+  assert.equal(injected.status, 201, JSON.stringify(injected.body));
+  const id = injected.body.id as string;
+  // Read-your-writes on a, the same answer from b.
+  assert.equal((await http(a.url, 'GET', `/api/v1/anomalies/${id}`)).body.state, 'active');
+  const onB = await waitFor('b to know the anomaly', async () => {
+    const r = await http(b.url, 'GET', `/api/v1/anomalies/${id}`);
+    return r.status === 200 ? r.body : undefined;
+  });
+  assert.deepEqual(onB, (await http(a.url, 'GET', `/api/v1/anomalies/${id}`)).body);
+  await waitFor('readings of b’s partitions labelled with the anomaly', async () => {
+    const messages = await consumeAll(topic);
+    return messages.some(
+      (m) => ofB.has(m.partition) && (m.json as { anomaly?: { id: string } }).anomaly?.id === id,
+    )
+      ? true
+      : undefined;
+  });
+  // Cancelled through b: cancelled on a.
+  assert.equal((await http(b.url, 'DELETE', `/api/v1/anomalies/${id}`)).status, 204);
+  assert.equal((await http(b.url, 'GET', `/api/v1/anomalies/${id}`)).body.state, 'cancelled');
+  await waitFor('a to see the cancellation', async () =>
+    (await http(a.url, 'GET', `/api/v1/anomalies/${id}`)).body.state === 'cancelled'
+      ? true
+      : undefined,
+  );
+
+  // A scenario started through b shows on both, with the same stage anomalies; stopped through a.
+  const started = await http(b.url, 'POST', '/api/v1/scenarios/hvac-failure/start', {
+    fleetId: 'labelled',
+  });
+  assert.equal(started.status, 200, JSON.stringify(started.body));
+  const scenarioOn = async (s: ServerProcess) =>
+    (await http(s.url, 'GET', '/api/v1/simulation')).body.scenario;
+  assert.equal((await scenarioOn(b))?.name, 'hvac-failure');
+  const seen = await waitFor('a to run the scenario', async () => {
+    const sc = await scenarioOn(a);
+    return sc?.name === 'hvac-failure' ? sc : undefined;
+  });
+  assert.deepEqual(seen, await scenarioOn(b));
+  const scenarioAnomalies = async (s: ServerProcess) =>
+    (await http(s.url, 'GET', '/api/v1/anomalies?fleetId=labelled')).body.items
+      .filter((x: { scenario?: string }) => x.scenario === 'hvac-failure')
+      .map((x: { id: string; startsAt: string }) => `${x.id}@${x.startsAt}`);
+  assert.deepEqual(await scenarioAnomalies(a), await scenarioAnomalies(b));
+  const stopped = await http(a.url, 'POST', '/api/v1/scenarios/hvac-failure/stop');
+  assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+  assert.equal(await scenarioOn(a), null);
+  await waitFor('b to stop the scenario', async () =>
+    (await scenarioOn(b)) === null ? true : undefined,
+  );
+
+  // Simulation stop through a stops b; start through b starts a.
+  const halted = await http(a.url, 'POST', '/api/v1/simulation/stop');
+  assert.equal(halted.body.state, 'stopped');
+  await waitFor('b to stop', async () =>
+    (await http(b.url, 'GET', '/api/v1/simulation')).body.state === 'stopped' ? true : undefined,
+  );
+  const resumed = await http(b.url, 'POST', '/api/v1/simulation/start');
+  assert.equal(resumed.body.state, 'running');
+  await waitFor('a to run again', async () =>
+    (await http(a.url, 'GET', '/api/v1/simulation')).body.state === 'running' ? true : undefined,
+  );
+  // A member that joins later converges: same fleets, same anomalies, running.
+  const c = await member(cluster, topic);
+  assert.deepEqual(
+    (await http(c.url, 'GET', `/api/v1/anomalies/${id}`)).body,
+    (await http(a.url, 'GET', `/api/v1/anomalies/${id}`)).body,
+  );
+  assert.equal((await http(c.url, 'GET', '/api/v1/simulation')).body.state, 'running');
+  await Promise.all([terminate(a), terminate(b), terminate(c)]);
+});
+
+test('the ownership topic follows a partition-count change of the readings topic', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-grow');
+  const env = { KAFKA_METADATA_REFRESH_MS: '1000' };
+  const [a, b] = [await member(cluster, topic, env), await member(cluster, topic, env)];
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'growing',
+    deviceCount: 40,
+    intervalMs: INTERVAL,
+    seed: 3,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await balanced([a, b]);
+  const admin = testKafka().admin();
+  await admin.connect();
+  await admin.createPartitions({ topicPartitions: [{ topic, count: 8 }] });
+  await admin.disconnect();
+  await balanced([a, b], 8);
+  for (const s of [a, b]) {
+    assert.equal((await http(s.url, 'GET', '/api/v1/simulation')).body.cluster.partitions, 8);
+  }
+  // Readings reach the new partitions.
+  await waitFor('readings in partitions 6 and 7', async () => {
+    const seen = new Set((await consumeAll(topic)).map((m) => m.partition));
+    return seen.has(6) && seen.has(7) ? true : undefined;
+  });
+  await Promise.all([terminate(a), terminate(b)]);
+});
+
+test('scaling 1 → 3 → 2 while streaming: every device seq gap-free and duplicate-free', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-scale');
+  const a = await member(cluster, topic);
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'scaled',
+    deviceCount: 60,
+    intervalMs: INTERVAL,
+    seed: 11,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await balanced([a]);
+  await new Promise((r) => setTimeout(r, 4 * INTERVAL));
+  const b = await member(cluster, topic);
+  const c = await member(cluster, topic);
+  await balanced([a, b, c]);
+  await new Promise((r) => setTimeout(r, 4 * INTERVAL));
+  assert.equal((await terminate(b)).code, 0);
+  await balanced([a, c]);
+  await new Promise((r) => setTimeout(r, 4 * INTERVAL));
+  await Promise.all([terminate(a), terminate(c)]);
+
+  const messages = await consumeAll(topic);
+  const byDevice = assertContinuous(messages);
+  assert.equal(byDevice.size, 60);
+  // The run lasted well over 12 intervals: every device streamed throughout.
+  for (const [device, seqs] of byDevice) {
+    assert.ok(seqs.length >= 12, `${device} sent only ${seqs.length} readings`);
+  }
+});
+
+test('SIGKILL of one of three: its partitions stream again from the others, the gap is bounded and counted', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-kill');
+  const [a, b, c] = [
+    await member(cluster, topic),
+    await member(cluster, topic),
+    await member(cluster, topic),
+  ];
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'crashy',
+    deviceCount: 60,
+    intervalMs: INTERVAL,
+    seed: 13,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const views = await balanced([a, b, c]);
+  await new Promise((r) => setTimeout(r, 3 * INTERVAL));
+  const lost = views[2].partitions;
+  const killedAt = Date.now();
+  c.child.kill('SIGKILL');
+  await c.exited;
+  // Session timeout 6 s: the survivors own all six partitions again within it (plus a rebalance).
+  await balanced([a, b]);
+  const tookMs = Date.now() - killedAt;
+  assert.ok(tookMs < 6000 + 5000, `partitions moved after ${tookMs} ms`);
+  const metrics = await Promise.all([a, b].map((s) => http(s.url, 'GET', '/metrics')));
+  const crashes = metrics
+    .map((m) => /fleetsim_cluster_takeovers_total\{[^}]*kind="crash"[^}]*\} (\d+)/.exec(m.body))
+    .reduce((n, m) => n + (m ? Number(m[1]) : 0), 0);
+  assert.equal(crashes, lost.length, 'each lost partition counted as a crash takeover');
+  const warned = [a, b].flatMap((s) =>
+    s.lines.filter((l) => /took over partition \d+ \(crash/.test(String(l.message))),
+  );
+  assert.equal(warned.length, lost.length);
+  await new Promise((r) => setTimeout(r, 3 * INTERVAL));
+  await Promise.all([terminate(a), terminate(b)]);
+
+  const messages = await consumeAll(topic);
+  const byDevice = new Map<string, number[]>();
+  for (const m of messages) {
+    const list = byDevice.get(m.json.deviceId) ?? [];
+    list.push(m.json.seq);
+    byDevice.set(m.json.deviceId, list);
+  }
+  assert.equal(byDevice.size, 60);
+  // Bound: a crash may repeat readings since the last checkpoint (1 s) but loses none here.
+  const bound = Math.ceil(1000 / INTERVAL) + 2;
+  for (const [device, seqs] of byDevice) {
+    const sorted = [...seqs].sort((x, y) => x - y);
+    const distinct = new Set(sorted);
+    assert.equal(
+      sorted[sorted.length - 1] - sorted[0] + 1,
+      distinct.size,
+      `${device}: a seq is missing`,
+    );
+    assert.ok(
+      sorted.length - distinct.size <= bound,
+      `${device}: ${sorted.length - distinct.size} repeats`,
+    );
+  }
+});
+
+test('FLEETSIM_WORKERS=2 runs two members of one cluster behind one endpoint', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-workers');
+  const s = await spawnServer({
+    KAFKA_TOPIC: topic,
+    KAFKA_TOPIC_PARTITIONS: '6',
+    KAFKA_COMPRESSION: 'none',
+    FLEETSIM_CLUSTER_NAME: cluster,
+    FLEETSIM_WORKERS: '2',
+  });
+  servers.push(s);
+  const created = await http(s.url, 'POST', '/api/v1/fleets', {
+    name: 'workers',
+    deviceCount: 40,
+    intervalMs: INTERVAL,
+    seed: 17,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const members = await waitFor('two members sharing the 6 partitions', async () => {
+    const res = await http(s.url, 'GET', '/api/v1/simulation');
+    const list: MemberView[] = res.body.cluster?.members ?? [];
+    const all = list.flatMap((m) => m.partitions);
+    return list.length === 2 && all.length === 6 && new Set(all).size === 6 ? list : undefined;
+  });
+  assert.ok(members.every((m) => m.partitions.length > 0));
+  await new Promise((r) => setTimeout(r, 4 * INTERVAL));
+  assert.equal((await terminate(s)).code, 0);
+  const byDevice = assertContinuous(await consumeAll(topic));
+  assert.equal(byDevice.size, 40);
+});
