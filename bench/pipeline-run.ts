@@ -163,7 +163,12 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     observe(seconds);
   }) as typeof metrics.sendLatency.observe;
 
-  const admin = new kafkajs.Kafka({ clientId: 'fleetsim-bench', brokers: spec.brokers }).admin();
+  // The topic's offsets through a client of its own, whichever engine produces.
+  const admin = new kafkajs.Kafka({
+    clientId: 'fleetsim-bench',
+    brokers: spec.brokers,
+    logLevel: kafkajs.logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   const topicMessages = async () =>
     (await admin.fetchTopicOffsets(spec.topic)).reduce((n, o) => n + Number(o.high), 0);

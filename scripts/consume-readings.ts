@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
+import '../src/kafka/kafkajs.patch.js';
 
 const brokers = (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(',');
 const topic = process.env.KAFKA_TOPIC || 'fleetsim.readings';

@@ -6,17 +6,34 @@
  * Integration and e2e tests share one real Apache Kafka, started here with the same
  * mechanism `npm start` uses (or taken from KAFKA_BROKERS when set), and stopped at the end.
  *
+ * The producer contract files (ENGINE_CONTRACT) run once per Kafka engine: the first pass
+ * runs every file with the default engine, a second pass the contract files again with
+ * KAFKA_CLIENT=kafkajs (test/support/app.ts passes it to the app). KAFKA_CLIENT=<engine> in
+ * the environment runs that engine only.
+ *
  * Flags: --unit (unit tier only), --coverage (c8 over everything); any other argument keeps
  * only the files whose path contains it (e.g. `npm test -- outage`).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { KAFKA_CLIENTS } from '../src/config/fleetsim.config.js';
 import { EmbeddedKafka } from '../src/kafka/embedded-kafka.js';
 import { projectRoot } from '../src/kafka/project-root.js';
 
 const root = projectRoot();
 const dist = join(root, 'dist');
+
+/** Integration files that exercise the producer end to end: they run for every engine. */
+const ENGINE_CONTRACT = [
+  'pipeline',
+  'outage',
+  'partitions',
+  'compression',
+  'config-reload',
+  'backpressure',
+  'protobuf',
+].map((name) => join('integration', `${name}.test.js`));
 
 function find(dir: string, suffix: string): string[] {
   let out: string[] = [];
@@ -72,6 +89,31 @@ async function main(): Promise<number> {
       (env.KAFKA_BROKERS ? ` against Kafka ${env.KAFKA_BROKERS}` : ''),
   );
 
+  const chosen = process.env.KAFKA_CLIENT;
+  const engines = chosen ? [chosen] : [...KAFKA_CLIENTS];
+  const passes = [{ engine: engines[0], files }];
+  for (const engine of engines.slice(1)) {
+    const contract = files.filter((f) => ENGINE_CONTRACT.some((c) => f.endsWith(c)));
+    if (contract.length) passes.push({ engine, files: contract });
+  }
+  let code = 0;
+  for (const pass of passes) {
+    console.log(`\n=== ${pass.files.length} test files with kafka.client=${pass.engine} ===`);
+    const env2 = { ...env, KAFKA_CLIENT: pass.engine };
+    const passCode = await runNode(pass.files, env2, args, pass === passes[0]);
+    code ||= passCode;
+  }
+  if (broker) await broker.stop();
+  return code;
+}
+
+/** Runs Node's test runner (under c8 with --coverage) over `files`; resolves with its exit code. */
+function runNode(
+  files: string[],
+  env: NodeJS.ProcessEnv,
+  args: Set<string>,
+  first: boolean,
+): Promise<number> {
   const nodeArgs = [
     '--enable-source-maps',
     '--test',
@@ -83,6 +125,8 @@ async function main(): Promise<number> {
     ? [
         join(root, 'node_modules', '.bin', 'c8'),
         [
+          // Later passes add to the first one's coverage.
+          `--clean=${first}`,
           '--reporter=text-summary',
           '--reporter=lcov',
           '--src=src',
@@ -98,12 +142,10 @@ async function main(): Promise<number> {
         ],
       ]
     : [process.execPath, nodeArgs];
-  const code = await new Promise<number>((resolve) => {
+  return new Promise<number>((resolve) => {
     const child = spawn(cmd, cmdArgs, { cwd: root, env, stdio: 'inherit' });
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
-  if (broker) await broker.stop();
-  return code;
 }
 
 main().then(

@@ -27,6 +27,8 @@ test('defaults follow the reference design', () => {
   assert.deepEqual(config.kafka.brokers, []);
   assert.equal(config.kafka.topic, 'fleetsim.readings');
   assert.equal(config.kafka.topicPartitions, 6);
+  assert.equal(config.kafka.client, 'platformatic');
+  assert.equal(loadConfig({ KAFKA_CLIENT: 'kafkajs' }).config.kafka.client, 'kafkajs');
   assert.equal(config.producer.lingerMs, 5);
   assert.equal(config.producer.bufferMemory, 32 * 1024 * 1024);
   assert.equal(config.producer.maxInFlightRequests, 5);
@@ -68,6 +70,9 @@ test('a bad value names the key, the value, where it came from and the rule', ()
   assert.deepEqual(problems({ PORT: 'eighty' }), ['PORT="eighty": must be an integer']);
   assert.deepEqual(problems({ KAFKA_ACKS: '2' }), [
     'producer.requiredAcks = 2 (from env KAFKA_ACKS): requiredAcks must be one of the following values: -1, 0, 1',
+  ]);
+  assert.deepEqual(problems({ KAFKA_CLIENT: 'librdkafka' }), [
+    'kafka.client = "librdkafka" (from env KAFKA_CLIENT): client must be one of the following values: platformatic, kafkajs',
   ]);
   assert.deepEqual(problems({ KAFKA_BROKERS: 'localhost' }), [
     'kafka.brokers = ["localhost"] (from env KAFKA_BROKERS): each broker must be host:port',

@@ -20,6 +20,7 @@ export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: En
   { name: 'KAFKA_BROKERS', path: 'kafka.brokers', kind: 'list' },
   { name: 'KAFKA_TOPIC', path: 'kafka.topic', kind: 'string' },
   { name: 'KAFKA_CLIENT_ID', path: 'kafka.clientId', kind: 'string' },
+  { name: 'KAFKA_CLIENT', path: 'kafka.client', kind: 'string' },
   { name: 'KAFKA_LABEL_TOPIC', path: 'kafka.labelTopic', kind: 'string' },
   { name: 'KAFKA_TOPIC_PARTITIONS', path: 'kafka.topicPartitions', kind: 'int' },
   { name: 'KAFKA_METADATA_REFRESH_MS', path: 'kafka.metadataRefreshMs', kind: 'int' },

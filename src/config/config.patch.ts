@@ -28,6 +28,7 @@ export interface ImmutableSetting {
  * with the new settings and handing the queue over to it. The one list of them.
  */
 export const KAFKA_CLIENT_SETTINGS = [
+  'kafka.client',
   'kafka.topic',
   'kafka.clientId',
   'producer.requiredAcks',

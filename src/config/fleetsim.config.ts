@@ -26,6 +26,10 @@ export type ValueFormat = (typeof VALUE_FORMATS)[number];
 export const COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export type CompressionName = (typeof COMPRESSIONS)[number];
 
+/** The Kafka clients fleetsim can produce with (docs/operations.md compares them). */
+export const KAFKA_CLIENTS = ['platformatic', 'kafkajs'] as const;
+export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+
 export const BACKPRESSURE_POLICIES = ['block', 'drop'] as const;
 export type BackpressurePolicy = (typeof BACKPRESSURE_POLICIES)[number];
 
@@ -160,6 +164,13 @@ export class KafkaConfig {
   @IsString()
   @MinLength(1)
   clientId = 'fleetsim';
+
+  /**
+   * The Kafka client that produces: platformatic (@platformatic/kafka, the default) or
+   * kafkajs. Changing it at runtime connects the other client and hands the queue over.
+   */
+  @IsIn(KAFKA_CLIENTS)
+  client: KafkaClientName = 'platformatic';
 
   /** Partitions of the topic when fleetsim has to create it. */
   @IsInt()

@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import './kafkajs.patch.js';
 import { projectRoot } from './project-root.js';
 
 export interface EmbeddedKafkaOptions {

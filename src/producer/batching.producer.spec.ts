@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type BatchingOptions, BatchingProducer, type BatchSender } from './batching.producer.js';
 import type { OutgoingRecord } from './outgoing.record.js';
+import { ALL_SENT, type SendError, sendError, type SendResult } from './sender.js';
 
 const OPTIONS: BatchingOptions = {
   batchSize: 100,
@@ -21,16 +22,17 @@ function record(i: number, size = 100): OutgoingRecord {
   return { key, value: Buffer.alloc(size - 6, 1), hash: i, partition: 0, scheduledAt: i };
 }
 
-class RetriableError extends Error {
-  retriable = true;
-}
-
 /** A sender whose outcome the test decides; records what it was asked to send. */
 class ScriptedSender implements BatchSender {
+  readonly topic = 'readings';
   batches: OutgoingRecord[][] = [];
   inFlight = 0;
   maxInFlight = 0;
   fail: 'no' | 'retriable' | 'fatal' = 'no';
+  /** Per-partition outcomes of the next sends: partition → error (the rest is written). */
+  partitionErrors = new Map<number, SendError>();
+  /** Records written, per partition, in the order the broker would store them. */
+  written = new Map<number, number[]>();
   private gates: Array<() => void> = [];
   holding = false;
 
@@ -56,15 +58,33 @@ class ScriptedSender implements BatchSender {
     this.topics.set(topic, n);
   }
 
-  async send(records: OutgoingRecord[]): Promise<void> {
+  async send(records: OutgoingRecord[]): Promise<SendResult> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       if (this.holding) await new Promise<void>((r) => this.gates.push(r));
       else await Promise.resolve();
-      if (this.fail === 'retriable') throw new RetriableError('broker down');
-      if (this.fail === 'fatal') throw Object.assign(new Error('too large'), { retriable: false });
+      if (this.fail === 'retriable') throw sendError('broker down', true, 'NETWORK_EXCEPTION');
+      if (this.fail === 'fatal') throw sendError('too large', false, 'MESSAGE_TOO_LARGE');
       this.batches.push(records);
+      const lanes = new Map<string, { topic: string; partition: number }>();
+      for (const r of records) {
+        const topic = r.topic ?? this.topic;
+        if (this.partitionErrors.has(r.partition)) {
+          lanes.set(`${topic}:${r.partition}`, { topic, partition: r.partition });
+        }
+      }
+      const failed = [...lanes.values()].map((l) => ({
+        ...l,
+        error: this.partitionErrors.get(l.partition)!,
+      }));
+      for (const r of records) {
+        if (this.partitionErrors.has(r.partition)) continue;
+        const list = this.written.get(r.partition) ?? [];
+        list.push(r.hash);
+        this.written.set(r.partition, list);
+      }
+      return failed.length ? { failed } : ALL_SENT;
     } finally {
       this.inFlight--;
     }
@@ -154,7 +174,7 @@ test('a partition never has two batches in flight, so its order is kept', async 
       inFlight.set(q, 1);
     }
     try {
-      await original(records);
+      return await original(records);
     } finally {
       for (const q of parts) inFlight.set(q, 0);
     }
@@ -184,7 +204,7 @@ test('a retriable failure is retried and counted; nothing is lost or counted twi
   let failures = 1;
   const original = sender.send.bind(sender);
   sender.send = async (records) => {
-    if (failures-- > 0) throw new RetriableError('leader moved');
+    if (failures-- > 0) throw sendError('leader moved', true, 'NOT_LEADER_OR_FOLLOWER');
     return original(records);
   };
   const p = new BatchingProducer(sender, OPTIONS);
@@ -208,6 +228,113 @@ test('a non-retriable failure is counted as failed, the producer goes on', async
   await p.idle();
   assert.equal(p.stats.acknowledged, 100);
   assert.equal(p.breaker.state, 'closed');
+  assert.ok(p.stats.balanced());
+});
+
+test('a retriable error on one partition re-sends that partition alone; the others are acknowledged once', async () => {
+  const sender = new ScriptedSender();
+  sender.partitions = 3;
+  const failed: Array<[number, string, boolean]> = [];
+  const acked: number[] = [];
+  const observed = new BatchingProducer(
+    sender,
+    { ...OPTIONS, maxRetries: 3, maxInFlightRequests: 1 },
+    {
+      batchFailed: (n, e, retriable) => failed.push([n, (e as SendError).type, retriable]),
+      batchAcknowledged: (n) => acked.push(n),
+    },
+  );
+  // Partition 1 has no leader for two attempts, then recovers.
+  const notLeader = sendError('not the leader', true, 'NOT_LEADER_OR_FOLLOWER');
+  let attempts = 0;
+  const send = sender.send.bind(sender);
+  sender.send = async (records) => {
+    if (records.some((r) => r.partition === 1) && ++attempts <= 2)
+      sender.partitionErrors.set(1, notLeader);
+    else sender.partitionErrors.delete(1);
+    return send(records);
+  };
+  for (let i = 0; i < 90; i++) observed.offer(record(i));
+  await observed.flush();
+
+  assert.equal(sender.batches.length, 3, 'one request, then two with partition 1 alone');
+  assert.deepEqual(
+    sender.batches.map((b) => [...new Set(b.map((r) => r.partition))].sort()),
+    [[0, 1, 2], [1], [1]],
+  );
+  for (const q of [0, 1, 2]) {
+    assert.deepEqual(
+      sender.written.get(q),
+      Array.from({ length: 30 }, (_, i) => i * 3 + q),
+      `partition ${q}: every record once, in order`,
+    );
+  }
+  assert.equal(observed.stats.acknowledged, 90);
+  assert.equal(observed.stats.retried, 60, 'only partition 1 (30 records) was retried, twice');
+  assert.equal(observed.stats.failed, 0);
+  assert.deepEqual(failed, [
+    [30, 'NOT_LEADER_OR_FOLLOWER', true],
+    [30, 'NOT_LEADER_OR_FOLLOWER', true],
+  ]);
+  assert.deepEqual(acked, [60, 30]);
+  assert.ok(observed.stats.balanced());
+});
+
+test('a non-retriable error on one partition fails that partition only; the others are acknowledged and not re-sent', async () => {
+  const sender = new ScriptedSender();
+  sender.partitions = 3;
+  sender.partitionErrors.set(2, sendError('record too large', false, 'MESSAGE_TOO_LARGE'));
+  const p = new BatchingProducer(sender, { ...OPTIONS, maxInFlightRequests: 1 });
+  for (let i = 0; i < 90; i++) p.offer(record(i));
+  await p.flush();
+  assert.equal(sender.batches.length, 1, 'nothing was sent twice');
+  assert.equal(p.stats.acknowledged, 60);
+  assert.equal(p.stats.failed, 30);
+  assert.equal(p.stats.retried, 0);
+  assert.equal(p.breaker.state, 'closed', 'a refused partition is an answer, not an outage');
+  assert.ok(p.stats.balanced());
+  // The refused partition takes new records again.
+  sender.partitionErrors.clear();
+  for (let i = 90; i < 99; i++) p.offer(record(i));
+  await p.flush();
+  assert.equal(p.stats.acknowledged, 69);
+  assert.ok(p.stats.balanced());
+});
+
+test('a partition whose retries run out is kept, sent again later exactly once and in order', async (t) => {
+  const sender = new ScriptedSender();
+  sender.partitions = 2;
+  sender.partitionErrors.set(0, sendError('not the leader', true, 'NOT_LEADER_OR_FOLLOWER'));
+  const p = new BatchingProducer(sender, {
+    ...OPTIONS,
+    maxRetries: 1,
+    maxInFlightRequests: 1,
+    breaker: { failureThreshold: 3, openMs: 5, maxOpenMs: 5 },
+  });
+  t.after(() => p.close(0));
+  for (let i = 0; i < 40; i++) p.offer(record(i));
+  await until('partition 1 acknowledged', () => p.stats.acknowledged === 20);
+  await until('partition 0 tried again and again', () => sender.batches.length >= 4);
+  assert.equal(sender.written.get(0), undefined, 'nothing of partition 0 written yet');
+  assert.equal(
+    sender.batches.flat().filter((r) => r.partition === 1).length,
+    20,
+    'partition 1 was sent once',
+  );
+  for (let i = 40; i < 60; i++) p.offer(record(i));
+  sender.partitionErrors.clear();
+  await p.flush();
+  assert.deepEqual(
+    sender.written.get(0),
+    Array.from({ length: 30 }, (_, i) => i * 2),
+    'partition 0: every record once, in order',
+  );
+  assert.deepEqual(
+    sender.written.get(1),
+    Array.from({ length: 30 }, (_, i) => i * 2 + 1),
+    'partition 1: every record once, in order',
+  );
+  assert.equal(p.stats.acknowledged, 60);
   assert.ok(p.stats.balanced());
 });
 

@@ -3,53 +3,23 @@ import { type BreakerState, CircuitBreaker } from './circuit.breaker.js';
 import { type DropReason, DeliveryStats } from './delivery.stats.js';
 import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
 import { PartitionedQueue, type TakenBatch } from './record.queue.js';
+import type { BatchSender as Sender, LaneFailure, SendError } from './sender.js';
+
+export { type SendError, sendError } from './sender.js';
 
 /**
- * How a sender rejects: a plain Error saying whether another try may succeed and, when the
- * broker named one, the Kafka error type (e.g. "MESSAGE_TOO_LARGE"; "" otherwise). Each
- * sender translates its client's errors into this, so the batching knows no Kafka client.
+ * What BatchingProducer needs of a Kafka client (sender.ts describes it): `send` resolves
+ * with per-lane outcomes, rejects (with a SendError) only when nothing was written.
  */
-export interface SendError extends Error {
-  retriable: boolean;
-  type: string;
-}
+export type BatchSender = Pick<Sender, 'topic' | 'partition' | 'prepareTopic' | 'send'>;
 
-/** A SendError with this message; `cause` keeps the client's own error. */
-export function sendError(
-  message: string,
-  retriable: boolean,
-  type = '',
-  cause?: unknown,
-): SendError {
-  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), {
-    retriable,
-    type,
+/** A send's rejection as a SendError; anything without the flag is not worth a retry. */
+function asSendError(err: unknown): SendError {
+  const e = (err instanceof Error ? err : new Error(String(err))) as Partial<SendError> & Error;
+  return Object.assign(e, {
+    retriable: e.retriable === true,
+    type: typeof e.type === 'string' ? e.type : '',
   });
-}
-
-/**
- * Sends one batch to Kafka; rejects with a SendError (`retriable` set on errors worth another
- * try). Records name their topic (`record.topic`, undefined: the configured one); a batch may
- * hold several topics.
- */
-export interface BatchSender {
-  /**
-   * The partition for a key hash under the current partition count of `topic` (default: the
-   * configured topic), or -1 while that topic's partition count is not known: the producer
-   * then holds its records and calls `prepareTopic`.
-   */
-  partition(hash: number, topic?: string): number;
-  /**
-   * Creates `topic` if it is missing (with the configured partitions and replication) and
-   * learns its partition count, so `partition(…, topic)` answers. Rejects with a SendError.
-   */
-  prepareTopic(topic: string): Promise<void>;
-  /**
-   * Sends records to the topics and partitions they carry, with their headers. Resolves with
-   * the records the client did not send (whole partitions), if any; they are queued again and
-   * retried.
-   */
-  send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void>;
 }
 
 export interface BatchingOptions {
@@ -411,26 +381,108 @@ export class BatchingProducer {
   }
 
   /**
-   * Sends a taken batch until it is acknowledged, fails for good, or is kept to be sent again
-   * once the circuit lets sends through; then frees its request slot and pumps.
+   * Sends a taken batch and settles it lane by lane, in named steps: `attempt` (one send; a
+   * rejection is every lane's failure), `settle` (acknowledged lanes and lanes refused for good
+   * are booked and released at once), then the lanes with a retriable error are sent again on
+   * their own (the others are never re-sent), with exponential backoff, up to `maxRetries`;
+   * then `park` keeps them, exactly as they were, to go out first once the circuit lets sends
+   * through.
    */
   private async dispatch(taken: TakenBatch): Promise<void> {
+    let pending = taken;
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
-      let unsent: OutgoingRecord[];
-      try {
-        unsent = (await this.sender.send(taken.records)) ?? [];
-      } catch (err) {
-        if (await this.sendFailed(taken, err as Error, attempt)) continue;
+      const failures = await this.attempt(pending);
+      const retry = this.settle(pending, failures, started);
+      if (!retry) {
+        this.breaker.success(); // every lane was answered, even if some were refused
         break;
       }
-      if (unsent.length === 0) this.acknowledged(taken, performance.now() - started);
-      else this.partlySent(taken, unsent);
-      break;
+      if (!(await this.retryNow(retry, attempt))) {
+        this.park(retry);
+        break;
+      }
+      pending = retry;
     }
     this.inFlightBytes -= taken.bytes;
     this.inFlightRequests--;
     this.pump(this.flushing || this.queue.length >= this.options.batchSize);
+  }
+
+  /** One send; a rejection (nothing written) is every lane's failure. */
+  private async attempt(batch: TakenBatch): Promise<LaneFailure[] | SendError> {
+    try {
+      return (await this.sender.send(batch.records)).failed;
+    } catch (err) {
+      return asSendError(err);
+    }
+  }
+
+  /**
+   * Books one attempt's outcome: acknowledged records, records refused for good (failed), and
+   * the lanes to try again, returned as a batch of their own (undefined when none).
+   */
+  private settle(
+    batch: TakenBatch,
+    failures: LaneFailure[] | SendError,
+    started: number,
+  ): TakenBatch | undefined {
+    const records = batch.records;
+    const n = records.length;
+    const stats = this.stats;
+    if (!Array.isArray(failures)) return this.settleAll(batch, failures);
+    let errors: Map<string, SendError> | undefined;
+    for (const f of failures) (errors ??= new Map()).set(`${f.topic}\0${f.partition}`, f.error);
+    if (!errors) {
+      this.acknowledged(batch, performance.now() - started);
+      return undefined;
+    }
+    const configured = this.sender.topic;
+    const retry: TakenBatch = { records: [], bytes: 0, lanes: [] };
+    /** Records per distinct error, reported once each. */
+    const byError = new Map<SendError, number>();
+    const failedLanes = new Set<number>();
+    let ok = 0;
+    let okBytes = 0;
+    let refused = 0;
+    for (let i = 0; i < n; i++) {
+      const r = records[i];
+      const error = errors.get(`${r.topic ?? configured}\0${r.partition}`);
+      if (!error) {
+        ok++;
+        okBytes += recordBytes(r);
+        r.receipt?.delivered();
+        continue;
+      }
+      byError.set(error, (byError.get(error) ?? 0) + 1);
+      const lane = r.lane ?? r.partition;
+      if (error.retriable) {
+        retry.records.push(r);
+        retry.bytes += recordBytes(r);
+        failedLanes.add(lane);
+      } else {
+        refused++;
+        r.receipt?.failed();
+      }
+    }
+    for (const [error, messages] of byError) {
+      this.observer.batchFailed?.(messages, error, error.retriable);
+    }
+    stats.inFlight -= ok + refused;
+    stats.acknowledged += ok;
+    stats.failed += refused;
+    if (ok > 0) {
+      stats.batches++;
+      stats.bytes += okBytes;
+      this.observer.batchAcknowledged?.(ok, okBytes, performance.now() - started);
+    }
+    const done: number[] = [];
+    for (const lane of batch.lanes) {
+      if (failedLanes.has(lane)) retry.lanes.push(lane);
+      else done.push(lane);
+    }
+    this.queue.release(done);
+    return retry.records.length ? retry : undefined;
   }
 
   /** Books a batch Kafka acknowledged in full. */
@@ -438,7 +490,6 @@ export class BatchingProducer {
     const n = taken.records.length;
     this.stats.inFlight -= n;
     this.stats.acknowledged += n;
-    this.breaker.success();
     this.stats.batches++;
     this.stats.bytes += taken.bytes;
     this.observer.batchAcknowledged?.(n, taken.bytes, latencyMs);
@@ -447,72 +498,44 @@ export class BatchingProducer {
     for (let i = 0; i < n; i++) records[i].receipt?.delivered();
   }
 
-  /**
-   * Partitions the client did not send (stale metadata): they go back to the front of their
-   * queues, as a failed attempt; each partition is all sent or all unsent.
-   */
-  private partlySent(taken: TakenBatch, unsent: OutgoingRecord[]): void {
+  /** A rejected send: nothing was written; the whole batch is retried or refused. */
+  private settleAll(taken: TakenBatch, error: SendError): TakenBatch | undefined {
     const n = taken.records.length;
-    const ok = n - unsent.length;
+    this.observer.batchFailed?.(n, error, error.retriable);
+    if (error.retriable) return taken;
     this.stats.inFlight -= n;
-    this.stats.acknowledged += ok;
-    let unsentBytes = 0;
-    for (const r of unsent) unsentBytes += recordBytes(r);
-    const unsentLanes = [...new Set(unsent.map((r) => r.lane ?? r.partition))];
-    this.stats.bytes += taken.bytes - unsentBytes;
-    if (ok > 0) this.stats.batches++;
-    this.breaker.failure();
-    this.observer.batchFailed?.(
-      unsent.length,
-      new Error('partitions not sent by the client'),
-      true,
-    );
-    this.queue.release(taken.lanes.filter((q) => !unsentLanes.includes(q)));
-    const left = new Set(unsent);
-    for (const r of taken.records) if (!left.has(r)) r.receipt?.delivered();
-    this.keepForRetry({ records: unsent, bytes: unsentBytes, lanes: unsentLanes });
+    this.stats.failed += n;
+    this.queue.release(taken.lanes);
+    for (const r of taken.records) r.receipt?.failed();
+    return undefined;
   }
 
   /**
-   * A rejected send. Resolves true when the batch is worth another try now (after the
-   * backoff of this attempt); otherwise books it as failed, dropped or kept for later.
+   * Counts a failed attempt towards opening the circuit; resolves true when the lanes left
+   * are worth another try now (after this attempt's backoff).
    */
-  private async sendFailed(taken: TakenBatch, err: Error, attempt: number): Promise<boolean> {
-    const n = taken.records.length;
-    const retriable = (err as Partial<SendError>).retriable === true;
-    this.observer.batchFailed?.(n, err, retriable);
-    if (!retriable) {
-      this.breaker.success(); // the broker answered; the batch itself is bad
-      this.stats.inFlight -= n;
-      this.stats.failed += n;
-      this.queue.release(taken.lanes);
-      for (const r of taken.records) r.receipt?.failed();
+  private async retryNow(retry: TakenBatch, attempt: number): Promise<boolean> {
+    this.breaker.failure();
+    if (attempt >= this.options.maxRetries || this.breaker.state !== 'closed' || this.stopped) {
       return false;
     }
-    // Every failed attempt counts towards opening the circuit.
-    this.breaker.failure();
-    if (attempt < this.options.maxRetries && this.breaker.state === 'closed' && !this.stopped) {
-      await sleep(this.options.retryBackoffMs * 2 ** attempt);
-      // Another send may have opened the circuit meanwhile: then wait for its probe.
-      if (this.breaker.state === 'closed' && !this.stopped) {
-        this.stats.retried += n;
-        this.observer.retried?.(n);
-        return true;
-      }
-    }
+    await sleep(this.options.retryBackoffMs * 2 ** attempt);
+    // Another send may have opened the circuit meanwhile: then wait for its probe.
+    if (this.breaker.state !== 'closed' || this.stopped) return false;
+    this.stats.retried += retry.records.length;
+    this.observer.retried?.(retry.records.length);
+    return true;
+  }
+
+  /** Lanes whose retries ran out wait, as they are, to go out first (or are dropped at stop). */
+  private park(batch: TakenBatch): void {
+    const n = batch.records.length;
     this.stats.inFlight -= n;
     if (this.stopped) {
       this.drop(n, 'shutdown');
-      this.queue.release(taken.lanes);
-      return false;
+      this.queue.release(batch.lanes);
+      return;
     }
-    this.keepForRetry(taken);
-    return false;
-  }
-
-  /** Keeps a batch to send again exactly as it is, first, once the circuit lets sends through. */
-  private keepForRetry(batch: TakenBatch): void {
-    const n = batch.records.length;
     this.stats.queued += n;
     this.stats.retried += n;
     this.observer.retried?.(n);

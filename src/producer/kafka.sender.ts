@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import kafkajs, {
   type Admin,
@@ -8,35 +7,37 @@ import kafkajs, {
   type logCreator,
 } from 'kafkajs';
 import type { CompressionName } from '../config/fleetsim.config.js';
-import { type BatchSender, sendError } from './batching.producer.js';
+import '../kafka/kafkajs.patch.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
 import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord } from './outgoing.record.js';
+import {
+  ALL_SENT,
+  type BatchSender,
+  byLane,
+  isTopicTemplate,
+  type LaneFailure,
+  type SendError,
+  sendError,
+  type SenderOptions,
+  type SendResult,
+  tellLaneOffsets,
+} from './sender.js';
+
+export { isTopicTemplate };
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 
-type Message = { key: Buffer; value: Buffer; partition: number; headers?: Record<string, Buffer> };
-
-/** Whether kafka.topic is a template naming one topic per fleet (`{fleetId}`). */
-export function isTopicTemplate(topic: string): boolean {
-  return topic.includes('{fleetId}');
-}
-
 registerCompressionCodecs();
 
-export interface KafkaSenderOptions {
-  brokers: string[];
-  clientId: string;
-  topic: string;
-  topicPartitions: number;
-  topicReplicationFactor: number;
-  requiredAcks: -1 | 0 | 1;
-  compression: CompressionName;
-  idempotent: boolean;
-  maxInFlightRequests: number;
-  /** How often the topic's partition count is re-read, in ms. */
-  metadataRefreshMs?: number;
+export interface KafkaSenderOptions extends SenderOptions {
   logCreator?: logCreator;
+  /**
+   * Called when this sender's kafkajs client cannot go on as it is (its metadata lacks
+   * partitions of the topic, or the idempotent producer's state was lost): the owner replaces
+   * the whole sender through BatchingProducer.setSender, the one client-swap mechanism.
+   */
+  onStale?: (reason: string) => void;
 }
 
 const COMPRESSION_TYPES: Record<CompressionName, number> = {
@@ -72,68 +73,68 @@ const PRODUCER_STATE_ERRORS = new Set([
   'INVALID_PRODUCER_EPOCH',
 ]);
 
-const TRANSIENT =
-  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
-
-/**
- * Whether a kafkajs send error is worth another try. kafkajs wraps the cause when its own
- * retries run out (KafkaJSNumberOfRetriesExceeded) or when it gives up
- * (KafkaJSNonRetriableError, flagged not retriable even around a refused connection), so the
- * whole chain is read: a broker that cannot be reached is always worth another try.
- */
-export function isRetriable(err: unknown): boolean {
-  type KafkaError = {
-    retriable?: boolean;
-    name?: string;
-    originalError?: unknown;
-    cause?: unknown;
-  };
-  let e = err as KafkaError | undefined;
-  let innermost = e;
-  for (let depth = 0; e && depth < 10; depth++) {
-    if (TRANSIENT.test(e.name ?? '')) return true;
-    innermost = e;
-    e = (e.originalError ?? e.cause) as KafkaError | undefined;
-  }
-  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
-  const outer = err as KafkaError | undefined;
-  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
-  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
+interface KafkajsError {
+  retriable?: boolean;
+  name?: string;
+  type?: string;
+  originalError?: unknown;
+  cause?: unknown;
 }
 
 /** The Kafka error type of a kafkajs error, looking through its wrappers. */
 export function errorType(err: unknown): string {
-  let e = err as { type?: string; originalError?: unknown; cause?: unknown } | undefined;
+  let e = err as KafkajsError | undefined;
   for (let depth = 0; e && depth < 10; depth++) {
     if (e.type) return e.type;
-    e = (e.originalError ?? e.cause) as typeof e;
+    e = (e.originalError ?? e.cause) as KafkajsError | undefined;
   }
   return '';
 }
 
+const TRANSIENT =
+  /Connection|Network|Timeout|BrokerNotFound|LeaderNotAvailable|NotLeader|MetadataNotLoaded/;
+
 /**
- * Tells each record's receipt its offset: a partition's records of one request are stored
- * in request order from the partition's base offset.
+ * Whether a kafkajs error is worth another try. kafkajs wraps the cause when its own retries
+ * run out (KafkaJSNumberOfRetriesExceeded) or when it gives up (KafkaJSNonRetriableError,
+ * flagged not retriable even around a refused connection), so the whole chain is read: a
+ * broker that cannot be reached is always worth another try.
  */
-function tellOffsets(
-  records: OutgoingRecord[],
-  answered: Array<{ topicName: string; partition: number; errorCode: number; baseOffset?: string }>,
-  topic: string,
-): void {
-  const next = new Map<string, number>();
-  for (const a of answered) {
-    if (a.errorCode === 0 && a.baseOffset !== undefined && Number(a.baseOffset) >= 0) {
-      next.set(`${a.topicName}\0${a.partition}`, Number(a.baseOffset));
+export function isRetriable(err: unknown): boolean {
+  let e = err as KafkajsError | undefined;
+  let innermost = e;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (TRANSIENT.test(e.name ?? '')) return true;
+    innermost = e;
+    e = (e.originalError ?? e.cause) as KafkajsError | undefined;
+  }
+  if (innermost !== err && typeof innermost?.retriable === 'boolean') return innermost.retriable;
+  const outer = err as KafkajsError | undefined;
+  if (outer?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
+  return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
+}
+
+/** Error names kafkajs still spells as before Kafka 2.4 renamed them. */
+const RENAMED: Record<string, string> = { NOT_LEADER_FOR_PARTITION: 'NOT_LEADER_OR_FOLLOWER' };
+
+/** A kafkajs error as fleetsim's SendError ({ retriable, type }), in Kafka's current names. */
+export function kafkajsSendError(err: unknown): SendError {
+  let type = errorType(err);
+  type = RENAMED[type] ?? type;
+  if (!type) {
+    const names: string[] = [];
+    let e = err as KafkajsError | undefined;
+    for (let depth = 0; e && depth < 10; depth++) {
+      names.push(e.name ?? '');
+      e = (e.originalError ?? e.cause) as KafkajsError | undefined;
     }
+    type = names.some((n) => /Timeout/.test(n))
+      ? 'REQUEST_TIMED_OUT'
+      : names.some((n) => TRANSIENT.test(n))
+        ? 'NETWORK_EXCEPTION'
+        : 'UNKNOWN_SERVER_ERROR';
   }
-  for (const r of records) {
-    const t = r.topic ?? topic;
-    const k = `${t}\0${r.partition}`;
-    const offset = next.get(k);
-    if (offset === undefined) continue;
-    next.set(k, offset + 1);
-    r.receipt?.offset?.(t, r.partition, offset);
-  }
+  return sendError((err as Error)?.message ?? String(err), isRetriable(err), type, err);
 }
 
 /** kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. */
@@ -147,19 +148,26 @@ const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
 
 /**
  * Sends batches with kafkajs: explicit partition per message (FNV-1a of the key modulo the
- * topic's partition count, re-read every `metadataRefreshMs`), pre-serialized values, the
- * records' shared headers, TCP_NODELAY sockets.
+ * partition count of the record's topic, re-read every `metadataRefreshMs`), pre-serialized
+ * values, the records' shared headers, TCP_NODELAY sockets. kafkajs fails a whole produce
+ * request when one of its partitions fails, and cannot say which partitions were written, so
+ * each lane (topic, partition) goes in a request of its own (sent concurrently; kafkajs puts
+ * them on the leaders' connections).
+ *
+ * kafkajs's producer keeps the metadata it loaded on its first send and skips partitions it
+ * does not know; when the partition count changes, or the idempotent producer's state is lost,
+ * this sender keeps routing by what its client knows and asks its owner (`onStale`) for a
+ * fresh sender, which takes over the queue when the sends in flight are answered.
  */
 export class KafkaSender implements BatchSender {
   readonly kafka: Kafka;
   private producer?: Producer;
   private admin?: Admin;
   private refreshTimer?: NodeJS.Timeout;
-  /** Sends in flight per kafkajs producer, so a replaced one is closed only when idle. */
-  private readonly inFlight = new Map<Producer, number>();
-  private readonly settled = new EventEmitter();
-  private renewing = false;
   private readonly compression: number;
+  private readonly acks: -1 | 0 | 1;
+  /** When `onStale` was last called (0: never); asked again after 5 s if still in use. */
+  private staleAt = 0;
   /** Partition count of the configured topic. */
   partitionCount: number;
   /** Partition counts of the other topics records named (fleet topics, the label topic). */
@@ -171,6 +179,7 @@ export class KafkaSender implements BatchSender {
   constructor(private readonly options: KafkaSenderOptions) {
     this.compression = compressionType(options.compression);
     this.partitionCount = options.topicPartitions;
+    this.acks = options.idempotent ? -1 : options.requiredAcks;
     this.kafka = new kafkajs.Kafka({
       clientId: options.clientId,
       brokers: options.brokers,
@@ -191,7 +200,14 @@ export class KafkaSender implements BatchSender {
     this.admin = this.kafka.admin();
     await this.admin.connect();
     await this.ensureTopic();
-    this.producer = await this.newProducer();
+    this.producer = this.kafka.producer({
+      idempotent: this.options.idempotent,
+      maxInFlightRequests: this.options.idempotent ? 1 : this.options.maxInFlightRequests,
+      allowAutoTopicCreation: false,
+      // fleetsim retries on its own, counting every retry; the idempotent producer insists on one.
+      retry: { retries: this.options.idempotent ? 1 : 0, initialRetryTime: 100 },
+    });
+    await this.producer.connect();
     this.connected = true;
     const every = this.options.metadataRefreshMs ?? 10_000;
     this.refreshTimer = setInterval(() => void this.refreshPartitions().catch(() => {}), every);
@@ -203,8 +219,11 @@ export class KafkaSender implements BatchSender {
    * template (`{fleetId}` in kafka.topic) names no topic of its own: nothing to create.
    */
   async ensureTopic(): Promise<void> {
-    if (!isTopicTemplate(this.options.topic)) await this.createTopic(this.options.topic);
-    await this.refreshPartitions();
+    if (isTopicTemplate(this.options.topic)) return;
+    await this.createTopic(this.options.topic);
+    const meta = await this.admin!.fetchTopicMetadata({ topics: [this.options.topic] });
+    const count = meta.topics[0]?.partitions.length ?? 0;
+    if (count > 0) this.partitionCount = count;
   }
 
   private async createTopic(topic: string): Promise<void> {
@@ -233,7 +252,9 @@ export class KafkaSender implements BatchSender {
     let p = this.preparing.get(topic);
     if (!p) {
       p = (async () => {
-        if (!this.admin || !this.connected) throw sendError('producer is not connected', true);
+        if (!this.admin || !this.connected) {
+          throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
+        }
         try {
           await this.createTopic(topic);
           const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
@@ -256,70 +277,32 @@ export class KafkaSender implements BatchSender {
     return p;
   }
 
-  private async newProducer(): Promise<Producer> {
-    const producer = this.kafka.producer({
-      idempotent: this.options.idempotent,
-      maxInFlightRequests: this.options.idempotent ? 1 : this.options.maxInFlightRequests,
-      allowAutoTopicCreation: false,
-      // fleetsim retries on its own, counting every retry; the idempotent producer insists on one.
-      retry: { retries: this.options.idempotent ? 1 : 0, initialRetryTime: 100 },
-    });
-    await producer.connect();
-    return producer;
-  }
-
   /**
-   * Re-reads the topic's partition count; returns it. kafkajs silently skips messages for
-   * partitions its producer has no metadata for, so before routing to a changed count a fresh
-   * kafkajs producer (which loads the topic's metadata on its first send) takes over; the old
-   * one is disconnected once its requests in flight are answered.
+   * Re-reads the partition count of every topic this sender knows; returns the configured
+   * topic's. Once connected, a change is not adopted here (the kafkajs producer would skip the
+   * partitions it does not know): a fresh sender, which loads the new counts, is asked for.
    */
   async refreshPartitions(): Promise<number> {
     const own = isTopicTemplate(this.options.topic) ? [] : [this.options.topic];
     const topics = [...own, ...this.otherTopics.keys()];
     if (topics.length === 0) return this.partitionCount;
     const meta = await this.admin!.fetchTopicMetadata({ topics });
-    let changed = false;
     for (const t of meta.topics) {
       const count = t.partitions.length;
       if (count === 0) continue;
-      if (t.name === this.options.topic) {
-        if (count !== this.partitionCount) changed = true;
-        this.partitionCount = count;
-      } else {
-        if (count !== this.otherTopics.get(t.name)) changed = true;
-        this.otherTopics.set(t.name, count);
+      const known =
+        t.name === this.options.topic ? this.partitionCount : this.otherTopics.get(t.name);
+      if (known !== undefined && count !== known) {
+        this.markStale(`topic ${t.name} has ${count} partitions, this client knows ${known}`);
       }
-    }
-    if (changed && this.producer) {
-      const old = this.producer;
-      this.producer = await this.newProducer();
-      void this.retire(old);
     }
     return this.partitionCount;
   }
 
-  /** Replaces a kafkajs producer whose metadata is stale with a fresh one (once per producer). */
-  private async renewProducer(stale: Producer): Promise<void> {
-    if (this.producer !== stale || this.renewing) return;
-    this.renewing = true;
-    try {
-      await this.refreshPartitions();
-      if (this.producer === stale) {
-        this.producer = await this.newProducer();
-        void this.retire(stale);
-      }
-    } finally {
-      this.renewing = false;
-    }
-  }
-
-  private async retire(producer: Producer): Promise<void> {
-    while ((this.inFlight.get(producer) ?? 0) > 0) {
-      await new Promise<void>((resolve) => this.settled.once('settled', resolve));
-    }
-    this.inFlight.delete(producer);
-    await producer.disconnect().catch(() => {});
+  private markStale(reason: string): void {
+    if (!this.connected || Date.now() - this.staleAt < 5000) return;
+    this.staleAt = Date.now();
+    this.options.onStale?.(reason);
   }
 
   /** True when the cluster answers a metadata request. */
@@ -341,80 +324,77 @@ export class KafkaSender implements BatchSender {
     return count === undefined ? -1 : partitionFor(hash, count);
   }
 
-  async send(records: OutgoingRecord[]): Promise<OutgoingRecord[] | void> {
+  async send(records: OutgoingRecord[]): Promise<SendResult> {
     const producer = this.producer;
-    if (!producer) throw sendError('producer is not connected', true);
-    const topic = this.options.topic;
-    const messages: Message[] = [];
-    // Records of other topics (fleet topics, the label topic), by topic; rare but allowed.
-    let others: Map<string, Message[]> | undefined;
+    if (!producer) throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
+    const sends: Promise<LaneFailure | undefined>[] = [];
+    for (const [topic, groups] of byLane(records, this.options.topic)) {
+      for (const [partition, list] of groups) {
+        sends.push(this.sendLane(producer, topic, partition, list));
+      }
+    }
+    const failed: LaneFailure[] = [];
+    for (const f of await Promise.all(sends)) if (f) failed.push(f);
+    return failed.length ? { failed } : ALL_SENT;
+  }
+
+  /** Sends one lane's records in one request; resolves with its failure, if any. */
+  private async sendLane(
+    producer: Producer,
+    topic: string,
+    partition: number,
+    records: OutgoingRecord[],
+  ): Promise<LaneFailure | undefined> {
+    const messages = new Array(records.length);
     let receipts = false;
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       if (r.receipt) receipts = true;
-      let list = messages;
-      if (r.topic !== undefined && r.topic !== topic) {
-        others ??= new Map();
-        list = others.get(r.topic) ?? [];
-        if (list.length === 0) others.set(r.topic, list);
-      }
-      list.push({
+      // Shared, frozen header objects: kafkajs only reads them.
+      messages[i] = {
         key: r.key,
         value: r.value,
-        partition: r.partition,
-        // Shared, frozen objects: kafkajs only reads them.
+        partition,
         headers: r.headers?.entries as Record<string, Buffer> | undefined,
-      });
+      };
     }
-    const topicMessages = messages.length ? [{ topic, messages }] : [];
-    if (others) for (const [t, m] of others) topicMessages.push({ topic: t, messages: m });
-    const acks = this.options.idempotent ? -1 : this.options.requiredAcks;
-    this.inFlight.set(producer, (this.inFlight.get(producer) ?? 0) + 1);
-    let answered: Array<{
-      topicName: string;
-      partition: number;
-      errorCode: number;
-      baseOffset?: string;
-    }>;
+    let answered: Array<{ partition: number; errorCode: number; baseOffset?: string }>;
     try {
       answered = await producer.sendBatch({
-        acks,
+        acks: this.acks,
         compression: this.compression,
-        topicMessages,
+        topicMessages: [{ topic, messages }],
       });
     } catch (err) {
-      const type = errorType(err);
-      if (PRODUCER_STATE_ERRORS.has(type)) {
+      const error = kafkajsSendError(err);
+      if (PRODUCER_STATE_ERRORS.has(error.type)) {
         // The idempotent producer's numbering no longer matches the broker's (e.g. state lost
-        // in a broker failure): a fresh client gets a new producer id; the batch is retried.
-        void this.renewProducer(producer).catch(() => {});
-        throw sendError(
-          `producer state lost (${type}: ${(err as Error).message}); renewing the client`,
-          true,
-          type,
-          err,
-        );
+        // in a broker failure): a fresh client gets a new producer id; the records are retried.
+        this.markStale(`producer state lost (${error.type})`);
+        error.retriable = true;
+      } else if (error.retriable) {
+        // A partition error may mean the partition count changed: re-read it.
+        void this.refreshPartitions().catch(() => {});
       }
-      // A partition error may mean the partition count changed: re-read it before the retry.
-      void this.refreshPartitions().catch(() => {});
-      throw sendError((err as Error).message, isRetriable(err), type, err);
-    } finally {
-      this.inFlight.set(producer, (this.inFlight.get(producer) ?? 1) - 1);
-      this.settled.emit('settled');
+      return { topic, partition, error };
     }
-    if (acks !== 0) {
-      // Never count as acknowledged what kafkajs did not send: it silently skips partitions
-      // its metadata does not know (e.g. right after a broker restart or a partition change).
-      const ok = new Set(
-        answered.filter((r) => r.errorCode === 0).map((r) => `${r.topicName}\0${r.partition}`),
+    if (this.acks === 0) return undefined;
+    // Never count as acknowledged what kafkajs did not send: it silently skips partitions
+    // its metadata does not know (e.g. right after a broker restart or a partition change).
+    const mine = answered.find((r) => r.partition === partition && r.errorCode === 0);
+    if (!mine) {
+      this.markStale(`partition ${partition} of ${topic} is not in the client's metadata`);
+      const error: SendError = sendError(
+        `kafkajs did not send partition ${partition} of ${topic}: not in its metadata`,
+        true,
+        'UNKNOWN_TOPIC_OR_PARTITION',
       );
-      const unanswered = records.filter((r) => !ok.has(`${r.topic ?? topic}\0${r.partition}`));
-      if (receipts) tellOffsets(records, answered, topic);
-      if (unanswered.length) {
-        void this.renewProducer(producer).catch(() => {});
-        return unanswered;
-      }
+      return { topic, partition, error };
     }
+    if (receipts && mine.baseOffset !== undefined) {
+      tellLaneOffsets(topic, partition, records, Number(mine.baseOffset));
+    }
+    return undefined;
   }
 
   async disconnect(): Promise<void> {

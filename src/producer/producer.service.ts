@@ -16,10 +16,11 @@ import {
   type BatchingOptions,
   type ProducerObserver,
 } from './batching.producer.js';
-import { compressionType, KafkaSender } from './kafka.sender.js';
 import type { BreakerState } from './circuit.breaker.js';
 import type { DeliveryStats } from './delivery.stats.js';
+import { createSender } from './engines.js';
 import type { OutgoingRecord } from './outgoing.record.js';
+import type { BatchSender } from './sender.js';
 
 /** The target topic as the producer sees it. */
 export interface TopicInfo {
@@ -47,9 +48,11 @@ function batchingOptions(config: FleetsimConfig): BatchingOptions {
 @Injectable()
 export class ProducerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Producer');
-  private current: KafkaSender;
+  private current: BatchSender;
   private readonly producer: BatchingProducer;
   private connecting?: Promise<void>;
+  /** Client swaps (config changes, renewals) run one at a time, in this chain. */
+  private swaps: Promise<void> = Promise.resolve();
   /** A client swap under way (config change), awaited at shutdown. */
   private swapping?: Promise<void>;
   private stopped = false;
@@ -141,8 +144,9 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     return this.producer.idle();
   }
 
-  private buildSender(c: FleetsimConfig): KafkaSender {
-    return new KafkaSender({
+  /** A sender of the configured engine (`kafka.client`); throws when a codec is missing. */
+  private buildSender(c: FleetsimConfig): BatchSender {
+    const options = {
       brokers: this.target.brokers.length ? this.target.brokers : ['127.0.0.1:9092'],
       clientId: c.kafka.clientId,
       topic: c.kafka.topic,
@@ -153,12 +157,45 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       idempotent: c.producer.idempotent,
       maxInFlightRequests: c.producer.maxInFlightRequests,
       metadataRefreshMs: c.kafka.metadataRefreshMs,
+    };
+    return createSender(c.kafka.client, options, {
       logCreator: kafkajsLogCreator(new Logger('kafkajs')),
+      onStale: (sender, reason) => this.renew(sender, reason),
+    });
+  }
+
+  /** Runs a client swap after the ones before it. */
+  private serialized(swap: () => Promise<void>): Promise<void> {
+    const run = this.swaps.then(swap);
+    this.swaps = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Replaces a sender whose client cannot go on as it is (KafkaSender's `onStale`) with a fresh
+   * one of the same settings, through the same hand-over as a configuration change.
+   */
+  private renew(stale: BatchSender, reason: string): void {
+    void this.serialized(async () => {
+      if (this.stopped || this.current !== stale) return;
+      const next = this.buildSender(this.config.config);
+      try {
+        await next.connect();
+      } catch (err) {
+        await next.disconnect();
+        this.logger.warn(`could not renew the Kafka client (${(err as Error).message})`);
+        return;
+      }
+      if (this.stopped || this.current !== stale) return next.disconnect();
+      await this.producer.setSender(next);
+      this.current = next;
+      this.logger.log(`renewed the Kafka client: ${reason}`);
+      await stale.disconnect();
     });
   }
 
   /**
-   * For a change of a setting baked into the kafkajs client: connects a new client with the
+   * For a change of a setting baked into the Kafka client: connects a new client with the
    * new settings before anything changes (a failure refuses the change), and once the change
    * is applied hands the queue over to it (BatchingProducer.setSender) and closes the old one.
    */
@@ -169,8 +206,9 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   }: ConfigChange): Promise<PreparedChange | undefined> {
     const changed = KAFKA_CLIENT_SETTINGS.filter((path) => changedPaths.includes(path));
     if (changed.length === 0) return undefined;
+    let sender: BatchSender;
     try {
-      compressionType(next.producer.compression);
+      sender = this.buildSender(next);
     } catch (err) {
       throw new DomainError('INVALID_INPUT', (err as Error).message, [
         {
@@ -181,16 +219,17 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       ]);
     }
     if (this.stopped) {
+      await sender.disconnect();
       throw new DomainError('UNAVAILABLE', 'fleetsim is shutting down; nothing was changed');
     }
     if (!this.target.connect || !this.current.connected) {
+      await sender.disconnect();
       throw new DomainError(
         'UNAVAILABLE',
         `${changed.join(', ')} can only change while the producer is connected to Kafka ` +
           '(see /health/ready); nothing was changed',
       );
     }
-    const sender = this.buildSender(next);
     try {
       await sender.connect();
     } catch (err) {
@@ -203,7 +242,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     return {
       abort: () => sender.disconnect(),
       commit: async () => {
-        const swap = this.swapClient(sender, changed, previous);
+        const swap = this.serialized(() => this.swapClient(sender, changed, previous));
         this.swapping = swap;
         try {
           await swap;
@@ -215,13 +254,14 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   }
 
   private async swapClient(
-    next: KafkaSender,
+    next: BatchSender,
     changed: readonly string[],
     previous: FleetsimConfig,
   ): Promise<void> {
     // Shutdown began while the new client connected: it closes the client in use, not this one.
     if (this.stopped) return next.disconnect();
-    const old = (await this.producer.setSender(next)) as KafkaSender;
+    const old = this.current;
+    await this.producer.setSender(next);
     this.current = next;
     this.logger.log(
       `new Kafka client in use for ${changed.map((p) => `${p}=${JSON.stringify(getPath(this.config.config, p))}`).join(', ')}; ` +

@@ -4,8 +4,11 @@ import { http, startApp, waitFor } from '../support/app.js';
 import { consumeAll, uniqueTopic } from '../support/kafka.js';
 
 const MERGE_PATCH = { 'content-type': 'application/merge-patch+json' };
+/** The engine under test (`npm test` runs this file for each) and the one the patch swaps to. */
+const ENGINE = process.env.KAFKA_CLIENT ?? 'platformatic';
+const OTHER = ENGINE === 'kafkajs' ? 'platformatic' : 'kafkajs';
 
-test('changing topic, compression and acks while producing hands the queue to a new client: nothing lost, nothing twice, order kept', async (t) => {
+test(`changing engine (${ENGINE} → ${OTHER}), topic, compression and acks while producing hands the queue to a new client: nothing lost, nothing twice, order kept`, async (t) => {
   const before = uniqueTopic('reload-a');
   const after = uniqueTopic('reload-b');
   const app = await startApp({
@@ -31,7 +34,7 @@ test('changing topic, compression and acks while producing hands the queue to a 
     'PATCH',
     '/api/v1/config',
     {
-      kafka: { topic: after },
+      kafka: { topic: after, client: OTHER },
       producer: { compression: 'gzip', requiredAcks: 1, lingerMs: 20, batchSize: 200 },
     },
     MERGE_PATCH,
@@ -39,6 +42,8 @@ test('changing topic, compression and acks while producing hands the queue to a 
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.version, 2);
   assert.equal(res.body.config.kafka.topic, after);
+  assert.equal(res.body.config.kafka.client, OTHER);
+  assert.equal(res.body.sources['kafka.client'], 'api');
   assert.equal(res.body.config.producer.compression, 'gzip');
   assert.equal(res.body.config.producer.requiredAcks, 1);
   assert.equal(res.body.sources['kafka.topic'], 'api');

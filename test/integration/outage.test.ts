@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { EmbeddedKafka } from '../../src/kafka/embedded-kafka.js';
+import { ProducerService } from '../../src/producer/producer.service.js';
 import { http, startApp, type TestApp, waitFor } from '../support/app.js';
 import { consumeAll, uniqueTopic } from '../support/kafka.js';
 
@@ -11,14 +12,19 @@ let t: TestApp;
 
 before(async () => {
   const brokers = await broker.start();
-  t = await startApp({
-    KAFKA_BROKERS: brokers.join(','),
-    KAFKA_TOPIC: topic,
-    KAFKA_IDEMPOTENT: 'true',
-    KAFKA_COMPRESSION: 'none',
-    KAFKA_RETRY_BACKOFF_MS: '50',
-    FLEETSIM_AUTOSTART: 'true',
-  });
+  // fleetsim starts while its broker is down, and connects once it is up (first test).
+  await broker.pause();
+  t = await startApp(
+    {
+      KAFKA_BROKERS: brokers.join(','),
+      KAFKA_TOPIC: topic,
+      KAFKA_IDEMPOTENT: 'true',
+      KAFKA_COMPRESSION: 'none',
+      KAFKA_RETRY_BACKOFF_MS: '50',
+      FLEETSIM_AUTOSTART: 'true',
+    },
+    { waitForKafka: false },
+  );
 });
 after(async () => {
   await t?.close();
@@ -26,6 +32,19 @@ after(async () => {
 });
 
 const producer = async () => (await http(t.url, 'GET', '/api/v1/producer')).body;
+
+test('started before its broker, fleetsim connects once the broker is up', async () => {
+  const service = t.app.get(ProducerService);
+  await waitFor('a failed connection attempt', () => service.lastConnectError);
+  assert.equal((await http(t.url, 'GET', '/health/ready')).status, 503);
+  assert.equal((await producer()).connected, false);
+  await broker.start();
+  await service.ready();
+  await waitFor('readiness', async () =>
+    (await http(t.url, 'GET', '/health/ready')).status === 200 ? true : undefined,
+  );
+  assert.equal((await producer()).connected, true);
+});
 
 test('a broker outage opens the circuit, keeps generating, and loses nothing', async () => {
   const fleet = await http(t.url, 'POST', '/api/v1/fleets', {

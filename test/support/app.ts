@@ -30,6 +30,8 @@ export async function startApp(
     PORT: '0',
     HOST: '127.0.0.1',
     KAFKA_BROKERS: brokers.join(','),
+    // The engine under test: `npm test` runs the producer contract files once per engine.
+    ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}),
     ...env,
   });
   const app = await createApp(loaded, brokers, false, { json: true });

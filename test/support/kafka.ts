@@ -1,5 +1,8 @@
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
+import '../../src/kafka/kafkajs.patch.js';
+import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
+import type { BatchSender, LaneFailure } from '../../src/producer/sender.js';
 
 /** The brokers `npm test` started (or KAFKA_BROKERS); tests must run through `npm test`. */
 export function testBrokers(): string[] {
@@ -90,4 +93,29 @@ export async function consumeAll(
   });
   await consumer.disconnect();
   return out;
+}
+
+/** Errors of a partition whose leader is not ready yet (a new topic's, for a moment). */
+export const LEADER_MOVING = new Set(['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Sends, then sends again the records of the partitions whose leader was not ready (and only
+ * those), until every partition is written or refused for another reason: the failures left.
+ */
+export async function sendSettled(
+  sender: BatchSender,
+  records: OutgoingRecord[],
+): Promise<LaneFailure[]> {
+  let pending = records;
+  for (let attempt = 0; ; attempt++) {
+    const { failed } = await sender.send(pending);
+    const moving = new Set(
+      failed
+        .filter((f) => LEADER_MOVING.has(f.error.type))
+        .map((f) => `${f.topic}\0${f.partition}`),
+    );
+    if (moving.size === 0 || attempt === 50) return failed;
+    pending = pending.filter((r) => moving.has(`${r.topic ?? sender.topic}\0${r.partition}`));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -1,0 +1,148 @@
+import type { CompressionName } from '../config/fleetsim.config.js';
+import type { OutgoingRecord } from './outgoing.record.js';
+
+/**
+ * What a send can fail with, whichever Kafka client sent: a plain Error that says whether
+ * another try may succeed and the Kafka error's name (NOT_LEADER_OR_FOLLOWER,
+ * MESSAGE_TOO_LARGE, …; NETWORK_EXCEPTION when the broker could not be reached,
+ * REQUEST_TIMED_OUT when it did not answer in time; "" when none is known). Each sender
+ * translates its client's errors into this, so the batching knows no Kafka client.
+ */
+export interface SendError extends Error {
+  retriable: boolean;
+  type: string;
+}
+
+/** A SendError with this message; `cause` keeps the client's own error. */
+export function sendError(
+  message: string,
+  retriable: boolean,
+  type = '',
+  cause?: unknown,
+): SendError {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), {
+    retriable,
+    type,
+  });
+}
+
+/**
+ * A lane (one topic's partition) whose records were not written, and why. `topic` is the
+ * topic's name as sent (the configured topic for records that name none).
+ */
+export interface LaneFailure {
+  topic: string;
+  partition: number;
+  error: SendError;
+}
+
+/**
+ * How one send went, lane by lane. Every (topic, partition) of the request that is not in
+ * `failed` was acknowledged (with acks=0: written to the socket). A lane in `failed` had
+ * none of its records written by this request, as far as the client knows: it is retried on
+ * its own when its error is retriable (the other lanes are not sent again), counted failed
+ * otherwise.
+ */
+export interface SendResult {
+  failed: LaneFailure[];
+}
+
+export const ALL_SENT: SendResult = Object.freeze({ failed: [] }) as SendResult;
+
+/**
+ * One Kafka client, fixed settings. Records name their topic (`record.topic`, undefined: the
+ * configured one); a batch may hold several topics. `send` resolves with per-lane outcomes;
+ * it rejects (with a SendError) only when nothing of the request can have been written, e.g.
+ * when the client is not connected.
+ */
+export interface BatchSender {
+  /** The configured topic (kafka.topic; may be a `{fleetId}` template naming none). */
+  readonly topic: string;
+  /** The configured topic's partition count as the broker last reported it. */
+  readonly partitionCount: number;
+  readonly connected: boolean;
+  /** Connects, creates the configured topic if it is missing and reads its partition count. */
+  connect(): Promise<void>;
+  /**
+   * The partition for a key hash under the current partition count of `topic` (default: the
+   * configured topic), or -1 while that topic's partition count is not known: the producer
+   * then holds its records and calls `prepareTopic`.
+   */
+  partition(hash: number, topic?: string): number;
+  /**
+   * Creates `topic` if it is missing (with the configured partitions and replication) and
+   * learns its partition count, so `partition(…, topic)` answers. Rejects with a SendError
+   * (not retriable for an invalid or refused topic).
+   */
+  prepareTopic(topic: string): Promise<void>;
+  /**
+   * Sends records to the topics and partitions they carry, with their headers (records of one
+   * lane in order). A record with a receipt is told its offset when the client learns it.
+   */
+  send(records: OutgoingRecord[]): Promise<SendResult>;
+  /** Re-reads the partition count of every topic the sender knows; returns the configured one's. */
+  refreshPartitions(): Promise<number>;
+  /** True when the cluster answers a metadata request now. */
+  ping(): Promise<boolean>;
+  disconnect(): Promise<void>;
+}
+
+/** Whether kafka.topic is a template naming one topic per fleet (`{fleetId}`). */
+export function isTopicTemplate(topic: string): boolean {
+  return topic.includes('{fleetId}');
+}
+
+/** The settings every engine is built with. */
+export interface SenderOptions {
+  brokers: string[];
+  clientId: string;
+  topic: string;
+  topicPartitions: number;
+  topicReplicationFactor: number;
+  requiredAcks: -1 | 0 | 1;
+  compression: CompressionName;
+  idempotent: boolean;
+  maxInFlightRequests: number;
+  /** How often the topic's partition count is re-read, in ms. */
+  metadataRefreshMs?: number;
+}
+
+/**
+ * Groups records by lane: topic (`record.topic`, else `topic`), then partition, each lane's
+ * records in their order.
+ */
+export function byLane(
+  records: OutgoingRecord[],
+  topic: string,
+): Map<string, Map<number, OutgoingRecord[]>> {
+  const topics = new Map<string, Map<number, OutgoingRecord[]>>();
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    const t = r.topic ?? topic;
+    let groups = topics.get(t);
+    if (!groups) {
+      groups = new Map();
+      topics.set(t, groups);
+    }
+    const list = groups.get(r.partition);
+    if (list) list.push(r);
+    else groups.set(r.partition, [r]);
+  }
+  return topics;
+}
+
+/**
+ * Tells the receipts of one lane's records their offsets: the records of one request are
+ * stored in request order from the lane's base offset.
+ */
+export function tellLaneOffsets(
+  topic: string,
+  partition: number,
+  records: OutgoingRecord[],
+  baseOffset: number,
+): void {
+  if (!(baseOffset >= 0)) return;
+  for (let i = 0; i < records.length; i++) {
+    records[i].receipt?.offset?.(topic, partition, baseOffset + i);
+  }
+}
