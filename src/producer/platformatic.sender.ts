@@ -12,6 +12,7 @@ import {
   TimeoutError,
 } from '@platformatic/kafka';
 import type { CompressionName } from '../config/fleetsim.config.js';
+import { platformaticSecurityOptions } from '../kafka/kafka-security.js';
 import { partitionFor } from './fnv1a.partitioner.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 import {
@@ -140,6 +141,7 @@ export class PlatformaticSender implements BatchSender {
       maxInflights: options.idempotent ? 1 : options.maxInFlightRequests,
       ...(options.compression === 'none' ? {} : { compression: options.compression }),
       autocreateTopics: false,
+      ...platformaticSecurityOptions(options.security),
     });
   }
 
@@ -164,6 +166,7 @@ export class PlatformaticSender implements BatchSender {
       connectTimeout: 3000,
       retries: 1,
       retryDelay: 200,
+      ...platformaticSecurityOptions(this.options.security),
     });
     try {
       const topics = await admin.listTopics();
