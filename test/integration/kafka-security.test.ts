@@ -98,6 +98,7 @@ async function notReadyBecause(app: TestApp, cause: RegExp): Promise<void> {
   assert.ok(!JSON.stringify(ready.body).includes(WRONG));
 }
 
+// SECURITY_ENGINES=kafkajs (say) runs one engine only; by default every engine runs.
 for (const engine of process.env.SECURITY_ENGINES?.split(',') ?? KAFKA_CLIENTS) {
   test(`${engine}: SCRAM-SHA-512 over TLS (CA and password from files) streams readings a consumer reads back; secrets are masked`, async (t) => {
     const user = broker.saslSsl!.users.scramSha512;
