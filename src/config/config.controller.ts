@@ -24,7 +24,7 @@ export class ConfigController {
     description:
       'A JSON merge patch (RFC 7396) of the configuration; `null` puts a setting back to its built-in default. ' +
       'The result is validated as a whole and applied all or nothing: simulation settings from the next tick, ' +
-      'producer batching at once, and settings of the Kafka client (topic, clientId, requiredAcks, compression, ' +
+      'producer batching at once, and settings of the Kafka client (topic, clientId, kafka.tls, kafka.sasl, requiredAcks, compression, ' +
       'idempotent, maxInFlightRequests) by connecting a new client that takes over the queue, losing nothing. ' +
       'Answers with the configuration now in force. docs/operations.md has the details.',
   })

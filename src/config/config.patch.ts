@@ -44,7 +44,8 @@ export interface ImmutableSetting {
 /**
  * Settings that cannot change while fleetsim runs. Everything else can: simulation settings
  * apply from the next tick, batching settings at once, and the settings baked into the Kafka
- * client (engine, topic, clientId, requiredAcks, compression, idempotent, maxInFlightRequests) by
+ * client (engine, topic, clientId, TLS and SASL, requiredAcks, compression, idempotent,
+ * maxInFlightRequests) by
  * connecting a new client and handing the queue over to it.
  */
 export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
