@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { Counter, Gauge, register } from 'prom-client';
 import { ConfigPatchService } from '../config/config.patch.service.js';
 import { ConfigService } from '../config/config.service.js';
+import { KafkaSecurityFactory } from '../kafka/kafka-security.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import type { Device, Fleet } from '../model/fleet.js';
 import { partitionFor } from '../model/fnv1a.js';
@@ -89,6 +90,9 @@ export class ClusterService
   private readonly handoverCounter;
   private readonly takeoverReadings;
   private readonly seqGaps;
+
+  /** TLS and SASL for the control store and the ownership group (set at boot). */
+  private readonly security = new KafkaSecurityFactory();
 
   constructor(
     private readonly config: ConfigService,
@@ -185,6 +189,7 @@ export class ClusterService
       brokers,
       clientId,
       topic: `${this.name}.control`,
+      security: this.security.build(this.config.config.kafka),
       apply: (r) => this.apply(r),
       log: (m) => this.logger.warn(m),
     });
@@ -231,6 +236,7 @@ export class ClusterService
       clientId,
       groupId: `${this.name}.members`,
       topic: `${this.name}.ownership`,
+      security: this.security.build(this.config.config.kafka),
       sessionTimeoutMs: c.sessionTimeoutMs,
       rebalanceTimeoutMs: c.sessionTimeoutMs + c.handoverTimeoutMs,
       changed: reconcile,

@@ -8,6 +8,7 @@ import {
   stringDeserializers,
   stringSerializers,
 } from '@platformatic/kafka';
+import { type KafkaSecurity, platformaticSecurityOptions } from '../kafka/kafka-security.js';
 import { randomUUID } from 'node:crypto';
 
 /** One record of the control topic: key `kind:id`, value JSON, null for a tombstone. */
@@ -26,6 +27,8 @@ export interface ControlStoreOptions {
   /** Called for every record, in topic order, once per record. */
   apply: (record: ControlRecord) => void | Promise<void>;
   log: (message: string) => void;
+  /** TLS and SASL (kafka.tls, kafka.sasl), as the producer connects. */
+  security?: KafkaSecurity;
 }
 
 /**
@@ -45,7 +48,11 @@ export class ControlStore {
   private failure?: Error;
 
   constructor(private readonly options: ControlStoreOptions) {
-    const base = { clientId: options.clientId, bootstrapBrokers: options.brokers };
+    const base = {
+      clientId: options.clientId,
+      bootstrapBrokers: options.brokers,
+      ...platformaticSecurityOptions(options.security),
+    };
     this.producer = new Producer({ ...base, serializers: stringSerializers });
     // A private, throwaway group: every process reads the whole topic; nothing is committed.
     this.consumer = new Consumer({

@@ -5,6 +5,7 @@ import {
   MessagesStreamModes,
   stringDeserializers,
 } from '@platformatic/kafka';
+import { type KafkaSecurity, platformaticSecurityOptions } from '../kafka/kafka-security.js';
 
 export interface OwnershipGroupOptions {
   brokers: string[];
@@ -19,6 +20,8 @@ export interface OwnershipGroupOptions {
   /** Called whenever the assignment may have changed. */
   changed: () => void;
   log: (message: string) => void;
+  /** TLS and SASL (kafka.tls, kafka.sasl), as the producer connects. */
+  security?: KafkaSecurity;
 }
 
 /**
@@ -34,7 +37,11 @@ export class OwnershipGroup {
   private stream?: MessagesStream<string, string, string, string>;
 
   constructor(private readonly options: OwnershipGroupOptions) {
-    this.admin = new Admin({ clientId: options.clientId, bootstrapBrokers: options.brokers });
+    this.admin = new Admin({
+      clientId: options.clientId,
+      bootstrapBrokers: options.brokers,
+      ...platformaticSecurityOptions(options.security),
+    });
   }
 
   /** Partition count of `topic`, or undefined when it does not exist. */
@@ -73,6 +80,7 @@ export class OwnershipGroup {
     this.consumer = new Consumer({
       clientId: o.clientId,
       bootstrapBrokers: o.brokers,
+      ...platformaticSecurityOptions(o.security),
       groupId: o.groupId,
       deserializers: stringDeserializers,
       sessionTimeout: o.sessionTimeoutMs,

@@ -6,14 +6,24 @@ import { ApiKeys, loadApiKeys } from './api-keys.js';
 import { asValidationErrors, limitProblems } from './config.limits.js';
 import { FleetsimConfig } from './fleetsim.config.js';
 import { applyMergePatch, isPlain, leafPaths, type Plain, setPath } from './plain.js';
+import { isSecretPath, SECRET_MASK } from './secrets.js';
 
 /** Where an effective setting came from. */
 export type ConfigSource = 'default' | 'file' | 'env' | 'api';
 
-type EnvKind = 'int' | 'number' | 'boolean' | 'string' | 'list' | 'acks';
+type EnvKind = 'int' | 'number' | 'boolean' | 'string' | 'list' | 'acks' | 'secret';
 
-/** Environment variables and the setting each one sets. */
-export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: EnvKind }> = [
+/**
+ * Environment variables and the setting each one sets. With `file`, NAME_FILE may name a file
+ * holding the value instead (as Kubernetes and Docker mount secrets); kind `secret` is taken
+ * as is (not trimmed) and never shown.
+ */
+export const ENV_VARIABLES: ReadonlyArray<{
+  name: string;
+  path: string;
+  kind: EnvKind;
+  file?: boolean;
+}> = [
   { name: 'PORT', path: 'server.port', kind: 'int' },
   { name: 'HOST', path: 'server.host', kind: 'string' },
   { name: 'LOG_LEVEL', path: 'server.logLevel', kind: 'string' },
@@ -24,6 +34,25 @@ export const ENV_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: En
   { name: 'KAFKA_LABEL_TOPIC', path: 'kafka.labelTopic', kind: 'string' },
   { name: 'KAFKA_TOPIC_PARTITIONS', path: 'kafka.topicPartitions', kind: 'int' },
   { name: 'KAFKA_METADATA_REFRESH_MS', path: 'kafka.metadataRefreshMs', kind: 'int' },
+  // Kafka connection security (docs/kafka-security.md)
+  { name: 'KAFKA_TLS_ENABLED', path: 'kafka.tls.enabled', kind: 'boolean' },
+  { name: 'KAFKA_TLS_CA', path: 'kafka.tls.ca', kind: 'string', file: true },
+  { name: 'KAFKA_TLS_CERT', path: 'kafka.tls.cert', kind: 'string', file: true },
+  { name: 'KAFKA_TLS_KEY', path: 'kafka.tls.key', kind: 'secret', file: true },
+  { name: 'KAFKA_TLS_SERVERNAME', path: 'kafka.tls.servername', kind: 'string' },
+  { name: 'KAFKA_TLS_REJECT_UNAUTHORIZED', path: 'kafka.tls.rejectUnauthorized', kind: 'boolean' },
+  { name: 'KAFKA_SASL_MECHANISM', path: 'kafka.sasl.mechanism', kind: 'string' },
+  { name: 'KAFKA_SASL_USERNAME', path: 'kafka.sasl.username', kind: 'string', file: true },
+  { name: 'KAFKA_SASL_PASSWORD', path: 'kafka.sasl.password', kind: 'secret', file: true },
+  { name: 'KAFKA_SASL_OAUTH_TOKEN_URL', path: 'kafka.sasl.tokenUrl', kind: 'string' },
+  { name: 'KAFKA_SASL_OAUTH_CLIENT_ID', path: 'kafka.sasl.clientId', kind: 'string' },
+  {
+    name: 'KAFKA_SASL_OAUTH_CLIENT_SECRET',
+    path: 'kafka.sasl.clientSecret',
+    kind: 'secret',
+    file: true,
+  },
+  { name: 'KAFKA_SASL_OAUTH_SCOPE', path: 'kafka.sasl.scope', kind: 'string' },
   { name: 'KAFKA_EMBEDDED_PORT', path: 'kafka.embedded.port', kind: 'int' },
   { name: 'KAFKA_EMBEDDED_HEAP', path: 'kafka.embedded.heap', kind: 'string' },
   { name: 'KAFKA_BATCH_SIZE', path: 'producer.batchSize', kind: 'int' },
@@ -83,6 +112,8 @@ function parseEnv(name: string, kind: EnvKind, raw: string, problems: string[]):
   switch (kind) {
     case 'string':
       return text;
+    case 'secret':
+      return raw;
     case 'list':
       return text === '' ? [] : text.split(',').map((s) => s.trim());
     case 'int':
@@ -139,7 +170,7 @@ export function validateConfig(
   const problems = flattenErrors(errors).map(({ path, value, rules }) => {
     const shown = rules.some((r) => r.includes('should not exist'))
       ? `${path}: unknown key`
-      : `${path} = ${JSON.stringify(value)}${describeSource(path)}: ${rules.join('; ')}`;
+      : `${path} = ${isSecretPath(path) && value != null ? JSON.stringify(SECRET_MASK) : JSON.stringify(value)}${describeSource(path)}: ${rules.join('; ')}`;
     return shown;
   });
   return { config, problems, errors };
@@ -171,14 +202,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   }
 
   const envNames = new Map<string, string>();
-  for (const { name, path, kind } of ENV_VARIABLES) {
-    const raw = env[name];
+  for (const { name, path, kind, file: fromFile } of ENV_VARIABLES) {
+    let raw = env[name];
+    let shownName = name;
+    const fileName = fromFile ? env[`${name}_FILE`]?.trim() || undefined : undefined;
+    if (fileName !== undefined) {
+      if (raw !== undefined && raw.trim() !== '') {
+        problems.push(`${name} and ${name}_FILE are both set: set only one of them`);
+        continue;
+      }
+      try {
+        // One trailing line break is the file's, not the value's (echo "pw" > file).
+        raw = readFileSync(fileName, 'utf8').replace(/\r?\n$/, '');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        problems.push(`${name}_FILE=${fileName}: cannot read the file (${code})`);
+        continue;
+      }
+      if (raw.trim() === '') {
+        problems.push(`${name}_FILE=${fileName}: the file is empty`);
+        continue;
+      }
+      shownName = `${name}_FILE`;
+    }
     if (raw === undefined || (raw.trim() === '' && kind !== 'list')) continue;
-    const value = parseEnv(name, kind, raw, problems);
+    const value = parseEnv(shownName, kind, raw, problems);
     if (value === undefined) continue;
     setPath(merged, path, value);
     sources.set(path, 'env');
-    envNames.set(path, name);
+    envNames.set(path, shownName);
   }
   const apiKeys = loadApiKeys(env, problems);
   if (problems.length) throw new ConfigError(problems);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  changedClientSettings,
   applyMergePatch,
   changedPaths,
   IMMUTABLE_SETTINGS,
@@ -122,4 +123,15 @@ test('secrets are masked at any depth, and sending the mask back changes nothing
     ...config,
     kafka: { ...config.kafka, topic: SECRET_MASK, sasl: { ...config.kafka.sasl, username: 'v' } },
   });
+});
+
+test('a change under kafka.tls or kafka.sasl is a client setting; other kafka keys are not', () => {
+  assert.deepEqual(changedClientSettings(['kafka.sasl.password', 'producer.lingerMs']), [
+    'kafka.sasl',
+  ]);
+  assert.deepEqual(changedClientSettings(['kafka.tls.ca', 'kafka.topic']), [
+    'kafka.topic',
+    'kafka.tls',
+  ]);
+  assert.deepEqual(changedClientSettings(['kafka.topicPartitions', 'kafka.tlsx']), []);
 });

@@ -1,4 +1,5 @@
 import { getPath, isPlain, leafPaths, type Plain } from './plain.js';
+import { isSecretPath, maskSecrets, SECRET_KEY, SECRET_MASK } from './secrets.js';
 
 /**
  * The rules of runtime configuration changes, as plain functions: JSON merge patch (RFC 7396),
@@ -31,11 +32,21 @@ export const KAFKA_CLIENT_SETTINGS = [
   'kafka.client',
   'kafka.topic',
   'kafka.clientId',
+  // Kafka connection security, as whole sections: a wrong password or CA can be fixed with PATCH.
+  'kafka.tls',
+  'kafka.sasl',
   'producer.requiredAcks',
   'producer.compression',
   'producer.idempotent',
   'producer.maxInFlightRequests',
 ] as const;
+
+/** The client settings among changed leaf paths (a section covers the keys under it). */
+export function changedClientSettings(changedPaths: readonly string[]): string[] {
+  return KAFKA_CLIENT_SETTINGS.filter((s) =>
+    changedPaths.some((p) => p === s || p.startsWith(`${s}.`)),
+  );
+}
 
 /** The client settings as the docs name them: "topic, clientId, …". */
 export const KAFKA_CLIENT_SETTING_NAMES = KAFKA_CLIENT_SETTINGS.map((p) =>
@@ -134,27 +145,7 @@ export function immutableSetting(path: string): ImmutableSetting | undefined {
   return IMMUTABLE_SETTINGS.find((s) => path === s.path || path.startsWith(`${s.path}.`));
 }
 
-/** Keys whose values are never shown: anything named like a password, secret, token or SASL. */
-export const SECRET_KEY = /password|secret|token|sasl/i;
-
-/** What a secret value is shown as. Sending it back in a patch leaves the secret as it is. */
-export const SECRET_MASK = '********';
-
-export function isSecretPath(path: string): boolean {
-  return path.split('.').some((part) => SECRET_KEY.test(part));
-}
-
-/** A copy of `value` with every value under a secret key replaced by the mask (unset stays unset). */
-export function maskSecrets<T>(value: T, secret = false): T {
-  if (Array.isArray(value)) return value.map((v) => maskSecrets(v, secret)) as T;
-  if (isPlain(value)) {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, maskSecrets(v, secret || SECRET_KEY.test(k))]),
-    ) as T;
-  }
-  if (secret && value !== undefined && value !== null && value !== '') return SECRET_MASK as T;
-  return value;
-}
+export { isSecretPath, maskSecrets, SECRET_KEY, SECRET_MASK } from './secrets.js';
 
 /** A copy of a patch without the secret members that only repeat the mask. */
 export function withoutMaskedSecrets(patch: unknown, secret = false): unknown {

@@ -6,11 +6,13 @@ import {
   IsIn,
   IsInt,
   IsNumber,
+  IsOptional,
   IsString,
   Matches,
   Max,
   Min,
   MinLength,
+  ValidateBy,
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
@@ -133,6 +135,151 @@ export class EmbeddedKafkaConfig {
   heap = '768m';
 }
 
+// ---- Kafka connection security (issue 11; docs/kafka-security.md) ----
+
+/** SASL mechanisms fleetsim can authenticate with; `none` turns SASL off. */
+export const SASL_MECHANISMS = [
+  'none',
+  'plain',
+  'scram-sha-256',
+  'scram-sha-512',
+  'oauthbearer',
+] as const;
+export type SaslMechanismName = (typeof SASL_MECHANISMS)[number];
+
+const PEM = /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/;
+const pemMessage = (what: string, env: string) =>
+  `${what} must be PEM text (-----BEGIN …-----); set ${env} to the PEM or ${env}_FILE to a PEM file`;
+
+/** TLS to the brokers. With `enabled` and nothing else, the system's trusted CAs are used. */
+export class KafkaTlsConfig {
+  /** Connect with TLS (SSL or SASL_SSL listeners). */
+  @IsBoolean()
+  @ValidateBy({
+    name: 'enabledWithMaterial',
+    validator: {
+      validate: (enabled: unknown, args) => {
+        const o = args?.object as KafkaTlsConfig;
+        return enabled === true || (o.ca ?? o.cert ?? o.key) === undefined;
+      },
+      defaultMessage: () =>
+        'kafka.tls.enabled must be true when kafka.tls.ca, cert or key is set: set KAFKA_TLS_ENABLED=true',
+    },
+  })
+  enabled = false;
+
+  /** CA bundle (PEM) to trust instead of the system's CAs. */
+  @IsOptional()
+  @Matches(PEM, { message: pemMessage('kafka.tls.ca', 'KAFKA_TLS_CA') })
+  ca?: string;
+
+  /** Client certificate (PEM) for mutual TLS; needs `key`. */
+  @ValidateIf((o: KafkaTlsConfig) => o.cert !== undefined || o.key !== undefined)
+  @Matches(PEM, {
+    message: `${pemMessage('kafka.tls.cert', 'KAFKA_TLS_CERT')} (kafka.tls.key and kafka.tls.cert go together)`,
+  })
+  cert?: string;
+
+  /** Client private key (PEM, unencrypted) for mutual TLS; needs `cert`. Secret. */
+  @ValidateIf((o: KafkaTlsConfig) => o.cert !== undefined || o.key !== undefined)
+  @Matches(PEM, {
+    message: `${pemMessage('kafka.tls.key', 'KAFKA_TLS_KEY')} (kafka.tls.key and kafka.tls.cert go together)`,
+  })
+  key?: string;
+
+  /** Server name (SNI) to check the broker certificate against; default: the broker's host. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  servername?: string;
+
+  /** Verify the broker certificate. Turn off only against a test cluster. */
+  @IsBoolean()
+  rejectUnauthorized = true;
+}
+
+const needs = (mechanisms: readonly SaslMechanismName[]) => (o: KafkaSaslConfig) =>
+  mechanisms.includes(o.mechanism);
+const USER_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+const required = (path: string, env: string, when: string) =>
+  `${path} is required when kafka.sasl.mechanism is ${when}: set ${env} (or kafka.sasl.${path.split('.').pop()} in the file)`;
+
+/** SASL authentication. The whole section is masked in GET /api/v1/config. */
+export class KafkaSaslConfig {
+  @IsIn(SASL_MECHANISMS)
+  mechanism: SaslMechanismName = 'none';
+
+  /** User of plain and scram-sha-*. */
+  @ValidateIf(needs(USER_MECHANISMS))
+  @IsString({ message: required('kafka.sasl.username', 'KAFKA_SASL_USERNAME', 'plain or scram-*') })
+  @MinLength(1, {
+    message: required('kafka.sasl.username', 'KAFKA_SASL_USERNAME', 'plain or scram-*'),
+  })
+  username?: string;
+
+  /** Password of plain and scram-sha-*. Secret. */
+  @ValidateIf(needs(USER_MECHANISMS))
+  @IsString({
+    message: required(
+      'kafka.sasl.password',
+      'KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE',
+      'plain or scram-*',
+    ),
+  })
+  @MinLength(1, {
+    message: required(
+      'kafka.sasl.password',
+      'KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE',
+      'plain or scram-*',
+    ),
+  })
+  password?: string;
+
+  /** OAUTHBEARER: the OAuth 2 token endpoint (client-credentials grant). */
+  @ValidateIf(needs(['oauthbearer']))
+  @Matches(/^https?:\/\/\S+$/, {
+    message:
+      required('kafka.sasl.tokenUrl', 'KAFKA_SASL_OAUTH_TOKEN_URL', 'oauthbearer') +
+      ' (an http:// or https:// URL)',
+  })
+  tokenUrl?: string;
+
+  /** OAUTHBEARER: the OAuth client id. */
+  @ValidateIf(needs(['oauthbearer']))
+  @IsString({
+    message: required('kafka.sasl.clientId', 'KAFKA_SASL_OAUTH_CLIENT_ID', 'oauthbearer'),
+  })
+  @MinLength(1, {
+    message: required('kafka.sasl.clientId', 'KAFKA_SASL_OAUTH_CLIENT_ID', 'oauthbearer'),
+  })
+  clientId?: string;
+
+  /** OAUTHBEARER: the OAuth client secret. Secret. */
+  @ValidateIf(needs(['oauthbearer']))
+  @IsString({
+    message: required(
+      'kafka.sasl.clientSecret',
+      'KAFKA_SASL_OAUTH_CLIENT_SECRET or KAFKA_SASL_OAUTH_CLIENT_SECRET_FILE',
+      'oauthbearer',
+    ),
+  })
+  @MinLength(1, {
+    message: required(
+      'kafka.sasl.clientSecret',
+      'KAFKA_SASL_OAUTH_CLIENT_SECRET or KAFKA_SASL_OAUTH_CLIENT_SECRET_FILE',
+      'oauthbearer',
+    ),
+  })
+  clientSecret?: string;
+
+  /** OAUTHBEARER: scope(s) to ask for, space-separated (optional). */
+  @IsOptional()
+  @IsString()
+  scope?: string;
+}
+
+// ---- end of Kafka connection security ----
+
 export class KafkaConfig {
   /** Bootstrap servers; empty means "start the embedded broker". */
   @IsArray()
@@ -193,6 +340,16 @@ export class KafkaConfig {
   @ValidateNested()
   @Type(() => EmbeddedKafkaConfig)
   embedded = new EmbeddedKafkaConfig();
+
+  /** TLS to the brokers (docs/kafka-security.md). */
+  @ValidateNested()
+  @Type(() => KafkaTlsConfig)
+  tls = new KafkaTlsConfig();
+
+  /** SASL authentication (docs/kafka-security.md). */
+  @ValidateNested()
+  @Type(() => KafkaSaslConfig)
+  sasl = new KafkaSaslConfig();
 }
 
 export class ProducerConfig {

@@ -1,4 +1,5 @@
-import { Socket } from 'node:net';
+import { isIP, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import kafkajs, {
   type Admin,
   type ISocketFactory,
@@ -7,6 +8,7 @@ import kafkajs, {
   type logCreator,
 } from 'kafkajs';
 import type { CompressionName } from '../config/fleetsim.config.js';
+import { kafkajsSecurityOptions } from '../kafka/kafka-security.js';
 import '../kafka/kafkajs.patch.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
 import { partitionFor } from '../model/fnv1a.js';
@@ -137,8 +139,20 @@ export function kafkajsSendError(err: unknown): SendError {
   return sendError((err as Error)?.message ?? String(err), isRetriable(err), type, err);
 }
 
-/** kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. */
-const noDelaySocketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+/**
+ * kafkajs never sets TCP_NODELAY; small produce requests then wait on Nagle's algorithm. With
+ * `ssl` (kafka.tls) the socket is a TLS one, as kafkajs's own factory makes it.
+ */
+const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  if (ssl) {
+    const socket = tlsConnect(
+      { host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl },
+      onConnect,
+    );
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    return socket;
+  }
   const socket = new Socket();
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 60_000);
@@ -188,6 +202,7 @@ export class KafkaSender implements BatchSender {
       requestTimeout: 30_000,
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 2000 },
       logCreator: options.logCreator,
+      ...kafkajsSecurityOptions(options.security),
     });
   }
 

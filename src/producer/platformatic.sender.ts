@@ -21,6 +21,7 @@ import {
 import type { CompressionName } from '../config/fleetsim.config.js';
 import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord, RecordHeaders } from './outgoing.record.js';
+import { platformaticSecurityOptions } from '../kafka/kafka-security.js';
 import {
   ALL_SENT,
   type BatchSender,
@@ -196,6 +197,7 @@ export class PlatformaticSender implements BatchSender {
       retries: 0,
       maxInflights: options.idempotent ? 1 : options.maxInFlightRequests,
       autocreateTopics: false,
+      ...platformaticSecurityOptions(options.security),
     });
   }
 
@@ -234,6 +236,7 @@ export class PlatformaticSender implements BatchSender {
       connectTimeout: 3000,
       retries: 1,
       retryDelay: 200,
+      ...platformaticSecurityOptions(this.options.security),
     });
     try {
       const topics = await admin.listTopics();

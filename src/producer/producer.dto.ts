@@ -19,6 +19,11 @@ export class ProducerStatusDto {
   backpressure!: string;
   /** False once the buffer is past 80 % of bufferMemory. */
   accepting!: boolean;
+  /**
+   * Why the producer is not connected, while it is not: the last connection error, naming a
+   * security cause (SASL authentication failed for user X, TLS certificate verify failed).
+   */
+  connectError?: string;
   /** generated = acknowledged + failed + dropped + queued + inFlight. */
   generated!: number;
   acknowledged!: number;

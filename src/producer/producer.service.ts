@@ -4,10 +4,15 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { KAFKA_CLIENT_SETTINGS } from '../config/config.patch.js';
+import { changedClientSettings } from '../config/config.patch.js';
 import { getPath } from '../config/plain.js';
 import { type ConfigChange, ConfigService, type PreparedChange } from '../config/config.service.js';
 import type { FleetsimConfig } from '../config/fleetsim.config.js';
+import {
+  describeConnectionError,
+  describeSecurity,
+  KafkaSecurityFactory,
+} from '../kafka/kafka-security.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import { DomainError } from '../model/domain.error.js';
 import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
@@ -56,6 +61,8 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   /** A client swap under way (config change), awaited at shutdown. */
   private swapping?: Promise<void>;
   private stopped = false;
+  private readonly security = new KafkaSecurityFactory();
+  /** Why the client in use is not connected (security failures named), if it is not. */
   lastConnectError?: string;
   /** Per-batch hooks of others (metrics), called after the producer's own. */
   private readonly observers: ProducerObserver[] = [];
@@ -157,6 +164,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       idempotent: c.producer.idempotent,
       maxInFlightRequests: c.producer.maxInFlightRequests,
       metadataRefreshMs: c.kafka.metadataRefreshMs,
+      security: this.security.build(c.kafka),
     };
     return createSender(c.kafka.client, options, {
       logCreator: kafkajsLogCreator(new Logger('kafkajs')),
@@ -204,7 +212,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     next,
     changedPaths,
   }: ConfigChange): Promise<PreparedChange | undefined> {
-    const changed = KAFKA_CLIENT_SETTINGS.filter((path) => changedPaths.includes(path));
+    const changed = changedClientSettings(changedPaths);
     if (changed.length === 0) return undefined;
     let sender: BatchSender;
     try {
@@ -222,7 +230,9 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       await sender.disconnect();
       throw new DomainError('UNAVAILABLE', 'fleetsim is shutting down; nothing was changed');
     }
-    if (!this.target.connect || !this.current.connected) {
+    // While the client in use cannot connect (e.g. a wrong password), a client with new
+    // settings may replace it: the connection loop gives way once it is swapped in.
+    if (!this.target.connect) {
       await sender.disconnect();
       throw new DomainError(
         'UNAVAILABLE',
@@ -236,7 +246,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       await sender.disconnect();
       throw new DomainError(
         'UNAVAILABLE',
-        `could not connect a Kafka client with the new settings (${(err as Error).message}); nothing was changed`,
+        `could not connect a Kafka client with the new settings (${describeConnectionError(err, next.kafka)}); nothing was changed`,
       );
     }
     return {
@@ -263,6 +273,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     const old = this.current;
     await this.producer.setSender(next);
     this.current = next;
+    this.lastConnectError = undefined;
     this.logger.log(
       `new Kafka client in use for ${changed.map((p) => `${p}=${JSON.stringify(getPath(this.config.config, p))}`).join(', ')}; ` +
         `the previous one (${changed.map((p) => `${p}=${JSON.stringify(getPath(previous, p))}`).join(', ')}) has been drained`,
@@ -280,19 +291,36 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     await this.connecting;
   }
 
+  /**
+   * Connects the client in use, retrying every 2 s. A configuration change may swap in a
+   * client that connected with new settings meanwhile (prepareClient): the loop then stops.
+   */
   private async connectUntilUp(): Promise<void> {
-    while (!this.stopped) {
+    const c = this.config.config;
+    this.logger.log(`Kafka connection security: ${describeSecurity(this.security.build(c.kafka))}`);
+    if (c.kafka.sasl.mechanism === 'plain' && !c.kafka.tls.enabled) {
+      this.logger.warn(
+        'SASL PLAIN without TLS sends the password in clear text: set KAFKA_TLS_ENABLED=true',
+      );
+    }
+    while (!this.stopped && !this.current.connected) {
+      const sender = this.current;
       try {
-        await this.current.connect();
+        await sender.connect();
+        if (this.current !== sender) {
+          await sender.disconnect();
+          continue;
+        }
         this.lastConnectError = undefined;
         this.logger.log(
-          `connected to ${this.target.brokers.join(',')}; topic ${this.current.topic} has ${this.current.partitionCount} partitions`,
+          `connected to ${this.target.brokers.join(',')}; topic ${sender.topic} has ${sender.partitionCount} partitions`,
         );
         return;
       } catch (err) {
-        this.lastConnectError = (err as Error).message;
-        this.logger.warn(`cannot reach Kafka yet (${this.lastConnectError}); retrying`);
-        await this.current.disconnect();
+        await sender.disconnect();
+        if (this.current !== sender) continue;
+        this.lastConnectError = describeConnectionError(err, this.config.config.kafka);
+        this.logger.warn(`cannot connect to Kafka (${this.lastConnectError}); retrying`);
         await new Promise((r) => setTimeout(r, 2000));
       }
     }
@@ -322,6 +350,9 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       bufferMemory: c.producer.bufferMemory,
       backpressure: c.producer.backpressure,
       accepting: this.producer.accepting,
+      ...(this.lastConnectError && !this.current.connected
+        ? { connectError: this.lastConnectError }
+        : {}),
       ...this.producer.stats.snapshot(),
     };
   }

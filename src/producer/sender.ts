@@ -1,4 +1,5 @@
 import type { CompressionName } from '../config/fleetsim.config.js';
+import type { KafkaSecurity } from '../kafka/kafka-security.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 
 /**
@@ -105,6 +106,8 @@ export interface SenderOptions {
   maxInFlightRequests: number;
   /** How often the topic's partition count is re-read, in ms. */
   metadataRefreshMs?: number;
+  /** TLS and SASL (kafka.tls, kafka.sasl); none: plaintext without authentication. */
+  security?: KafkaSecurity;
 }
 
 /**

@@ -52,6 +52,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 /etc/fleetsim-secret
 {{- end }}
 
+{{/*
+The Kafka entries the mounted Secret holds, comma-separated: from secret.kafka
+for the chart's Secret, from secret.existingSecretKafkaEntries for yours.
+*/}}
+{{- define "fleetsim.kafkaSecretEntries" -}}
+{{- if .Values.secret.existingSecret }}
+{{- join "," .Values.secret.existingSecretKafkaEntries }}
+{{- else }}
+{{- $k := .Values.secret.kafka }}
+{{- $e := list }}
+{{- if $k.saslPassword }}{{ $e = append $e "kafka-sasl-password" }}{{ end }}
+{{- if $k.caCert }}{{ $e = append $e "kafka-ca.pem" }}{{ end }}
+{{- if $k.clientCert }}{{ $e = append $e "kafka-client-cert.pem" }}{{ end }}
+{{- if $k.clientKey }}{{ $e = append $e "kafka-client-key.pem" }}{{ end }}
+{{- join "," $e }}
+{{- end }}
+{{- end }}
+
 {{- define "fleetsim.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "fleetsim.fullname" .) .Values.serviceAccount.name }}
