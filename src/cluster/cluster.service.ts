@@ -373,6 +373,18 @@ export class ClusterService
       }
     }
     this.owned.add(p);
+    // Checkpoint at once: until this member's first checkpoint the partition's record is the
+    // previous owner's, and if this member crashed before writing one the next owner would
+    // take that old record for where this member stopped (a clean handover, or its own).
+    void this.store!.write('handover', String(p), {
+      member: this.member,
+      groupMember: this.group?.memberId ?? '',
+      clean: false,
+      at: Date.now(),
+      fleets: this.positions(),
+    } satisfies HandoverRecord).catch((err: Error) =>
+      this.logger.warn(`checkpoint of partition ${p} failed: ${err.message}`),
+    );
     this.handoverCounter.inc({ member: this.member, kind });
     if (caughtUp) {
       this.takeoverReadings.inc(
