@@ -86,6 +86,10 @@ export class ClusterService
   private sharedConfigOffset = -1;
   private stopping = false;
   private resizing = false;
+  /** Partition count the group was last asked to share out (rejoined for). */
+  private rejoinedFor = 0;
+  /** Consecutive checkpoints at which the leader found partitions assigned to nobody. */
+  private uncovered = 0;
   private readonly ownedGauge;
   private readonly handoverCounter;
   private readonly takeoverReadings;
@@ -241,12 +245,14 @@ export class ClusterService
       rebalanceTimeoutMs: c.sessionTimeoutMs + c.handoverTimeoutMs,
       changed: reconcile,
       log: (m) => this.logger.error(m),
+      info: (m) => this.logger.log(m),
     });
     const readings = this.config.config.kafka.topic;
     this.partitions =
       (await this.group.partitionsOf(readings)) ?? this.config.config.kafka.topicPartitions;
     await this.group.ensureTopic(this.partitions);
     await this.group.join();
+    this.rejoinedFor = this.partitions;
     this.timers.push(
       setInterval(reconcile, 100),
       setInterval(() => this.checkpoint(), c.checkpointMs),
@@ -373,6 +379,18 @@ export class ClusterService
       }
     }
     this.owned.add(p);
+    // Checkpoint at once: until this member's first checkpoint the partition's record is the
+    // previous owner's, and if this member crashed before writing one the next owner would
+    // take that old record for where this member stopped (a clean handover, or its own).
+    void this.store!.write('handover', String(p), {
+      member: this.member,
+      groupMember: this.group?.memberId ?? '',
+      clean: false,
+      at: Date.now(),
+      fleets: this.positions(),
+    } satisfies HandoverRecord).catch((err: Error) =>
+      this.logger.warn(`checkpoint of partition ${p} failed: ${err.message}`),
+    );
     this.handoverCounter.inc({ member: this.member, kind });
     if (caughtUp) {
       this.takeoverReadings.inc(
@@ -398,16 +416,21 @@ export class ClusterService
    */
   private async followPartitions(): Promise<void> {
     const count = this.producer.topicInfo().partitions;
-    if (this.resizing || !this.group || count <= this.partitions) return;
+    const grew = count > this.partitions;
+    // A rejoin that failed is tried again at the next check.
+    if (this.resizing || !this.group || (!grew && this.rejoinedFor >= this.partitions)) return;
     this.resizing = true;
     try {
-      const before = this.partitions;
-      await this.group.ensureTopic(count);
-      this.partitions = count;
-      this.logger.warn(
-        `the readings topic grew from ${before} to ${count} partitions: ownership follows`,
-      );
-      await this.group.rejoin();
+      if (grew) {
+        const before = this.partitions;
+        await this.group.ensureTopic(count);
+        this.partitions = count;
+        this.logger.warn(
+          `the readings topic grew from ${before} to ${count} partitions: ownership follows`,
+        );
+      }
+      await this.group.rejoin(this.partitions);
+      this.rejoinedFor = this.partitions;
       this.reconcile();
     } catch (err) {
       this.logger.warn(`following the partition count failed: ${(err as Error).message}`);
@@ -416,10 +439,32 @@ export class ClusterService
     }
   }
 
+  /**
+   * Safety net of the leader: when the stable group leaves partitions to nobody at two
+   * checkpoints in a row (its assignment was computed from stale metadata), rejoin.
+   */
+  private async checkCoverage(): Promise<void> {
+    if (this.resizing || !this.group || this.rejoinedFor < this.partitions) return;
+    if (await this.group.covers(this.partitions)) {
+      this.uncovered = 0;
+      return;
+    }
+    if (++this.uncovered < 2) return;
+    this.uncovered = 0;
+    this.logger.warn(
+      `the group leaves some of the ${this.partitions} partitions to nobody: asking for a new assignment`,
+    );
+    this.rejoinedFor = 0;
+    await this.followPartitions();
+  }
+
   /** Records where each owned partition has got to (the restart point after a crash). */
   private checkpoint(): void {
     if (!this.store || this.stopping) return;
     void this.followPartitions();
+    void this.checkCoverage().catch((err: Error) =>
+      this.logger.warn(`checking the group's assignment failed: ${err.message}`),
+    );
     const fleets = this.positions();
     const at = Date.now();
     const writes: Promise<void>[] = [];

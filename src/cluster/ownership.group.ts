@@ -22,6 +22,8 @@ export interface OwnershipGroupOptions {
   log: (message: string) => void;
   /** TLS and SASL (kafka.tls, kafka.sasl), as the producer connects. */
   security?: KafkaSecurity;
+  /** Progress of the group (joins and their assignments), for the log. */
+  info: (message: string) => void;
 }
 
 /**
@@ -35,6 +37,8 @@ export class OwnershipGroup {
   private readonly admin: Admin;
   private consumer?: Consumer<string, string, string, string>;
   private stream?: MessagesStream<string, string, string, string>;
+  /** Whether this member computed the group's last assignment. */
+  private leader = false;
 
   constructor(private readonly options: OwnershipGroupOptions) {
     this.admin = new Admin({
@@ -89,7 +93,21 @@ export class OwnershipGroup {
       protocols: [{ name: 'cooperative-sticky', version: 3 }],
       autocommit: false,
     });
-    this.consumer.on('consumer:group:join', o.changed);
+    this.consumer.on(
+      'consumer:group:join',
+      (e: {
+        generationId: number;
+        isLeader: boolean;
+        assignments?: { partitions: number[] }[];
+      }) => {
+        this.leader = e.isLeader;
+        const mine = (e.assignments ?? []).flatMap((a) => a.partitions).sort((x, y) => x - y);
+        o.info(
+          `group generation ${e.generationId}${e.isLeader ? ' (leader)' : ''}: partitions ${mine.join(',') || 'none'}`,
+        );
+        o.changed();
+      },
+    );
     this.consumer.on('consumer:group:rebalance', o.changed);
     this.stream = await this.consumer.consume({
       topics: [o.topic],
@@ -99,9 +117,45 @@ export class OwnershipGroup {
     this.stream.on('error', (err: Error) => o.log(`ownership group failed: ${err.message}`));
   }
 
-  /** Asks the coordinator for a new assignment (after the ownership topic grew). */
-  async rejoin(): Promise<void> {
-    await this.consumer?.joinGroup({});
+  /**
+   * Asks the coordinator for a new assignment after the ownership topic grew to `partitions`.
+   * The group's leader shares out the partitions its consumer's cached metadata knows (kept up
+   * to `metadataMaxAge`, 5 s): a rebalance led with the old count leaves the new partitions
+   * unassigned, and nothing rebalances again. So the consumer's metadata is refreshed first,
+   * until it shows the new count: every member does this before it rejoins, and the leader's
+   * rejoin always rebalances, so the last rebalance is led with the new count.
+   */
+  async rejoin(partitions: number): Promise<void> {
+    const consumer = this.consumer;
+    if (!consumer) return;
+    for (let attempt = 0; ; attempt++) {
+      const metadata = await consumer.metadata({ topics: [this.options.topic], forceUpdate: true });
+      const seen = metadata.topics.get(this.options.topic)?.partitionsCount ?? 0;
+      if (seen >= partitions) break;
+      if (attempt >= 50) {
+        throw new Error(`the group's metadata shows ${seen} of ${partitions} partitions`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await consumer.joinGroup({});
+  }
+
+  /**
+   * False when this member leads the group, the group is stable and its assignment leaves
+   * some of the `partitions` partitions to nobody (a rebalance was led with stale metadata).
+   */
+  async covers(partitions: number): Promise<boolean> {
+    if (!this.leader || !this.consumer) return true;
+    const group = (await this.admin.describeGroups({ groups: [this.options.groupId] })).get(
+      this.options.groupId,
+    );
+    if (!group || group.state !== 'Stable') return true;
+    const assigned = new Set<number>();
+    for (const m of group.members.values()) {
+      for (const p of m.assignments?.get(this.options.topic)?.partitions ?? []) assigned.add(p);
+    }
+    for (let p = 0; p < partitions; p++) if (!assigned.has(p)) return false;
+    return true;
   }
 
   /** The partitions of the ownership topic assigned to this member now. */

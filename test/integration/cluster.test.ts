@@ -53,19 +53,43 @@ async function ownership(members: ServerProcess[]): Promise<MemberView[]> {
   );
 }
 
+/** The members' cluster log lines (joins, assignments, takeovers), to explain a failure. */
+function clusterLog(members: ServerProcess[]): string {
+  return members
+    .map((s, i) =>
+      [
+        `--- member ${i} (${s.url}):`,
+        ...s.lines
+          .filter((l) => l.context === 'Cluster' || l.level === 'error' || l.level === 'warn')
+          .map((l) => `${String(l.timestamp ?? '')} ${l.level} ${String(l.message)}`),
+      ].join('\n'),
+    )
+    .join('\n');
+}
+
 /** Waits until the members' partitions are disjoint, cover all `n`, and each has some. */
 async function balanced(members: ServerProcess[], n = 6): Promise<MemberView[]> {
-  return waitFor(
-    `${members.length} members to share the ${n} partitions`,
-    async () => {
-      const views = await ownership(members);
-      const all = views.flatMap((v) => v.partitions);
-      const ok =
-        views.every((v) => v.partitions.length > 0) && all.length === n && new Set(all).size === n;
-      return ok ? views : undefined;
-    },
-    60_000,
-  );
+  let last: MemberView[] = [];
+  try {
+    return await waitFor(
+      `${members.length} members to share the ${n} partitions`,
+      async () => {
+        const views = await ownership(members);
+        last = views;
+        const all = views.flatMap((v) => v.partitions);
+        const ok =
+          views.every((v) => v.partitions.length > 0) &&
+          all.length === n &&
+          new Set(all).size === n;
+        return ok ? views : undefined;
+      },
+      60_000,
+    );
+  } catch (err) {
+    (err as Error).message +=
+      `\nlast views: ${JSON.stringify(last)}\nmember logs:\n${clusterLog(members)}`;
+    throw err;
+  }
 }
 
 /** Asserts every device's seq is gap-free and duplicate-free; returns readings per device. */
