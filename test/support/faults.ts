@@ -301,7 +301,13 @@ export async function auditTopic(brokers: string[], topic: string): Promise<Topi
   });
   const admin = kafka.admin();
   await admin.connect();
-  const offsets = await admin.fetchTopicOffsets(topic);
+  // Right after a restart, metadata may name a leader that still answers "election in
+  // progress" (it is recovering its log): ask again until it answers.
+  const offsets = await waitFor(
+    `the end offsets of ${topic}`,
+    () => admin.fetchTopicOffsets(topic).catch(() => undefined),
+    120_000,
+  );
   await admin.disconnect();
   const end = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
   const remaining = new Map(offsets.map((o) => [o.partition, Number(o.high) - Number(o.low)]));
