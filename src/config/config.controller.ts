@@ -78,7 +78,7 @@ export class ConfigController {
     503: 'A new Kafka client was needed and could not connect; nothing was changed',
   })
   @ApiHeader({
-    name: 'If-Match',
+    name: 'if-match',
     required: false,
     description:
       'The ETag of GET /api/v1/config: the patch only applies to that version (412 otherwise); required (428) when server.requireIfMatch is on',

@@ -137,7 +137,7 @@ export class FleetController {
     428: 'server.requireIfMatch is on and If-Match is missing',
   })
   @ApiHeader({
-    name: 'If-Match',
+    name: 'if-match',
     required: false,
     description:
       'The ETag of GET /api/v1/fleets/{id}: the change only applies to that version (412 otherwise); required (428) when server.requireIfMatch is on',
