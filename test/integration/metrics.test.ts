@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { SERIALIZATION_SAMPLE_EVERY } from '../../src/metrics/fleetsim.metrics.js';
 import { http, startApp, type TestApp, waitFor } from '../support/app.js';
 import { uniqueTopic } from '../support/kafka.js';
 import { requireTool } from '../support/tools.js';
@@ -47,10 +48,14 @@ async function producingApp(name: string): Promise<TestApp> {
     seed: 3,
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
+  // Serialization is timed for one reading in SERIALIZATION_SAMPLE_EVERY: wait for enough.
   await waitFor(
     'messages acknowledged',
     async () =>
-      (await http(app.url, 'GET', '/api/v1/producer')).body.acknowledged > 0 ? true : undefined,
+      (await http(app.url, 'GET', '/api/v1/producer')).body.acknowledged >=
+      2 * SERIALIZATION_SAMPLE_EVERY
+        ? true
+        : undefined,
     60_000,
   );
   return app;
