@@ -58,7 +58,7 @@ export class BackfillController {
     404: 'No fleet with fleetId, or no scenario with scenario.name',
     413: true,
     415: true,
-    422: 'An anomaly target matches no device of the fleet, or as many backfills run as fleetsim runs at once',
+    422: 'An anomaly on a sensor the fleet does not carry or whose target matches no device of it, or as many backfills run as fleetsim runs at once',
   })
   create(
     @Body() dto: CreateBackfillDto,

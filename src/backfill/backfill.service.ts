@@ -193,15 +193,16 @@ export class BackfillService implements BeforeApplicationShutdown {
       const at = `anomalies.${i}`;
       const problem =
         kindSensorProblem(a.kind, a.sensor, `${at}.sensor`) ??
-        magnitudeProblem(a.kind, a.sensor, a.magnitude ?? undefined, `${at}.magnitude`) ??
-        (fleet.sensors.includes(a.sensor)
-          ? undefined
-          : {
-              field: `${at}.sensor`,
-              rule: 'carriedByFleet',
-              message: `fleet ${fleet.id} does not carry sensor ${a.sensor}`,
-            });
+        magnitudeProblem(a.kind, a.sensor, a.magnitude ?? undefined, `${at}.magnitude`);
       if (problem) throw invalidField(problem);
+      // Well-formed, but this fleet lacks the sensor: 422, as POST /api/v1/anomalies answers.
+      if (!fleet.sensors.includes(a.sensor)) {
+        throw planProblem({
+          field: `${at}.sensor`,
+          rule: 'carriedByFleet',
+          message: `fleet ${fleet.id} does not carry sensor ${a.sensor}`,
+        });
+      }
       const startsAt = Date.parse(a.startsAt);
       if (!(startsAt >= from && startsAt < to)) {
         throw invalidField({

@@ -67,6 +67,12 @@ export class ProblemDetailsDto {
     example: 100000,
   })
   limit?: number;
+
+  @ApiPropertyOptional({
+    description: 'With a 412: the current ETag of the resource, to read it again and retry',
+    example: '"e-m19CwMUrQSd_ZfZFk0w8"',
+  })
+  etag?: string;
 }
 
 /** Error statuses an operation may document. */

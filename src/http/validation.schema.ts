@@ -83,6 +83,9 @@ function ruleSchema(rules: ValidationMetadata[], nested?: JsonSchema): JsonSchem
     else if (name === 'matches') {
       Object.assign(schema, { type: 'string', pattern: (c[0] as RegExp).source });
     } else if (name === 'isIn') schema.enum = [...(c[0] as unknown[])];
+    else if (name === 'arrayMinSize') schema.minItems = c[0];
+    else if (name === 'arrayMaxSize') schema.maxItems = c[0];
+    else if (name === 'arrayUnique') schema.uniqueItems = true;
   }
   if (nested) Object.assign(schema, nested);
   return schema;
