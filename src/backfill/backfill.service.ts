@@ -205,7 +205,7 @@ export class BackfillService implements BeforeApplicationShutdown {
       }
       const startsAt = Date.parse(a.startsAt);
       if (!(startsAt >= from && startsAt < to)) {
-        throw invalidField({
+        throw planProblem({
           field: `${at}.startsAt`,
           rule: 'inRange',
           message: `${at}.startsAt must be within [from, to)`,
@@ -248,7 +248,7 @@ export class BackfillService implements BeforeApplicationShutdown {
     const definition = this.scenarios.definition(dto.scenario.name);
     const start = dto.scenario.startAt !== undefined ? Date.parse(dto.scenario.startAt) : from;
     if (!(start >= from && start < to)) {
-      throw invalidField({
+      throw planProblem({
         field: 'scenario.startAt',
         rule: 'inRange',
         message: 'scenario.startAt must be within [from, to)',

@@ -4,6 +4,9 @@ import { DEFAULT_INTERVAL_MS } from './fleet-spec.dto.js';
 import type { FleetsimConfig } from './fleetsim.config.js';
 
 /** Time producer.shutdownFlushMs must leave of the grace period for the rest of the shutdown. */
+/** The rules of the global limits on fleets (a refusal by them is a limit refusal, 422). */
+export const LIMIT_RULES: ReadonlySet<string> = new Set(['maxDevices', 'maxTargetRate']);
+
 export const SHUTDOWN_MARGIN_MS = 5000;
 
 /**

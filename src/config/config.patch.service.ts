@@ -3,6 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
 import { DomainError } from '../model/domain.error.js';
 import { checkIfMatch } from '../model/etag.js';
+import { LIMIT_RULES } from './config.limits.js';
 import { fieldProblems } from '../model/field.problems.js';
 import { type ConfigSource, validateConfig } from './config.loader.js';
 import {
@@ -114,7 +115,9 @@ export class ConfigPatchService {
       this.sharedTail = shared.catch(() => {});
       return shared;
     }
-    const run = this.tail.then(() => {
+    const run = this.tail.then(async () => {
+      // A patch that is invalid in itself is refused as such, whatever version it names.
+      await this.applyPatch(patch, true);
       this.checkIfMatch(ifMatch);
       return this.applyPatch(patch);
     });
@@ -155,8 +158,8 @@ export class ConfigPatchService {
   ): Promise<ConfigView> {
     await shared.sync();
     await this.tail;
-    this.checkIfMatch(ifMatch);
     await this.applyPatch(patch, true);
+    this.checkIfMatch(ifMatch);
     await shared.write(patch as Plain);
     return this.view();
   }
@@ -174,8 +177,11 @@ export class ConfigPatchService {
     const { config: next, errors } = validateConfig(merged);
     if (errors.length) {
       const problems = fieldProblems(errors);
+      // A patch valid field by field that would take the fleets past a global limit is a
+      // limit refusal (422), as it is for POST /api/v1/fleets.
+      const overLimit = problems.every((p) => LIMIT_RULES.has(p.rule));
       throw new DomainError(
-        'INVALID_INPUT',
+        overLimit ? 'LIMIT_EXCEEDED' : 'INVALID_INPUT',
         `the configuration would be invalid, nothing was changed: ${problems.map((p) => p.message).join('; ')}`,
         problems,
       );

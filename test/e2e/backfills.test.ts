@@ -89,7 +89,7 @@ describe('bad backfill input', () => {
           },
         ],
       },
-      status: 400,
+      status: 422,
       field: 'anomalies.0.startsAt',
       rule: 'inRange',
     },
