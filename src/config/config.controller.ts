@@ -73,6 +73,7 @@ export class ConfigController {
     409: 'The patch changes a setting that cannot change at runtime (see `immutable`)',
     413: true,
     415: 'The body is neither merge-patch+json nor JSON',
+    422: 'The boot fleets would take fleetsim past limits.maxDevices or limits.maxTargetRate',
     412: 'If-Match names a version that is no longer in force',
     428: 'server.requireIfMatch is on and If-Match is missing',
     503: 'A new Kafka client was needed and could not connect; nothing was changed',
