@@ -129,6 +129,9 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     FLEETSIM_ANOMALY_RATE: '0.01',
     FLEETSIM_TREND_ENABLED: 'true',
     KAFKA_CLIENT: spec.engine,
+    // The flat-out runs schedule far more than the default global cap (limits.maxTargetRate)
+    // on purpose: backpressure, not the schedule, sets their rate.
+    FLEETSIM_MAX_TARGET_RATE: '10000000',
     ...spec.env,
   });
   const app = await createApp(loaded, spec.brokers, false, { json: true });
