@@ -39,6 +39,9 @@ ENV NODE_ENV=production \
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+# The schemas kafka.schemaRegistry registers (docs/schema-registry.md).
+COPY docs/reading.schema.json ./docs/
+COPY proto/reading.proto ./proto/
 
 # The node image's unprivileged user, by number so that Kubernetes' runAsNonRoot can
 # verify it.

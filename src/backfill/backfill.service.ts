@@ -22,6 +22,7 @@ import {
 } from './backfill.dto.js';
 import { BackfillRun, type Pace, type PlannedAnomaly, type PlannedStage } from './backfill.run.js';
 import { EventTimeReadings } from './event-time.readings.js';
+import { SchemaRegistryService } from '../simulation/schema-registry.service.js';
 
 /** Backfills running at once. */
 export const MAX_RUNNING_BACKFILLS = 4;
@@ -50,6 +51,7 @@ export class BackfillService implements BeforeApplicationShutdown {
     private readonly producer: ProducerService,
     private readonly labels: AnomalyLabels,
     private readonly scenarios: ScenarioService,
+    private readonly schemas: SchemaRegistryService,
   ) {}
 
   create(dto: CreateBackfillDto): BackfillDto {
@@ -114,6 +116,7 @@ export class BackfillService implements BeforeApplicationShutdown {
           backpressure: 'block',
           headers: c.producer.headers,
           topic: c.kafka.topic,
+          framing: this.schemas.framing(c),
           params: { dataVariation, trendEnabled, trendStrength, anomalyRate },
         },
         anomalies: [...anomalies, ...stageAnomalies].sort((a, b) => a.startsAt - b.startsAt),

@@ -34,6 +34,12 @@ export const ENV_VARIABLES: ReadonlyArray<{
   { name: 'KAFKA_LABEL_TOPIC', path: 'kafka.labelTopic', kind: 'string' },
   { name: 'KAFKA_TOPIC_PARTITIONS', path: 'kafka.topicPartitions', kind: 'int' },
   { name: 'KAFKA_METADATA_REFRESH_MS', path: 'kafka.metadataRefreshMs', kind: 'int' },
+  { name: 'SCHEMA_REGISTRY_URL', path: 'kafka.schemaRegistry.url', kind: 'string' },
+  {
+    name: 'SCHEMA_REGISTRY_START_WAIT_MS',
+    path: 'kafka.schemaRegistry.startWaitMs',
+    kind: 'int',
+  },
   // Kafka connection security (docs/kafka-security.md)
   { name: 'KAFKA_TLS_ENABLED', path: 'kafka.tls.enabled', kind: 'boolean' },
   { name: 'KAFKA_TLS_CA', path: 'kafka.tls.ca', kind: 'string', file: true },

@@ -106,6 +106,11 @@ export const IMMUTABLE_SETTINGS: readonly ImmutableSetting[] = [
     reason: 'it only applies when fleetsim creates a topic; change it in the file and restart',
   },
   {
+    path: 'kafka.schemaRegistry',
+    reason:
+      'the schema is registered and the wire format chosen at boot (docs/schema-registry.md); set SCHEMA_REGISTRY_URL and restart',
+  },
+  {
     path: 'kafka.embedded',
     reason: 'the embedded broker is started with it at boot; change it and restart',
   },

@@ -280,6 +280,35 @@ export class KafkaSaslConfig {
 
 // ---- end of Kafka connection security ----
 
+// ---- Schema Registry (docs/schema-registry.md) ----
+
+/**
+ * A Confluent-compatible Schema Registry: with a URL, fleetsim registers the schema of its
+ * value format under the subject `<kafka.topic>-value` at start and writes every value in
+ * Confluent's wire format (magic byte 0, the 4-byte schema id, for Protobuf the message
+ * indexes, then the value). Empty: off, plain values.
+ */
+export class SchemaRegistryConfig {
+  /**
+   * Base URL of the Confluent API, e.g. http://registry:8080/apis/ccompat/v7 (Apicurio) or
+   * http://schema-registry:8081 (Confluent); empty: off.
+   */
+  @ValidateIf((o: SchemaRegistryConfig) => o.url !== '')
+  @Matches(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, {
+    message:
+      'kafka.schemaRegistry.url must be empty (off) or an http:// or https:// URL without query or fragment',
+  })
+  url = '';
+
+  /** How long fleetsim waits at start for an unreachable registry before giving up, in ms. */
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  startWaitMs = 30_000;
+}
+
+// ---- end of Schema Registry ----
+
 export class KafkaConfig {
   /** Bootstrap servers; empty means "start the embedded broker". */
   @IsArray()
@@ -350,6 +379,10 @@ export class KafkaConfig {
   @ValidateNested()
   @Type(() => KafkaSaslConfig)
   sasl = new KafkaSaslConfig();
+  /** Confluent Schema Registry and wire format (docs/schema-registry.md); off by default. */
+  @ValidateNested()
+  @Type(() => SchemaRegistryConfig)
+  schemaRegistry = new SchemaRegistryConfig();
 }
 
 export class ProducerConfig {

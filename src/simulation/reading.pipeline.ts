@@ -3,6 +3,7 @@ import { SERIALIZATION_SAMPLE_EVERY } from '../metrics/fleetsim.metrics.js';
 import type { Device, Fleet } from '../model/fleet.js';
 import type { OutgoingRecord } from '../producer/outgoing.record.js';
 import { RecordKeys } from '../producer/record.key.js';
+import { FramedSerializer } from './confluent.framing.js';
 import { ProtobufReadingSerializer } from './protobuf.serializer.js';
 import { ReadingHeaders } from './reading.headers.js';
 import { type GenerationParams, generateReading } from './reading.generator.js';
@@ -43,6 +44,8 @@ export interface PipelineSettings {
   headers: boolean;
   /** kafka.topic: a topic, or a template with `{fleetId}` (one topic per fleet). */
   topic: string;
+  /** Confluent wire-format prefix of every value (kafka.schemaRegistry); unset: plain values. */
+  framing?: Buffer;
 }
 
 /** The topic of a fleet's readings under kafka.topic; undefined: the configured topic itself. */
@@ -50,14 +53,10 @@ export function fleetTopic(topic: string, fleetId: string): string | undefined {
   return topic.includes('{fleetId}') ? topic.replaceAll('{fleetId}', fleetId) : undefined;
 }
 
-/** The serializer writing values in `format`. */
-export function serializerFor(format: ValueFormat): ReadingSerializer {
-  switch (format) {
-    case 'json':
-      return new JsonReadingSerializer();
-    case 'protobuf':
-      return new ProtobufReadingSerializer();
-  }
+/** The serializer writing values in `format`, behind `framing` when given. */
+export function serializerFor(format: ValueFormat, framing?: Buffer): ReadingSerializer {
+  const plain = format === 'json' ? new JsonReadingSerializer() : new ProtobufReadingSerializer();
+  return framing ? new FramedSerializer(plain, framing) : plain;
 }
 
 /**
@@ -88,7 +87,7 @@ export class ReadingPipeline {
     settings: PipelineSettings,
   ) {
     this.settings = settings;
-    this.serializer = serializerFor(settings.valueFormat);
+    this.serializer = serializerFor(settings.valueFormat, settings.framing);
     this.headers = settings.headers ? new ReadingHeaders(settings.valueFormat) : undefined;
     this.templated = fleetTopic(settings.topic, '') !== undefined;
   }
@@ -106,8 +105,11 @@ export class ReadingPipeline {
 
   /** Takes new settings; the overrides are recomputed for `fleets`. */
   configure(settings: PipelineSettings, fleets: readonly Fleet[]): void {
-    if (settings.valueFormat !== this.settings.valueFormat) {
-      this.serializer = serializerFor(settings.valueFormat);
+    if (
+      settings.valueFormat !== this.settings.valueFormat ||
+      !sameBytes(settings.framing, this.settings.framing)
+    ) {
+      this.serializer = serializerFor(settings.valueFormat, settings.framing);
     }
     if (!settings.headers) this.headers = undefined;
     else if (this.headers?.format !== settings.valueFormat) {
@@ -198,3 +200,5 @@ export class ReadingPipeline {
     }
   }
 }
+
+const sameBytes = (a?: Buffer, b?: Buffer) => (a && b ? a.equals(b) : a === b);

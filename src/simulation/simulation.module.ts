@@ -4,6 +4,7 @@ import { ProducerModule } from '../producer/producer.module.js';
 import { ActiveScenario } from './active.scenario.js';
 import { FleetRegistry } from './fleet.registry.js';
 import { SimulationController } from './simulation.controller.js';
+import { SchemaRegistryService } from './schema-registry.service.js';
 import { SimulationService } from './simulation.service.js';
 
 @Module({
@@ -13,8 +14,9 @@ import { SimulationService } from './simulation.service.js';
     FleetRegistry,
     SimulationService,
     ActiveScenario,
+    SchemaRegistryService,
     { provide: CLOCK, useValue: systemClock },
   ],
-  exports: [FleetRegistry, SimulationService, ActiveScenario, CLOCK],
+  exports: [FleetRegistry, SimulationService, ActiveScenario, SchemaRegistryService, CLOCK],
 })
 export class SimulationModule {}

@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
 import type { FleetsimConfig } from '../config/fleetsim.config.js';
@@ -22,6 +23,7 @@ import {
   type ReadingGate,
 } from './reading.pipeline.js';
 import { Scheduler, type TickResult } from './scheduler.js';
+import { SchemaRegistryService } from './schema-registry.service.js';
 
 export type { ParamOverrides, ReadingGate };
 
@@ -41,7 +43,9 @@ const RATE_LOG_MS = 10_000;
  * generate → serialize → producer. Holds the schedule when the producer says so (block).
  */
 @Injectable()
-export class SimulationService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class SimulationService
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger('Simulation');
   readonly scheduler: Scheduler;
   /** The hot path: generate → serialize → producer. */
@@ -67,6 +71,7 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     metrics: FleetsimMetrics,
     private readonly scenario: ActiveScenario,
     @Inject(CLOCK) clock: Clock,
+    private readonly schemas: SchemaRegistryService,
   ) {
     this.pipeline = new ReadingPipeline(producer, metrics, pipelineSettings(config.config));
     this.scheduler = new Scheduler(clock, this.pipeline.sink, {
@@ -74,7 +79,10 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
     });
     config.onUpdated(({ current }) => {
       this.scheduler.setTickMs(current.simulation.tickMs);
-      this.pipeline.configure(pipelineSettings(current), this.fleets.all());
+      this.pipeline.configure(
+        pipelineSettings(current, this.schemas.framing(current)),
+        this.fleets.all(),
+      );
     });
     metrics.watchSimulation(() => {
       const scenario = this.scenario.status();
@@ -87,6 +95,16 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
         scenario: scenario && { name: scenario.name, stage: scenario.stage },
       };
     });
+  }
+
+  /** kafka.schemaRegistry: registers the schema before any value is written (boot fails if it cannot). */
+  async onModuleInit(): Promise<void> {
+    await this.schemas.ready();
+    const config = this.config.config;
+    this.pipeline.configure(
+      pipelineSettings(config, this.schemas.framing(config)),
+      this.fleets.all(),
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -219,13 +237,14 @@ export class SimulationService implements OnApplicationBootstrap, BeforeApplicat
 }
 
 /** What the reading pipeline takes from the configuration. */
-function pipelineSettings(config: FleetsimConfig): PipelineSettings {
+function pipelineSettings(config: FleetsimConfig, framing?: Buffer): PipelineSettings {
   const { dataVariation, trendEnabled, trendStrength, anomalyRate } = config.simulation;
   return {
     valueFormat: config.producer.valueFormat,
     backpressure: config.producer.backpressure,
     headers: config.producer.headers,
     topic: config.kafka.topic,
+    framing,
     params: { dataVariation, trendEnabled, trendStrength, anomalyRate },
   };
 }
