@@ -293,8 +293,7 @@ export class SchemaRegistryConfig {
    * Base URL of the Confluent API, e.g. http://registry:8080/apis/ccompat/v7 (Apicurio) or
    * http://schema-registry:8081 (Confluent); empty: off.
    */
-  @ValidateIf((o: SchemaRegistryConfig) => o.url !== '')
-  @Matches(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, {
+  @Matches(/^(?:|https?:\/\/[^\s/?#]+(?:\/[^\s?#]*)?)$/, {
     message:
       'kafka.schemaRegistry.url must be empty (off) or an http:// or https:// URL without query or fragment',
   })
