@@ -4,7 +4,7 @@
  * a free loopback port with its in-memory storage, and stopped by the test.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/kafka/project-root.js';
@@ -65,7 +65,7 @@ export function provisionSchemaRegistry(
   // Quarkus 2.16's legacy-jar layout (Apicurio's setting): a runner jar beside lib/.
   for (const name of readdirSync(out)) {
     if (name === 'lib' || name.endsWith('-runner.jar')) {
-      spawnSync('mv', [join(out, name), join(home, name)]);
+      renameSync(join(out, name), join(home, name));
     }
   }
   rmSync(build, { recursive: true, force: true });
