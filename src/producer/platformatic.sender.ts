@@ -34,6 +34,7 @@ import {
   type SendResult,
   tellLaneOffsets,
 } from './sender.js';
+import { produceParser, produceRequest } from './record.batch.js';
 
 /**
  * Throws unless @platformatic/kafka can compress with `name` on this Node. It ships every
@@ -414,22 +415,6 @@ export class PlatformaticSender implements BatchSender {
   /** One produce request to a leader for its lanes; adds each lane's failure. */
   private async sendTo(broker: Broker, lanes: Lane[], failed: LaneFailure[]): Promise<void> {
     const producerInfo = this.producerInfo;
-    const messages: MessageRecord[] = [];
-    let sequences: NumericMap | undefined;
-    if (producerInfo) sequences = new NumericMap();
-    for (const { topic, partition, records } of lanes) {
-      const id = `${topic}:${partition}`;
-      sequences?.set(id, this.sequences.get(id) ?? 0);
-      for (const r of records) {
-        messages.push({
-          topic,
-          partition,
-          key: r.key,
-          value: r.value,
-          headers: headerMap(r.headers),
-        });
-      }
-    }
     let response: ProduceResponse | boolean | undefined;
     try {
       const connection = await new Promise<Connection>((resolve, reject) =>
@@ -440,12 +425,7 @@ export class PlatformaticSender implements BatchSender {
           err ? reject(err) : resolve(a as ProduceApi),
         ),
       );
-      response = await api.async(connection, this.acks, PRODUCE_TIMEOUT_MS, messages, {
-        compression: this.options.compression,
-        producerId: producerInfo?.producerId,
-        producerEpoch: producerInfo?.producerEpoch,
-        sequences,
-      });
+      response = await this.produce(connection, api, lanes, producerInfo);
     } catch (err) {
       if (!(err instanceof ResponseError)) {
         // Not answered: nothing is known to be written; the same sequences go out again.
@@ -493,6 +473,68 @@ export class PlatformaticSender implements BatchSender {
       failed.push({ topic, partition, error });
     }
   }
+
+  // --- hot path: the request's encoding (record.batch.ts) -------------------------------
+
+  /**
+   * One produce request for `lanes`, answered with the broker's response (acks 0: whether the
+   * socket took it). The request is written by record.batch.ts (one buffer per partition's
+   * batch) when the negotiated Produce version is one it writes (9 … 11: Kafka 2.8 and later),
+   * else by the library from one message object per record.
+   */
+  private produce(
+    connection: Connection,
+    api: ProduceApi,
+    lanes: Lane[],
+    producerInfo: ProducerInfo | undefined,
+  ): Promise<ProduceResponse | boolean> {
+    const options = {
+      compression: this.options.compression,
+      producerId: producerInfo?.producerId,
+      producerEpoch: producerInfo?.producerEpoch,
+    };
+    const sequenceOf = (topic: string, partition: number) =>
+      producerInfo ? (this.sequences.get(`${topic}:${partition}`) ?? 0) : 0;
+    const parser = produceParser(api.version);
+    if (parser) {
+      const batchLanes = lanes.map((l) => ({
+        ...l,
+        firstSequence: sequenceOf(l.topic, l.partition),
+      }));
+      return new Promise((resolve, reject) =>
+        connection.send(
+          api.key,
+          api.version,
+          () => produceRequest(this.acks, PRODUCE_TIMEOUT_MS, batchLanes, options),
+          parser,
+          true,
+          true,
+          (err, response) => (err ? reject(err) : resolve(response!)),
+        ),
+      );
+    }
+    const messages: MessageRecord[] = [];
+    let sequences: NumericMap | undefined;
+    if (producerInfo) sequences = new NumericMap();
+    for (const { topic, partition, records } of lanes) {
+      sequences?.set(`${topic}:${partition}`, sequenceOf(topic, partition));
+      for (const r of records) {
+        messages.push({
+          topic,
+          partition,
+          key: r.key,
+          value: r.value,
+          headers: headerMap(r.headers),
+        });
+      }
+    }
+    return api.async(connection, this.acks, PRODUCE_TIMEOUT_MS, messages, {
+      ...options,
+      sequences,
+    });
+  }
+
+  // --- end of the hot path --------------------------------------------------------------
 
   async disconnect(): Promise<void> {
     clearInterval(this.refreshTimer);
