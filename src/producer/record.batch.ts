@@ -174,7 +174,9 @@ function writeBatchHeader(
   buf.writeInt16BE(options.producerEpoch ?? 0, 51);
   buf.writeInt32BE(firstSequence, 53);
   buf.writeInt32BE(count, 57);
-  buf.writeUInt32BE(crc32c(buf.subarray(CRC_START)), 17);
+  // Handed over as a one-buffer DynamicBuffer: the library's native CRC copies a plain Buffer
+  // into a new Uint8Array first.
+  buf.writeUInt32BE(crc32c(Writer.create().append(buf.subarray(CRC_START)).dynamicBuffer), 17);
   return buf;
 }
 
