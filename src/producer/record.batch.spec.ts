@@ -13,7 +13,7 @@ import { type OutgoingRecord, recordHeaders } from './outgoing.record.js';
 import { type BatchLane, encodeRecordBatch, headerBytes, produceRequest } from './record.batch.js';
 
 const CODECS: CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
-const NOW = 1_780_000_000_123n;
+const NOW = 1_780_000_000_123;
 
 const shared = recordHeaders({ 'content-type': 'application/json', 'fleet-id': 'f-1' });
 const labelled = recordHeaders({ 'fleet-id': 'f-1', 'anomaly-kind': 'spike' });
@@ -37,7 +37,7 @@ function messages(lane: BatchLane): MessageRecord[] {
     partition: lane.partition,
     key: r.key,
     value: r.value,
-    timestamp: NOW,
+    timestamp: BigInt(NOW),
     headers: new Map(
       Object.entries(r.headers?.entries ?? {}).map(([k, v]) => [Buffer.from(k), v] as const),
     ),

@@ -115,23 +115,34 @@ const CRC_START = 21;
  */
 function writeRecords(records: OutgoingRecord[], offset: number): Buffer {
   const n = records.length;
-  // Sizes first, so the batch is one allocation.
+  // Sizes first, so the batch is one allocation. Records share a few headers objects, mostly
+  // in runs: the last one's encoding is kept at hand.
+  let lastHeaders: RecordHeaders | undefined;
+  let headers: Buffer = NO_HEADERS;
   let total = offset;
   for (let i = 0; i < n; i++) {
     const r = records[i];
+    if (r.headers !== lastHeaders) {
+      lastHeaders = r.headers;
+      headers = headerBytes(lastHeaders);
+    }
     const k = r.key.length;
     const v = r.value.length;
-    const body =
-      2 + varIntSize(i) + varIntSize(k) + k + varIntSize(v) + v + headerBytes(r.headers).length;
+    const body = 2 + varIntSize(i) + varIntSize(k) + k + varIntSize(v) + v + headers.length;
     total += varIntSize(body) + body;
   }
   const buf = Buffer.allocUnsafe(total);
+  lastHeaders = undefined;
+  headers = NO_HEADERS;
   let pos = offset;
   for (let i = 0; i < n; i++) {
     const r = records[i];
+    if (r.headers !== lastHeaders) {
+      lastHeaders = r.headers;
+      headers = headerBytes(lastHeaders);
+    }
     const key = r.key;
     const value = r.value;
-    const headers = headerBytes(r.headers);
     const k = key.length;
     const v = value.length;
     const body = 2 + varIntSize(i) + varIntSize(k) + k + varIntSize(v) + v + headers.length;
@@ -153,24 +164,32 @@ function writeRecords(records: OutgoingRecord[], offset: number): Buffer {
   return buf;
 }
 
+/** Writes a whole number below 2^53 (or -1) as a big-endian int64 at `at`, without a BigInt. */
+function writeInt64(buf: Buffer, value: number, at: number): void {
+  const high = Math.floor(value / 4294967296);
+  buf.writeInt32BE(high, at);
+  buf.writeUInt32BE(value - high * 4294967296, at + 4);
+}
+
 /** Fills in the batch header in front of the records (buf[0 … 61)) and its CRC. */
 function writeBatchHeader(
   buf: Buffer,
   count: number,
   attributes: number,
-  now: bigint,
+  now: number,
   firstSequence: number,
   options: BatchOptions,
 ): Buffer {
-  buf.writeBigInt64BE(0n, 0); // base offset
+  writeInt64(buf, 0, 0); // base offset
   buf.writeInt32BE(buf.length - 12, 8); // batch length: after itself
   buf.writeInt32BE(0, 12); // partition leader epoch
   buf[16] = 2; // magic
   buf.writeInt16BE(attributes, CRC_START);
   buf.writeInt32BE(count - 1, 23); // last offset delta
-  buf.writeBigInt64BE(now, 27); // first timestamp
-  buf.writeBigInt64BE(now, 35); // max timestamp
-  buf.writeBigInt64BE(options.producerId ?? -1n, 43);
+  writeInt64(buf, now, 27); // first timestamp
+  writeInt64(buf, now, 35); // max timestamp
+  if (options.producerId === undefined) writeInt64(buf, -1, 43);
+  else buf.writeBigInt64BE(options.producerId, 43);
   buf.writeInt16BE(options.producerEpoch ?? 0, 51);
   buf.writeInt32BE(firstSequence, 53);
   buf.writeInt32BE(count, 57);
@@ -184,7 +203,7 @@ function writeBatchHeader(
 export async function encodeRecordBatch(
   lane: BatchLane,
   options: BatchOptions,
-  now: bigint,
+  now: number,
 ): Promise<Buffer> {
   const algorithm =
     options.compression === 'none' ? undefined : compressionsAlgorithms[options.compression];
@@ -219,7 +238,7 @@ export async function produceRequest(
   timeoutMs: number,
   lanes: BatchLane[],
   options: BatchOptions,
-  now = BigInt(Date.now()),
+  now = Date.now(),
 ): Promise<Writer> {
   const batches = await Promise.all(lanes.map((l) => encodeRecordBatch(l, options, now)));
   const topics = new Map<string, number[]>();
