@@ -17,6 +17,7 @@ import {
   protocolErrorsCodesById,
   ResponseError,
   TimeoutError,
+  type Writer,
 } from '@platformatic/kafka';
 import type { CompressionName } from '../config/fleetsim.config.js';
 import { partitionFor } from '../model/fnv1a.js';
@@ -34,7 +35,7 @@ import {
   type SendResult,
   tellLaneOffsets,
 } from './sender.js';
-import { produceParser, produceRequest } from './record.batch.js';
+import { EncodePool, produceParser, produceRequest } from './record.batch.js';
 
 /**
  * Throws unless @platformatic/kafka can compress with `name` on this Node. It ships every
@@ -171,6 +172,8 @@ export class PlatformaticSender implements BatchSender {
   /** The idempotent producer's id and epoch, and the next sequence number per lane. */
   private producerInfo?: ProducerInfo;
   private readonly sequences = new Map<string, number>();
+  /** Buffers produce requests are encoded in (hot path; see record.batch.ts). */
+  private readonly encodePool = new EncodePool();
   /** Partition count of the configured topic. */
   partitionCount: number;
   /** Partition counts of the other topics records named (fleet topics, the label topic). */
@@ -501,15 +504,30 @@ export class PlatformaticSender implements BatchSender {
         ...l,
         firstSequence: sequenceOf(l.topic, l.partition),
       }));
+      // The space is given back once the request is answered and its encoding is over.
+      const space = this.encodePool.space();
+      let encoding: Promise<unknown> = Promise.resolve();
       return new Promise((resolve, reject) =>
         connection.send(
           api.key,
           api.version,
-          () => produceRequest(this.acks, PRODUCE_TIMEOUT_MS, batchLanes, options),
+          () =>
+            (encoding = produceRequest(
+              this.acks,
+              PRODUCE_TIMEOUT_MS,
+              batchLanes,
+              options,
+              undefined,
+              space,
+            )) as Promise<Writer>,
           parser,
           true,
           true,
-          (err, response) => (err ? reject(err) : resolve(response!)),
+          (err, response) => {
+            void encoding.catch(() => {}).finally(() => space.release());
+            if (err) reject(err);
+            else resolve(response!);
+          },
         ),
       );
     }

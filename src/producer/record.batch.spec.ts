@@ -10,7 +10,13 @@ import {
 } from '@platformatic/kafka';
 import type { CompressionName } from '../config/fleetsim.config.js';
 import { type OutgoingRecord, recordHeaders } from './outgoing.record.js';
-import { type BatchLane, encodeRecordBatch, headerBytes, produceRequest } from './record.batch.js';
+import {
+  type BatchLane,
+  EncodePool,
+  encodeRecordBatch,
+  headerBytes,
+  produceRequest,
+} from './record.batch.js';
 
 const CODECS: CompressionName[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 const NOW = 1_780_000_000_123;
@@ -101,4 +107,29 @@ void test('a produce request of several topics and partitions is the library’s
 void test('headers are encoded once per shared headers object', () => {
   assert.equal(headerBytes(shared), headerBytes(shared));
   assert.deepEqual(headerBytes(undefined), Buffer.from([0]));
+});
+
+void test('requests encoded in pooled space are the same bytes, and the space is reused only once released', async () => {
+  const lanes: BatchLane[] = [
+    { topic: 'a', partition: 0, records: records(300, 1), firstSequence: 0 },
+    { topic: 'a', partition: 1, records: records(900, 2), firstSequence: 0 },
+  ];
+  const pool = new EncodePool();
+  const plain = (await produceRequest(1, 30_000, lanes, { compression: 'none' }, NOW)).buffer;
+  const first = pool.space();
+  const one = await produceRequest(1, 30_000, lanes, { compression: 'none' }, NOW, first);
+  // A second request while the first is not released gets other buffers.
+  const second = pool.space();
+  const two = await produceRequest(1, 30_000, lanes, { compression: 'lz4' }, NOW, second);
+  assert.deepEqual(one.buffer, plain);
+  const twoBytes = Buffer.from(two.buffer);
+  assert.deepEqual(one.buffer, plain, 'the first request is intact after the second was written');
+  assert.equal(pool.idle, 0);
+  first.release();
+  second.release();
+  assert.ok(pool.idle >= 2);
+  const three = pool.space();
+  const again = await produceRequest(1, 30_000, lanes, { compression: 'lz4' }, NOW, three);
+  assert.deepEqual(again.buffer, twoBytes);
+  three.release();
 });
