@@ -67,14 +67,15 @@ module.exports = {
     {
       name: 'kafka-client-only-in-engines',
       comment:
-        'only a sender (src/producer/*.sender.ts, with its codecs), src/kafka/ and the two cluster ' +
+        'only a sender (src/producer/*.sender.ts, with its codecs and the platformatic sender’s ' +
+        'request encoder record.batch.ts), src/kafka/ and the two cluster ' +
         'adapters (src/cluster/control.store.ts, src/cluster/ownership.group.ts) talk to a Kafka ' +
         'client; the batching, services and features know none',
       severity: 'error',
       from: {
         path: '^src/',
         pathNot:
-          '^src/(kafka/|producer/([^/]+\\.sender|compression\\.codecs)(\\.spec)?\\.ts$|cluster/(control\\.store|ownership\\.group)\\.ts$)',
+          '^src/(kafka/|producer/([^/]+\\.sender|compression\\.codecs|record\\.batch)(\\.spec)?\\.ts$|cluster/(control\\.store|ownership\\.group)\\.ts$)',
       },
       to: { path: KAFKA_CLIENTS },
     },

@@ -165,7 +165,7 @@ export class FleetsimMetrics implements OnModuleDestroy {
     (name) =>
       new Histogram({
         name,
-        help: 'How late readings are generated relative to their scheduled time',
+        help: "How late readings are generated relative to their scheduled time: per scheduler tick and fleet, the tick's oldest reading",
         buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       }),
   );

@@ -17,6 +17,7 @@ import {
   protocolErrorsCodesById,
   ResponseError,
   TimeoutError,
+  type Writer,
 } from '@platformatic/kafka';
 import type { CompressionName } from '../config/fleetsim.config.js';
 import { partitionFor } from '../model/fnv1a.js';
@@ -34,6 +35,7 @@ import {
   type SendResult,
   tellLaneOffsets,
 } from './sender.js';
+import { EncodePool, produceParser, produceRequest } from './record.batch.js';
 
 /**
  * Throws unless @platformatic/kafka can compress with `name` on this Node. It ships every
@@ -170,6 +172,8 @@ export class PlatformaticSender implements BatchSender {
   /** The idempotent producer's id and epoch, and the next sequence number per lane. */
   private producerInfo?: ProducerInfo;
   private readonly sequences = new Map<string, number>();
+  /** Buffers produce requests are encoded in (hot path; see record.batch.ts). */
+  private readonly encodePool = new EncodePool();
   /** Partition count of the configured topic. */
   partitionCount: number;
   /** Partition counts of the other topics records named (fleet topics, the label topic). */
@@ -414,22 +418,6 @@ export class PlatformaticSender implements BatchSender {
   /** One produce request to a leader for its lanes; adds each lane's failure. */
   private async sendTo(broker: Broker, lanes: Lane[], failed: LaneFailure[]): Promise<void> {
     const producerInfo = this.producerInfo;
-    const messages: MessageRecord[] = [];
-    let sequences: NumericMap | undefined;
-    if (producerInfo) sequences = new NumericMap();
-    for (const { topic, partition, records } of lanes) {
-      const id = `${topic}:${partition}`;
-      sequences?.set(id, this.sequences.get(id) ?? 0);
-      for (const r of records) {
-        messages.push({
-          topic,
-          partition,
-          key: r.key,
-          value: r.value,
-          headers: headerMap(r.headers),
-        });
-      }
-    }
     let response: ProduceResponse | boolean | undefined;
     try {
       const connection = await new Promise<Connection>((resolve, reject) =>
@@ -440,12 +428,7 @@ export class PlatformaticSender implements BatchSender {
           err ? reject(err) : resolve(a as ProduceApi),
         ),
       );
-      response = await api.async(connection, this.acks, PRODUCE_TIMEOUT_MS, messages, {
-        compression: this.options.compression,
-        producerId: producerInfo?.producerId,
-        producerEpoch: producerInfo?.producerEpoch,
-        sequences,
-      });
+      response = await this.produce(connection, api, lanes, producerInfo);
     } catch (err) {
       if (!(err instanceof ResponseError)) {
         // Not answered: nothing is known to be written; the same sequences go out again.
@@ -493,6 +476,83 @@ export class PlatformaticSender implements BatchSender {
       failed.push({ topic, partition, error });
     }
   }
+
+  // --- hot path: the request's encoding (record.batch.ts) -------------------------------
+
+  /**
+   * One produce request for `lanes`, answered with the broker's response (acks 0: whether the
+   * socket took it). The request is written by record.batch.ts (one buffer per partition's
+   * batch) when the negotiated Produce version is one it writes (9 … 11: Kafka 2.8 and later),
+   * else by the library from one message object per record.
+   */
+  private produce(
+    connection: Connection,
+    api: ProduceApi,
+    lanes: Lane[],
+    producerInfo: ProducerInfo | undefined,
+  ): Promise<ProduceResponse | boolean> {
+    const options = {
+      compression: this.options.compression,
+      producerId: producerInfo?.producerId,
+      producerEpoch: producerInfo?.producerEpoch,
+    };
+    const sequenceOf = (topic: string, partition: number) =>
+      producerInfo ? (this.sequences.get(`${topic}:${partition}`) ?? 0) : 0;
+    const parser = produceParser(api.version);
+    if (parser) {
+      const batchLanes = lanes.map((l) => ({
+        ...l,
+        firstSequence: sequenceOf(l.topic, l.partition),
+      }));
+      // The space is given back once the request is answered and its encoding is over.
+      const space = this.encodePool.space();
+      let encoding: Promise<unknown> = Promise.resolve();
+      return new Promise((resolve, reject) =>
+        connection.send(
+          api.key,
+          api.version,
+          () =>
+            (encoding = produceRequest(
+              this.acks,
+              PRODUCE_TIMEOUT_MS,
+              batchLanes,
+              options,
+              undefined,
+              space,
+            )) as Promise<Writer>,
+          parser,
+          true,
+          true,
+          (err, response) => {
+            void encoding.catch(() => {}).finally(() => space.release());
+            if (err) reject(err);
+            else resolve(response!);
+          },
+        ),
+      );
+    }
+    const messages: MessageRecord[] = [];
+    let sequences: NumericMap | undefined;
+    if (producerInfo) sequences = new NumericMap();
+    for (const { topic, partition, records } of lanes) {
+      sequences?.set(`${topic}:${partition}`, sequenceOf(topic, partition));
+      for (const r of records) {
+        messages.push({
+          topic,
+          partition,
+          key: r.key,
+          value: r.value,
+          headers: headerMap(r.headers),
+        });
+      }
+    }
+    return api.async(connection, this.acks, PRODUCE_TIMEOUT_MS, messages, {
+      ...options,
+      sequences,
+    });
+  }
+
+  // --- end of the hot path --------------------------------------------------------------
 
   async disconnect(): Promise<void> {
     clearInterval(this.refreshTimer);

@@ -119,9 +119,17 @@ export function byLane(
   topic: string,
 ): Map<string, Map<number, OutgoingRecord[]>> {
   const topics = new Map<string, Map<number, OutgoingRecord[]>>();
+  // A batch holds each lane's records in a run: look the lane up once per run.
+  let runTopic: string | undefined;
+  let runPartition = -1;
+  let run: OutgoingRecord[] = [];
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
     const t = r.topic ?? topic;
+    if (t === runTopic && r.partition === runPartition) {
+      run.push(r);
+      continue;
+    }
     let groups = topics.get(t);
     if (!groups) {
       groups = new Map();
@@ -130,6 +138,9 @@ export function byLane(
     const list = groups.get(r.partition);
     if (list) list.push(r);
     else groups.set(r.partition, [r]);
+    runTopic = t;
+    runPartition = r.partition;
+    run = groups.get(r.partition)!;
   }
   return topics;
 }

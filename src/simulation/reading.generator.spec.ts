@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { type Device, Fleet } from '../model/fleet.js';
 import { deriveLayout, type Layout } from '../model/layout.js';
 import { NUMERIC_MODELS } from '../model/sensor.table.js';
+import { SENSOR_NAMES } from '../model/sensors/sensor.model.js';
 import { type GenerationParams, generateReading } from './reading.generator.js';
 
 const FLAT: GenerationParams = {
@@ -225,5 +227,41 @@ test('a device stream depends only on seed, id and event times, not on fleet siz
     firstValues(other, other.devices[1], 50, false),
     firstValues(again, again.devices[1], 50, false),
     'another seed, another stream',
+  );
+});
+
+test('readings are bit for bit those of the generator before its caches (golden hash)', () => {
+  // Values, switch, seq and labels of two fleets over two hours of event time across several
+  // room-environment knots, with a jump back by three hours. The hash was computed with the
+  // generator of b2e645c, which had no room-knot cache and a fresh trend context per reading;
+  // a change of the model on purpose changes it.
+  const hash = createHash('sha256');
+  for (const [seed, count] of [
+    [7, 300],
+    [8, 41],
+  ]) {
+    const fleet = new Fleet({
+      id: `g${seed}`,
+      name: 'g',
+      deviceCount: count,
+      intervalMs: 60_000,
+      sensors: [...SENSOR_NAMES],
+      layout: deriveLayout(count),
+      seed,
+    });
+    const p = { dataVariation: 1, trendEnabled: true, trendStrength: 0.7, anomalyRate: 0.05 };
+    let ts = Date.UTC(2026, 2, 1, 23, 50) + 0.25;
+    for (let cycle = 0; cycle < 120; cycle++) {
+      for (const d of fleet.devices) {
+        const sent = generateReading(fleet, d, ts + d.index * 97.3, p);
+        hash.update(new Uint8Array(d.values.buffer, d.values.byteOffset, d.values.byteLength));
+        hash.update(`${sent}${d.switchOn}${d.seq}${d.lastLabel?.id ?? '-'}`);
+      }
+      ts += cycle === 60 ? -3 * 3_600_000 : 60_000;
+    }
+  }
+  assert.equal(
+    hash.digest('hex'),
+    '893a779be3545f59414ed6a790187d8772214db10722891260af05a4c0f0aed8',
   );
 });

@@ -1,5 +1,6 @@
 import { type AnomalyKind, KIND_SENSORS, defaultMagnitude } from '../model/anomaly.js';
 import type { Device, Fleet } from '../model/fleet.js';
+import { roomCount } from '../model/layout.js';
 import { hashUnit, mix32 } from '../model/random.js';
 import {
   NUMERIC_MODELS,
@@ -7,6 +8,7 @@ import {
   type SensorName,
   switchSensor,
 } from '../model/sensor.table.js';
+import type { TrendContext } from '../model/sensors/sensor.model.js';
 
 /** Generation settings; read at every reading so changes apply at the next tick. */
 export interface GenerationParams {
@@ -62,6 +64,66 @@ export function roomNoise(seed: number, roomKey: number, sensor: number, ts: num
 const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
 
 /**
+ * One fleet's room environments at their current knots, by room ordinal: `roomNoise` without
+ * its two hashed normals per reading (the costliest part of a reading), which stay the same
+ * for every reading of a room between two knots (20 minutes of event time). For room r and
+ * numeric sensor i, `normals[(r × sensors + i) × 2]` and `+ 1` are the normals at knots
+ * `knots[r]` and `knots[r] + 1`. A cache of pure values: readings are the same with it.
+ */
+class RoomKnots {
+  readonly rooms: number;
+  readonly knots: Float64Array;
+  readonly normals: Float64Array;
+
+  constructor(fleet: Fleet) {
+    this.rooms = roomCount(fleet.layout);
+    this.knots = new Float64Array(this.rooms).fill(NaN);
+    this.normals = new Float64Array(this.rooms * NUMERIC_MODELS.length * 2);
+  }
+
+  /** roomNoise(seed, d.roomKey, sensor, ts) for a device of this fleet. */
+  noise(seed: number, d: Device, sensor: number, ts: number): number {
+    const x = ts / ROOM_PERIOD_MS;
+    const k = Math.floor(x);
+    const a = (Math.PI / 2) * (x - k);
+    const r = d.index % this.rooms;
+    const at = (r * NUMERIC_MODELS.length + sensor) * 2;
+    if (this.knots[r] !== k) {
+      const roomKey = d.roomKey;
+      for (let i = 0; i < NUMERIC_MODELS.length; i++) {
+        if (NUMERIC_MODELS[i].roomShare <= 0) continue;
+        const stream = mix32(roomKey * 8 + i);
+        const j = (r * NUMERIC_MODELS.length + i) * 2;
+        this.normals[j] = gaussAt(seed, stream, k);
+        this.normals[j + 1] = gaussAt(seed, stream, k + 1);
+      }
+      this.knots[r] = k;
+    }
+    return Math.cos(a) * this.normals[at] + Math.sin(a) * this.normals[at + 1];
+  }
+}
+
+const roomKnots = new WeakMap<Fleet, RoomKnots>();
+/** The fleet of the previous reading and its knots: readings come fleet by fleet. */
+let lastFleet: Fleet | undefined;
+let lastKnots: RoomKnots | undefined;
+
+function knotsOf(fleet: Fleet): RoomKnots {
+  if (fleet === lastFleet) return lastKnots!;
+  let knots = roomKnots.get(fleet);
+  if (!knots) {
+    knots = new RoomKnots(fleet);
+    roomKnots.set(fleet, knots);
+  }
+  lastFleet = fleet;
+  lastKnots = knots;
+  return knots;
+}
+
+/** The trend functions' argument, reused: they read it and keep nothing. */
+const trendContext: TrendContext = { ts: 0, strength: 0, seed: 0 };
+
+/**
  * Advances a device by one reading at event time `ts`: updates its numeric values, switch
  * state, anomalies and seq. Returns false when the device is silent (dropout) — the seq still
  * advances, so consumers see the gap.
@@ -70,7 +132,10 @@ export function generateReading(fleet: Fleet, d: Device, ts: number, p: Generati
   const rng = d.rng;
   const strength = p.trendEnabled ? p.trendStrength : 0;
   const variation = p.dataVariation;
-  const ctx = { ts, strength, seed: fleet.seed };
+  const ctx = trendContext;
+  ctx.ts = ts;
+  ctx.strength = strength;
+  ctx.seed = fleet.seed;
 
   // Random draws happen in a fixed order every reading, so a device's stream depends only on
   // its seed and event times.
@@ -82,12 +147,13 @@ export function generateReading(fleet: Fleet, d: Device, ts: number, p: Generati
   const zBurst = rng.normal();
 
   const values = d.values;
+  const knots = knotsOf(fleet);
   for (let i = 0; i < NUMERIC_MODELS.length; i++) {
     const m = NUMERIC_MODELS[i];
     let spread = dev[i];
     if (m.roomShare > 0) {
       spread =
-        Math.sqrt(m.roomShare) * roomNoise(fleet.seed, d.roomKey, i, ts) +
+        Math.sqrt(m.roomShare) * knots.noise(fleet.seed, d, i, ts) +
         Math.sqrt(1 - m.roomShare) * spread;
     }
     values[i] = m.mean + (strength > 0 ? m.trend(ctx) : 0) + m.sd * variation * spread;

@@ -1,8 +1,8 @@
 import type { BackpressurePolicy, ValueFormat } from '../config/fleetsim.config.js';
 import { SERIALIZATION_SAMPLE_EVERY } from '../metrics/fleetsim.metrics.js';
 import type { Device, Fleet } from '../model/fleet.js';
-import type { OutgoingRecord } from '../producer/outgoing.record.js';
-import { RecordKeys } from '../producer/record.key.js';
+import type { OutgoingRecord, RecordHeaders } from '../producer/outgoing.record.js';
+import { type RecordKey, recordKey } from '../producer/record.key.js';
 import { FramedSerializer } from './confluent.framing.js';
 import { ProtobufReadingSerializer } from './protobuf.serializer.js';
 import { ReadingHeaders } from './reading.headers.js';
@@ -22,10 +22,31 @@ export interface RecordOutlet {
   offer(record: OutgoingRecord): boolean;
 }
 
-/** Timings the pipeline reports, in seconds (histograms). */
+/**
+ * Timings the pipeline reports, in seconds (histograms). (The schedule lag is the
+ * scheduler's: SchedulerOptions.lag, once per tick and fleet.)
+ */
 export interface PipelineObserver {
-  scheduleLag: { observe(seconds: number): void };
   serialization: { observe(seconds: number): void };
+}
+
+/**
+ * What the hot path needs of one fleet, looked up once per run of the fleet's readings (the
+ * scheduler takes them fleet by fleet) instead of per reading.
+ */
+interface FleetOutlet {
+  fleet: Fleet;
+  /** The pipeline's `generation` these settings were read at. */
+  generation: number;
+  params: GenerationParams;
+  topic: string | undefined;
+  /** The headers of an unlabelled reading (undefined: headers off). */
+  plain: RecordHeaders | undefined;
+  /**
+   * Each device's key and hash, by ordinal: a device's id, hence its key, is a function of its
+   * fleet and ordinal, so they hold for whichever Device object has that ordinal.
+   */
+  keys: Array<RecordKey | undefined>;
 }
 
 /**
@@ -72,7 +93,11 @@ export class ReadingPipeline {
   private overrides: ParamOverrides[] = [];
   private paramsByFleet = new Map<string, GenerationParams>();
   private serialized = 0;
-  private readonly keys = new RecordKeys();
+  /** Per fleet id: see FleetOutlet; `last` is the fleet of the previous reading. */
+  private readonly outlets = new Map<string, FleetOutlet>();
+  private last?: FleetOutlet;
+  /** Bumped whenever settings, overrides or headers change: outlets re-read theirs. */
+  private generation = 0;
   /** Shared header objects, or undefined when headers are off. */
   private headers?: ReadingHeaders;
   /** Each fleet's topic under a topic template (empty without one). */
@@ -134,22 +159,52 @@ export class ReadingPipeline {
 
   /** Generates, serializes and offers one reading of `device` at event time `scheduledAt`. */
   emit(fleet: Fleet, device: Device, scheduledAt: number): void {
-    const producer = this.producer;
-    const params = this.paramsByFleet.get(fleet.id) ?? this.settings.params;
-    if (generateReading(fleet, device, scheduledAt, params)) {
-      const { key, hash } = this.keys.of(device);
-      const label = device.lastLabel;
-      producer.offer({
-        key,
-        value: this.serialize(fleet, device, scheduledAt),
-        hash,
-        partition: 0,
-        scheduledAt,
-        topic: this.templated ? this.topicOf(fleet.id) : undefined,
-        headers: this.headers?.of(fleet.id, label === null ? null : label.kind),
-      });
+    let out = this.last;
+    if (out === undefined || out.fleet !== fleet || out.generation !== this.generation) {
+      out = this.outletOf(fleet);
     }
-    this.observer.scheduleLag.observe(Math.max(0, Date.now() - scheduledAt) / 1000);
+    if (!generateReading(fleet, device, scheduledAt, out.params)) return;
+    const keys = out.keys;
+    let k = keys[device.index];
+    if (k === undefined) k = keys[device.index] = recordKey(device.id);
+    const label = device.lastLabel;
+    // Every field, in one order: records share one shape from the start (the producer sets
+    // partition and lane).
+    this.producer.offer({
+      key: k.key,
+      value: this.serialize(fleet, device, scheduledAt),
+      hash: k.hash,
+      topic: out.topic,
+      partition: 0,
+      lane: undefined,
+      scheduledAt,
+      headers: label === null ? out.plain : this.headers?.of(fleet.id, label.kind),
+      receipt: undefined,
+    });
+  }
+
+  /** The fleet's outlet, made or brought up to date, and remembered as the last one. */
+  private outletOf(fleet: Fleet): FleetOutlet {
+    let out = this.outlets.get(fleet.id);
+    if (out === undefined || out.fleet !== fleet) {
+      out = {
+        fleet,
+        generation: -1,
+        params: this.settings.params,
+        topic: undefined,
+        plain: undefined,
+        keys: [],
+      };
+      this.outlets.set(fleet.id, out);
+    }
+    if (out.generation !== this.generation) {
+      out.params = this.paramsByFleet.get(fleet.id) ?? this.settings.params;
+      out.topic = this.templated ? this.topicOf(fleet.id) : undefined;
+      out.plain = this.headers?.of(fleet.id, null);
+      out.generation = this.generation;
+    }
+    this.last = out;
+    return out;
   }
 
   /** Serializes a reading, timing one in SERIALIZATION_SAMPLE_EVERY to keep the cost per message flat. */
@@ -185,10 +240,13 @@ export class ReadingPipeline {
     this.headers?.forget(fleetId);
     this.topics.delete(fleetId);
     this.paramsByFleet.delete(fleetId);
+    this.outlets.delete(fleetId);
+    this.last = undefined;
   }
 
   /** Recomputes the settings of each fleet from the configured ones and the overrides. */
   recompute(fleets: readonly Fleet[]): void {
+    this.generation++;
     const base = this.settings.params;
     this.paramsByFleet.clear();
     for (const fleet of fleets) {

@@ -104,3 +104,70 @@ void test('serialize keeps the timestamp of times before 1970 and rejects invali
   assert.throws(() => serializer.serialize(fleet, d, 8.64e15 + 1000), RangeError);
   assert.ok(d instanceof Device);
 });
+
+void test('a value stays as it was written while later readings are serialized', () => {
+  const fleet = new Fleet({
+    id: 'kept',
+    name: 'kept',
+    deviceCount: 50,
+    intervalMs: 1000,
+    sensors: [...SENSOR_NAMES],
+    layout: deriveLayout(50),
+    seed: 5,
+  });
+  const serializer = new JsonReadingSerializer();
+  const params = { dataVariation: 1, trendEnabled: true, trendStrength: 1, anomalyRate: 0 };
+  const kept: Array<[Buffer, string]> = [];
+  let ts = Date.UTC(2026, 0, 1);
+  for (let cycle = 0; cycle < 5; cycle++, ts += 1000) {
+    for (const d of fleet.devices) {
+      generateReading(fleet, d, ts, params);
+      const value = serializer.serialize(fleet, d, ts);
+      kept.push([value, value.toString('utf8')]);
+    }
+  }
+  for (const [value, text] of kept) assert.equal(value.toString('utf8'), text);
+});
+
+void test('long anomaly labels, resized fleets and a fleet replaced under its id', () => {
+  const make = (deviceCount: number, seed: number) =>
+    new Fleet({
+      id: 'grow',
+      name: 'grow',
+      deviceCount,
+      intervalMs: 1000,
+      sensors: [...SENSOR_NAMES],
+      layout: deriveLayout(10_000),
+      seed,
+    });
+  const serializer = new JsonReadingSerializer();
+  const params = { dataVariation: 1, trendEnabled: false, trendStrength: 0, anomalyRate: 0 };
+  const ts = Date.UTC(2026, 0, 1, 12);
+  const check = (fleet: Fleet) => {
+    for (const d of fleet.devices) {
+      generateReading(fleet, d, ts, params);
+      assert.equal(serializer.serialize(fleet, d, ts).toString('utf8'), reference(fleet, d, ts));
+    }
+  };
+  const fleet = make(3, 1);
+  check(fleet);
+  // A label far longer than the scratch space the serializer starts with.
+  const d = fleet.devices[1];
+  d.addEffect({
+    id: `x${'é'.repeat(6000)}`,
+    kind: 'spike',
+    sensor: 'temperature',
+    magnitude: 5,
+    startsAt: 0,
+    endsAt: ts * 2,
+  });
+  check(fleet);
+  assert.ok(d.lastLabel !== null);
+  d.removeEffect(d.effects![0].id);
+  fleet.resize(1);
+  check(fleet);
+  fleet.resize(300);
+  check(fleet);
+  // Another fleet object with the same id (deleted and created again), other devices.
+  check(make(5, 2));
+});

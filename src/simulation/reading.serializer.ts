@@ -1,5 +1,5 @@
 import type { Device, Fleet } from '../model/fleet.js';
-import { SENSOR_INDEX, type SensorName } from '../model/sensor.table.js';
+import { SENSOR_INDEX } from '../model/sensor.table.js';
 
 /** Rounds to two decimals, the precision every numeric reading carries. */
 export const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -14,121 +14,272 @@ export interface ReadingSerializer {
   forget(fleetId: string): void;
 }
 
+/** The bytes of an ASCII/UTF-8 string. */
+const bytes = (s: string) => Buffer.from(s, 'utf8');
+
+const TS_OPEN = bytes(',"ts":"');
+const READINGS_CLOSE = bytes('},"anomaly":');
+const NULL_CLOSE = bytes('null}');
+const TRUE = bytes('true');
+const FALSE = bytes('false');
+const DOT = 0x2e;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const Z = 0x5a;
+
+/** Bytes at the start of a fleet's arena where its values are written. */
+const SCRATCH_BYTES = 4096;
+
+/**
+ * One fleet's constant parts, as bytes: each sensor's `"name":` (with its comma), and each
+ * device's `{"deviceId":"…","fleetId":"…","seq":` and `","location":{…},"readings":{`, which
+ * depend only on the fleet and the device's ordinal (its id and place derive from them). The
+ * devices' parts sit in one arena, found by ordinal, built on a device's first reading. The
+ * arena starts with the scratch space values are written in, so a device's parts are copied
+ * into it with copyWithin, which costs a fraction of a copy between two buffers.
+ */
+class FleetParts {
+  readonly names: Buffer[];
+  /** NUMERIC index of each sensor, -1 for the switch. */
+  readonly indexes: Int32Array;
+  /** Most bytes the readings' members take. */
+  readonly readingsRoom: number;
+  /** [0, scratch): where values are written; then the devices' parts. */
+  arena = Buffer.allocUnsafeSlow(2 * SCRATCH_BYTES);
+  scratch = SCRATCH_BYTES;
+  private used = SCRATCH_BYTES;
+  /** Per ordinal: start of the head, start of the place, end (0: not built yet). */
+  spans = new Uint32Array(3 * 64);
+
+  constructor(readonly fleet: Fleet) {
+    this.names = fleet.sensors.map((s, j) => bytes(`${j ? ',' : ''}"${s}":`));
+    this.indexes = Int32Array.from(fleet.sensors, (s) => (s === 'switch' ? -1 : SENSOR_INDEX[s]));
+    this.readingsRoom = this.names.reduce((n, name) => n + name.length + 24, 0);
+  }
+
+  /** Bytes of the device's head and place (built on first use). */
+  size(d: Device): number {
+    const at = d.index * 3;
+    if (at >= this.spans.length || this.spans[at + 2] === 0) this.build(d);
+    return this.spans[at + 2] - this.spans[at];
+  }
+
+  /** Makes the scratch space at least `bytes` long. */
+  reserve(bytes: number): void {
+    if (bytes <= this.scratch) return;
+    const shift = 2 * bytes - this.scratch;
+    const grown = Buffer.allocUnsafeSlow(this.arena.length + shift);
+    this.arena.copy(grown, this.scratch + shift, this.scratch, this.used);
+    for (let k = 0; k < this.spans.length; k += 3) {
+      if (this.spans[k + 2] === 0) continue;
+      this.spans[k] += shift;
+      this.spans[k + 1] += shift;
+      this.spans[k + 2] += shift;
+    }
+    this.arena = grown;
+    this.scratch += shift;
+    this.used += shift;
+  }
+
+  /** Writes the device's head (after `size`) at `pos` of the scratch; returns the end. */
+  head(d: Device, pos: number): number {
+    const at = d.index * 3;
+    const start = this.spans[at];
+    const end = this.spans[at + 1];
+    this.arena.copyWithin(pos, start, end);
+    return pos + end - start;
+  }
+
+  /** Writes the device's place (after `size`) at `pos` of the scratch; returns the end. */
+  place(d: Device, pos: number): number {
+    const at = d.index * 3;
+    const start = this.spans[at + 1];
+    const end = this.spans[at + 2];
+    this.arena.copyWithin(pos, start, end);
+    return pos + end - start;
+  }
+
+  private build(d: Device): void {
+    const { building, floor, room } = d.location;
+    const head = bytes(`{"deviceId":"${d.id}","fleetId":"${d.fleetId}","seq":`);
+    const place = bytes(
+      `","location":{"building":${building},"floor":${floor},"room":${room}},"readings":{`,
+    );
+    const size = head.length + place.length;
+    if (this.used + size > this.arena.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.arena.length, this.used + size));
+      this.arena.copy(grown, 0, 0, this.used);
+      this.arena = grown;
+    }
+    const at = d.index * 3;
+    if (at >= this.spans.length) {
+      const grown = new Uint32Array(Math.max(2 * this.spans.length, at + 3));
+      grown.set(this.spans);
+      this.spans = grown;
+    }
+    this.spans[at] = this.used;
+    this.used += head.copy(this.arena, this.used);
+    this.spans[at + 1] = this.used;
+    this.used += place.copy(this.arena, this.used);
+    this.spans[at + 2] = this.used;
+  }
+}
+
+/**
+ * Writes the few bytes of `src` at `pos`; returns the position after them. For the short
+ * constants of a value (names, punctuation, the time's prefix) a loop beats Buffer.copy,
+ * whose call and checks cost more than copying 20 bytes.
+ */
+function put(out: Buffer, pos: number, src: Buffer): number {
+  const n = src.length;
+  for (let i = 0; i < n; i++) out[pos + i] = src[i];
+  return pos + n;
+}
+
+/** Writes the decimal digits of a non-negative integer n (< 2^53) at `pos`; returns the end. */
+function writeDigits(out: Buffer, pos: number, n: number): number {
+  if (n < 10) {
+    out[pos] = ZERO + n;
+    return pos + 1;
+  }
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  const end = pos + digits;
+  for (let i = end - 1; i >= pos; i--) {
+    const q = Math.floor(n / 10);
+    out[i] = ZERO + (n - q * 10);
+    n = q;
+  }
+  return end;
+}
+
+/**
+ * Writes `formatRound2(v)` at `pos` without making a string: sign, integer part, then the
+ * hundredths without trailing zeros. Returns the position after it.
+ */
+function writeRound2(out: Buffer, pos: number, v: number): number {
+  const k = Math.round(v * 100);
+  if (!(k > -1e13 && k < 1e13)) return pos + out.write(String(round2(v)), pos, 'latin1');
+  let a = k;
+  if (k < 0) {
+    out[pos++] = MINUS;
+    a = -k;
+  }
+  const whole = Math.floor(a / 100);
+  const hundredths = a - whole * 100;
+  pos = writeDigits(out, pos, whole);
+  if (hundredths !== 0) {
+    out[pos++] = DOT;
+    const tenths = Math.floor(hundredths / 10);
+    out[pos++] = ZERO + tenths;
+    const rest = hundredths - tenths * 10;
+    if (rest !== 0) out[pos++] = ZERO + rest;
+  }
+  return pos;
+}
+
 /**
  * Writes a device's latest reading as the JSON value documented in docs/reading.schema.json.
- * Built by string concatenation around per-device prefixes computed once, because this runs
- * for every message.
+ * Written as bytes into a scratch buffer, from per-device and per-fleet parts built once and
+ * digits computed from integers, then copied out once into a value of its own (Node's pool,
+ * as Buffer.from allocates): this runs for every message, and strings (concatenation, then
+ * UTF-8 encoding) cost several times as much.
  */
 export class JsonReadingSerializer implements ReadingSerializer {
   readonly contentType = 'application/json';
-  private readonly writers = new Map<string, (d: Device) => string>();
-  /** Each device's parts of the value that never change, built once. */
-  private readonly parts = new WeakMap<Device, JsonParts>();
+  private readonly fleets = new Map<string, FleetParts>();
+  /** The fleet of the previous reading: readings come fleet by fleet. */
+  private last?: FleetParts;
 
   serialize(fleet: Fleet, d: Device, ts: number): Buffer {
-    let writeReadings = this.writers.get(fleet.id);
-    if (!writeReadings) {
-      writeReadings = readingsWriter(fleet.sensors);
-      this.writers.set(fleet.id, writeReadings);
-    }
-    let parts = this.parts.get(d);
-    if (!parts) {
-      parts = jsonParts(d);
-      this.parts.set(d, parts);
+    let parts = this.last;
+    if (parts?.fleet !== fleet) {
+      parts = this.fleets.get(fleet.id);
+      if (parts?.fleet !== fleet) {
+        parts = new FleetParts(fleet);
+        this.fleets.set(fleet.id, parts);
+      }
+      this.last = parts;
     }
     const label = d.lastLabel;
     const anomaly =
       label === null
-        ? 'null'
-        : `{"id":"${label.id}","kind":"${label.kind}","sensor":"${label.sensor}"}`;
-    const text =
-      parts.head +
-      (d.seq - 1) +
-      ',"ts":"' +
-      this.isoTime(ts) +
-      parts.place +
-      writeReadings(d) +
-      '},"anomaly":' +
-      anomaly +
-      '}';
-    return Buffer.from(text, 'utf8');
+        ? undefined
+        : `{"id":"${label.id}","kind":"${label.kind}","sensor":"${label.sensor}"}}`;
+    // Room for the widest reading: head and place, the readings (names and at most 24 bytes
+    // a number), the time (at most 30 bytes) and the label.
+    parts.reserve(
+      parts.size(d) + parts.readingsRoom + 64 + (anomaly === undefined ? 0 : 3 * anomaly.length),
+    );
+    const out = parts.arena;
+
+    let pos = parts.head(d, 0);
+    const seq = d.seq - 1; // -1 before the device's first reading
+    if (seq < 0) out[pos++] = MINUS;
+    pos = writeDigits(out, pos, seq < 0 ? -seq : seq);
+    pos = put(out, pos, TS_OPEN);
+    pos = this.writeIsoTime(out, pos, ts);
+    pos = parts.place(d, pos);
+    const names = parts.names;
+    const indexes = parts.indexes;
+    const values = d.values;
+    for (let j = 0; j < names.length; j++) {
+      pos = put(out, pos, names[j]);
+      const i = indexes[j];
+      if (i < 0) pos = put(out, pos, d.switchOn ? TRUE : FALSE);
+      else pos = writeRound2(out, pos, values[i]);
+    }
+    pos = put(out, pos, READINGS_CLOSE);
+    if (anomaly === undefined) pos = put(out, pos, NULL_CLOSE);
+    else pos += out.write(anomaly, pos, 'utf8');
+
+    const value = Buffer.allocUnsafe(pos);
+    out.copy(value, 0, 0, pos);
+    return value;
   }
 
-  /** Forgets cached per-fleet writers (when a fleet is removed). */
+  /** Forgets cached per-fleet parts (when a fleet is removed). */
   forget(fleetId: string): void {
-    this.writers.delete(fleetId);
+    this.fleets.delete(fleetId);
+    if (this.last?.fleet.id === fleetId) this.last = undefined;
   }
 
   /** The second `isoPrefix` belongs to. */
   private isoSecond = NaN;
-  /** "YYYY-MM-DDTHH:MM:SS." of `isoSecond`. */
-  private isoPrefix = '';
+  /** "YYYY-MM-DDTHH:MM:SS." of `isoSecond`, as bytes. */
+  private isoPrefix = Buffer.alloc(0);
 
   /**
-   * `new Date(ts).toISOString()`, from a cached prefix of the current second and a table of
-   * milliseconds: readings of one second share everything up to the milliseconds, and building
-   * a Date and its ISO string cost more than the rest of the value.
+   * Writes `new Date(ts).toISOString()` from a cached prefix of the current second and the
+   * milliseconds' three digits: readings of one second share everything up to the
+   * milliseconds, and building a Date and its ISO string cost more than the rest of the value.
    */
-  private isoTime(ts: number): string {
+  private writeIsoTime(out: Buffer, pos: number, ts: number): number {
     const t = Math.trunc(ts); // what new Date(ts) keeps of a fractional time
     const second = Math.floor(t / 1000);
     if (second !== this.isoSecond) {
       // Throws RangeError for an invalid time, as toISOString does.
-      this.isoPrefix = new Date(second * 1000).toISOString().slice(0, -4);
+      this.isoPrefix = bytes(new Date(second * 1000).toISOString().slice(0, -4));
       this.isoSecond = second;
     }
-    return this.isoPrefix + MILLIS_Z[t - second * 1000];
+    pos = put(out, pos, this.isoPrefix);
+    const ms = t - second * 1000;
+    const hundreds = Math.floor(ms / 100);
+    const tens = Math.floor((ms - hundreds * 100) / 10);
+    out[pos] = ZERO + hundreds;
+    out[pos + 1] = ZERO + tens;
+    out[pos + 2] = ZERO + (ms - hundreds * 100 - tens * 10);
+    out[pos + 3] = Z;
+    return pos + 4;
   }
 }
 
-/** The parts of a device's JSON value around its seq and time, which never change. */
-export interface JsonParts {
-  head: string;
-  place: string;
-}
+/** Scratch of formatRound2. */
+const ROUND2_SCRATCH = Buffer.alloc(64);
 
-export function jsonParts(d: Device): JsonParts {
-  const { building, floor, room } = d.location;
-  return {
-    head: `{"deviceId":"${d.id}","fleetId":"${d.fleetId}","seq":`,
-    place: `","location":{"building":${building},"floor":${floor},"room":${room}},"readings":{`,
-  };
-}
-
-/** "000Z" … "999Z". */
-const MILLIS_Z = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3, '0')}Z`);
-
-/** "", ".01" … ".09", ".1", ".11" … ".99": the fraction digits of a value in hundredths. */
-const HUNDREDTHS = Array.from({ length: 100 }, (_, h) =>
-  h === 0 ? '' : h % 10 === 0 ? `.${h / 10}` : h < 10 ? `.0${h}` : `.${h}`,
-);
-
-/**
- * `String(round2(v))` without converting a double to a string, the costliest step of writing
- * a reading: the integer part and the two fraction digits come from integers. Identical output
- * for |v| < 1e11 (far beyond every sensor's range); anything else takes the plain path.
- */
+/** `String(round2(v))`, as the serializer writes it (see writeRound2). */
 export function formatRound2(v: number): string {
-  const k = Math.round(v * 100);
-  if (!(k > -1e13 && k < 1e13)) return String(round2(v));
-  const whole = Math.trunc(k / 100);
-  const hundredths = k < 0 ? whole * 100 - k : k - whole * 100;
-  return (k < 0 && whole === 0 ? '-0' : String(whole)) + HUNDREDTHS[hundredths];
-}
-
-/** A function writing the `readings` members of one fleet's sensors, in a fixed order. */
-function readingsWriter(sensors: readonly SensorName[]): (d: Device) => string {
-  const parts = sensors.map((s, j) => {
-    const name = `${j ? ',' : ''}"${s}":`;
-    if (s === 'switch') return (d: Device) => name + d.switchOn;
-    const i = SENSOR_INDEX[s];
-    return (d: Device) => name + formatRound2(d.values[i]);
-  });
-  return (d) => {
-    let out = '';
-    for (let i = 0; i < parts.length; i++) out += parts[i](d);
-    return out;
-  };
+  return ROUND2_SCRATCH.toString('latin1', 0, writeRound2(ROUND2_SCRATCH, 0, v));
 }
 
 /** The reading as a plain object (for the REST API), matching the JSON value. */

@@ -76,6 +76,7 @@ export class SimulationService
     this.pipeline = new ReadingPipeline(producer, metrics, pipelineSettings(config.config));
     this.scheduler = new Scheduler(clock, this.pipeline.sink, {
       tickMs: config.config.simulation.tickMs,
+      lag: metrics.scheduleLag,
     });
     config.onUpdated(({ current }) => {
       this.scheduler.setTickMs(current.simulation.tickMs);

@@ -167,3 +167,46 @@ test('a sink that holds the schedule delays readings instead of losing them', ()
   const late = h.out.filter((e) => e.now - e.at > 100);
   assert.ok(late.length > 0, 'the held readings left late, with their scheduled time');
 });
+
+test('the schedule lag is observed once per tick and fleet: the oldest reading taken, when taken', () => {
+  const clock = new FakeClock(1_000_000);
+  const lags: number[] = [];
+  const taken: number[] = [];
+  let accept = true;
+  const a = fleet(100, 1000, 'a');
+  const b = fleet(50, 1000, 'b');
+  const scheduler = new Scheduler(
+    clock,
+    (_f, _d, at) => {
+      if (!accept) return false;
+      taken.push(at);
+      return true;
+    },
+    { tickMs: 10, lag: { observe: (s) => lags.push(s) } },
+  );
+  scheduler.add(a);
+  scheduler.add(b);
+  // On time: both fleets have readings due within every 100 ms tick; each lag is how long ago
+  // the tick's first reading of that fleet was due.
+  for (let i = 0; i < 10; i++) {
+    taken.length = 0;
+    lags.length = 0;
+    const now = clock.advance(100);
+    const result = scheduler.tick(now);
+    assert.equal(lags.length, 2, `tick ${i}: one sample per fleet`);
+    assert.ok(result.emitted > lags.length);
+    // The two samples are the two fleets' oldest readings of the tick.
+    const oldest = Math.min(...taken);
+    assert.ok(lags.some((s) => Math.abs(s - (now - oldest) / 1000) < 1e-9));
+    for (const s of lags) assert.ok(s >= 0 && s <= 0.1, `lag ${s}`);
+  }
+  // Held by backpressure: nothing taken, nothing observed; then 2 s late, then caught up.
+  accept = false;
+  lags.length = 0;
+  scheduler.tick(clock.advance(2000));
+  assert.deepEqual(lags, []);
+  accept = true;
+  scheduler.tick(clock.now());
+  assert.equal(lags.length, 2);
+  for (const s of lags) assert.ok(s > 1.9 && s <= 2.1, `lag ${s}`);
+});
