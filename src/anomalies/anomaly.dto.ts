@@ -162,7 +162,16 @@ export class AnomalyDto {
   sensor!: SensorName;
   /** Strength in force (given or default); null for kinds without one. */
   magnitude!: number | null;
+  /**
+   * The target as injected; its deviceIds come back in ordinal order, each once, and in a
+   * list only the first 100 of them (see deviceIdsTruncated).
+   */
   target!: AnomalyTargetDto;
+  /**
+   * True (and present only then) in a list when target.deviceIds holds just the first 100 of
+   * the target's device ids; GET /api/v1/anomalies/{id} returns them all.
+   */
+  deviceIdsTruncated?: boolean;
   /** Number of devices the anomaly was applied to when it was injected. */
   deviceCount!: number;
   /** Ids of the first 100 of those devices. */
@@ -186,7 +195,8 @@ export class RandomAnomaliesDto {
 export class AnomalyListDto {
   /**
    * Injected anomalies that are scheduled or active, and the last 100 that ended or were
-   * cancelled, newest first.
+   * cancelled (older ones are forgotten), newest first; each lists at most 100 of its
+   * target's device ids.
    */
   items!: AnomalyDto[];
   random!: RandomAnomaliesDto;

@@ -5,6 +5,7 @@ import { ConfigService } from '../config/config.service.js';
 import { LimitsConfig } from '../config/fleetsim.config.js';
 import type { Fleet } from '../model/fleet.js';
 import type { Device } from '../model/fleet.js';
+import { deviceId, locate } from '../model/layout.js';
 import { DomainError, type FieldProblem, invalidField, notFound } from '../model/domain.error.js';
 import { CLOCK, type Clock } from '../model/clock.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
@@ -21,10 +22,18 @@ export interface InjectedBy {
   stage?: string;
 }
 
-/** Ended or cancelled anomalies kept for GET /anomalies. */
+/**
+ * Ended or cancelled anomalies kept for GET /anomalies (the oldest to end is forgotten first).
+ * Each keeps its target's device ids as 4-byte ordinals (at most 400 KB for 100,000 ids).
+ */
 export const ENDED_KEPT = 100;
-/** Device ids an anomaly lists; `deviceCount` says how many there are in all. */
+/**
+ * Device ids an anomaly lists in `devices`, and the target's `deviceIds` a list response
+ * carries (GET by id carries them all); `deviceCount` says how many there are in all.
+ */
 export const LISTED_DEVICES = 100;
+/** Longest wait between two tries to take an ended anomaly's effects off lagging devices. */
+const RELEASE_RETRY_MAX_MS = 60_000;
 /**
  * Most anomalies scheduled or active at once: every one adds work to each reading of its
  * devices, so the hot path stays bounded.
@@ -60,6 +69,8 @@ export interface SharedAnomaly {
 interface Planned {
   fleet: Fleet;
   devices: Device[];
+  /** See ResolvedTarget.listed. */
+  listed?: Int32Array;
   target: AnomalyTarget;
   magnitude: number | null;
 }
@@ -70,8 +81,13 @@ interface InjectedAnomaly {
   kind: AnomalyKind;
   sensor: SensorName;
   magnitude: number | null;
+  /** The target without its device ids (see targetIds). */
   target: AnomalyTarget;
+  /** The ordinals of target.deviceIds (sorted, once each), when the target lists devices. */
+  targetIds?: Int32Array;
+  fleet: Fleet;
   deviceCount: number;
+  /** Ids of the first LISTED_DEVICES devices. */
   devices: string[];
   startsAt: number;
   endsAt: number;
@@ -81,8 +97,14 @@ interface InjectedAnomaly {
   stage?: string;
   /** Timers of the label topic's started and ended events. */
   labelTimers?: unknown[];
-  /** Each device's own effect (a stuck value is per device); emptied once it is over. */
-  effects: Array<{ device: Device; effect: AnomalyEffect }>;
+  /**
+   * While the anomaly's effects may still be on devices: the ordinals of those devices, and
+   * the effect (one object shared by every device) or, for stuck, one per device (a stuck
+   * sensor holds its own device's value) in the same order. Undefined once released.
+   */
+  placed?: { indexes: Int32Array; effect: AnomalyEffect | AnomalyEffect[] };
+  /** The timer that releases the effects once the anomaly is over (see release()). */
+  releaseTimer?: unknown;
 }
 
 const badRequest = invalidField;
@@ -164,10 +186,10 @@ export class AnomalyService {
     if (!known) {
       const fleet = this.fleets.get(record.target.fleetId);
       if (!fleet) return; // its fleet was deleted since
-      const { devices } = resolveTarget(fleet, record.target);
+      const { devices, listed } = resolveTarget(fleet, record.target);
       this.place(
         id,
-        { fleet, devices, target: record.target, magnitude: record.magnitude },
+        { fleet, devices, listed, target: record.target, magnitude: record.magnitude },
         {
           kind: record.kind,
           sensor: record.sensor,
@@ -227,7 +249,7 @@ export class AnomalyService {
         message: `fleet ${fleet.id} does not carry sensor ${sensor}; its devices carry ${fleet.sensors.join(', ')}`,
       });
     }
-    const { devices, unknownIds } = resolveTarget(fleet, target);
+    const { devices, unknownIds, listed } = resolveTarget(fleet, target);
     if (unknownIds.length) {
       const shown = unknownIds.slice(0, 5).join(', ');
       const more = unknownIds.length > 5 ? ` and ${unknownIds.length - 5} more` : '';
@@ -269,13 +291,19 @@ export class AnomalyService {
       );
     }
 
-    return { fleet, devices, target, magnitude: effectiveMagnitude(kind, sensor, given) };
+    return {
+      fleet,
+      devices,
+      listed,
+      target,
+      magnitude: effectiveMagnitude(kind, sensor, given),
+    };
   }
 
   /** Puts one effect on every device of a planned anomaly and remembers it. */
   private place(
     id: string,
-    { devices, target, magnitude }: Planned,
+    { fleet, devices, listed, target, magnitude }: Planned,
     when: {
       kind: AnomalyKind;
       sensor: SensorName;
@@ -288,26 +316,32 @@ export class AnomalyService {
   ): AnomalyDto {
     const { kind, sensor, startsAt, endsAt, createdAt, scenario, stage } = when;
     const seq = this.nextSeq++;
-    const effects = devices.map((device) => {
-      // One object per device: a stuck sensor holds its own device's value.
-      const effect: AnomalyEffect = {
-        id,
-        kind,
-        sensor,
-        magnitude: magnitude ?? 0,
-        startsAt,
-        endsAt,
-      };
-      device.addEffect(effect);
-      return { device, effect };
+    const effectOf = (): AnomalyEffect => ({
+      id,
+      kind,
+      sensor,
+      magnitude: magnitude ?? 0,
+      startsAt,
+      endsAt,
     });
+    // One effect shared by every device, but one per device for stuck: a stuck sensor holds
+    // its own device's value (the only thing a reading writes into an effect).
+    const effect = kind === 'stuck' ? devices.map(effectOf) : effectOf();
+    const indexes = new Int32Array(devices.length);
+    for (let i = 0; i < devices.length; i++) {
+      indexes[i] = devices[i].index;
+      devices[i].addEffect(Array.isArray(effect) ? effect[i] : effect);
+    }
+    const { deviceIds: _listedIds, ...place } = target;
     const anomaly: InjectedAnomaly = {
       seq,
       id,
       kind,
       sensor,
       magnitude,
-      target,
+      target: place,
+      targetIds: listed,
+      fleet,
       deviceCount: devices.length,
       devices: devices.slice(0, LISTED_DEVICES).map((d) => d.id),
       startsAt,
@@ -315,9 +349,10 @@ export class AnomalyService {
       createdAt,
       scenario,
       stage,
-      effects,
+      placed: { indexes, effect },
     };
     this.anomalies.set(id, anomaly);
+    this.scheduleRelease(anomaly, endsAt);
     if (this.labels.enabled) {
       const now = this.clock.now();
       this.label(anomaly, 'injected', now);
@@ -330,7 +365,8 @@ export class AnomalyService {
         `from ${new Date(startsAt).toISOString()} for ${endsAt - startsAt} ms` +
         (scenario ? ` (scenario ${scenario})` : ''),
     );
-    return this.toDto(anomaly, this.clock.now());
+    this.sweep(this.clock.now()); // the history stays bounded on every path (cluster too)
+    return this.toDto(anomaly, this.clock.now(), true);
   }
 
   list(query: AnomalyQueryDto = {}): AnomalyListDto {
@@ -338,7 +374,7 @@ export class AnomalyService {
     this.sweep(now);
     const items = [...this.anomalies.values()]
       .filter((a) => query.fleetId === undefined || a.target.fleetId === query.fleetId)
-      .map((a) => this.toDto(a, now))
+      .map((a) => this.toDto(a, now, false))
       .filter((a) => query.state === undefined || a.state === query.state)
       .reverse();
     return { items, random: { active: this.activeRandom(now) } };
@@ -347,30 +383,27 @@ export class AnomalyService {
   get(id: string): AnomalyDto {
     const now = this.clock.now();
     this.sweep(now);
-    return this.toDto(this.anomaly(id), now);
+    return this.toDto(this.anomaly(id), now, true);
   }
 
   /**
-   * Ends an anomaly now: readings from now on (event time) are normal; one that has not
-   * started never starts. Cancelling one that is already over changes nothing.
+   * Ends an anomaly now: its effects are taken off every device at once, so readings made
+   * from now on are normal (late ones of a lagging schedule too); one that has not started
+   * never starts. Cancelling one that is already over changes nothing.
    */
   cancel(id: string, at?: number): AnomalyDto {
     const anomaly = this.anomaly(id);
     const now = at ?? this.clock.now();
     if (!this.isOver(anomaly, now)) {
-      for (const { device, effect } of anomaly.effects) {
-        if (effect.startsAt >= now) device.removeEffect(effect.id);
-        else effect.endsAt = Math.min(effect.endsAt, now);
-      }
       anomaly.cancelledAt = now;
       anomaly.endsAt = Math.max(anomaly.startsAt, Math.min(anomaly.endsAt, now));
-      anomaly.effects = [];
+      this.release(anomaly, true);
       this.clearLabelTimers(anomaly);
       if (this.labels.enabled) this.label(anomaly, 'cancelled', now);
       this.logger.log(`${id} cancelled`);
     }
     this.sweep(now);
-    return this.toDto(anomaly, now);
+    return this.toDto(anomaly, now, true);
   }
 
   /** Cancels those of `ids` that are still known and not over (a scenario that stops). */
@@ -394,17 +427,75 @@ export class AnomalyService {
     return now < a.endsAt ? 'active' : 'ended';
   }
 
-  /** Lets go of the effects of anomalies that are over and keeps the last ENDED_KEPT of them. */
+  /**
+   * Keeps the last ENDED_KEPT anomalies that are over; older ones are forgotten, their
+   * effects taken off any device still holding them.
+   */
   private sweep(now: number): void {
     const over: InjectedAnomaly[] = [];
-    for (const a of this.anomalies.values()) {
-      if (!this.isOver(a, now)) continue;
-      a.effects = [];
-      over.push(a);
-    }
+    for (const a of this.anomalies.values()) if (this.isOver(a, now)) over.push(a);
     if (over.length <= ENDED_KEPT) return;
     over.sort((a, b) => b.endsAt - a.endsAt || b.seq - a.seq);
-    for (const a of over.slice(ENDED_KEPT)) this.anomalies.delete(a.id);
+    for (const a of over.slice(ENDED_KEPT)) {
+      this.release(a, true);
+      this.clearLabelTimers(a);
+      this.anomalies.delete(a.id);
+    }
+  }
+
+  /** Has release() run when the anomaly ends (event time `at`). */
+  private scheduleRelease(a: InjectedAnomaly, at: number, minDelayMs = 0): void {
+    this.clock.clearTimeout(a.releaseTimer);
+    a.releaseTimer = this.clock.setTimeout(
+      () => {
+        a.releaseTimer = undefined;
+        this.release(a, false, minDelayMs);
+      },
+      Math.max(minDelayMs, at - this.clock.now()),
+    );
+  }
+
+  /**
+   * Takes the anomaly's effects off its devices, so that no device holds the effect of an
+   * anomaly that is over (a device that reads once an hour, or not at all while the
+   * simulation is stopped, would otherwise keep it until its next reading). `force` (cancel,
+   * eviction from the history): off every device now. Otherwise (the anomaly ran its course):
+   * off every device whose next reading is at or after the end; a device whose schedule lags
+   * (an outage under the block policy) keeps it for the readings still due before the end and
+   * is tried again later, waiting twice as long each time (1 s … 60 s).
+   */
+  private release(a: InjectedAnomaly, force: boolean, lastDelayMs = 0): void {
+    const placed = a.placed;
+    this.clock.clearTimeout(a.releaseTimer);
+    a.releaseTimer = undefined;
+    if (!placed) return;
+    const { indexes, effect } = placed;
+    const each = Array.isArray(effect) ? effect : undefined;
+    const devices = a.fleet.devices;
+    const interval = a.fleet.intervalMs;
+    let left = 0;
+    for (let i = 0; i < indexes.length; i++) {
+      const d: Device | undefined = devices[indexes[i]];
+      const e = each ? each[i] : effect;
+      // Gone with a scale-down, or already dropped by a reading past the end.
+      if (d === undefined || d.effects === null || !d.effects.includes(e as AnomalyEffect))
+        continue;
+      if (!force && d.lastTs + interval < a.endsAt) {
+        indexes[left] = indexes[i];
+        if (each) each[left] = each[i];
+        left++;
+        continue;
+      }
+      d.removeEffect(a.id);
+      if (d.lastLabel === e) d.lastLabel = null;
+    }
+    if (left === 0) {
+      a.placed = undefined;
+      return;
+    }
+    a.placed = { indexes: indexes.slice(0, left), effect: each ? each.slice(0, left) : effect };
+    const delay = Math.min(RELEASE_RETRY_MAX_MS, Math.max(1000, lastDelayMs * 2));
+    this.scheduleRelease(a, 0, delay);
   }
 
   /** Random anomalies (ids `random-…`) acting on some device at `now`. */
@@ -431,7 +522,7 @@ export class AnomalyService {
       kind: a.kind,
       sensor: a.sensor,
       magnitude: a.magnitude,
-      target: copyTarget(a.target),
+      target: targetOf(a, Infinity).target,
       deviceCount: a.deviceCount,
       devices: [...a.devices],
       startsAt: new Date(a.startsAt).toISOString(),
@@ -451,18 +542,25 @@ export class AnomalyService {
     for (const [id, a] of this.anomalies) {
       if (a.target.fleetId === fleetId) {
         this.clearLabelTimers(a);
+        this.clock.clearTimeout(a.releaseTimer);
         this.anomalies.delete(id);
       }
     }
   }
 
-  private toDto(a: InjectedAnomaly, now: number): AnomalyDto {
+  /**
+   * The anomaly as the API shows it: `full` (GET by id, POST) with every id of
+   * target.deviceIds, else (lists) with the first LISTED_DEVICES and `deviceIdsTruncated`.
+   */
+  private toDto(a: InjectedAnomaly, now: number, full: boolean): AnomalyDto {
+    const { target, truncated } = targetOf(a, full ? Infinity : LISTED_DEVICES);
     return {
       id: a.id,
       kind: a.kind,
       sensor: a.sensor,
       magnitude: a.magnitude,
-      target: copyTarget(a.target),
+      target,
+      ...(truncated ? { deviceIdsTruncated: true } : {}),
       deviceCount: a.deviceCount,
       devices: [...a.devices],
       startsAt: new Date(a.startsAt).toISOString(),
@@ -479,7 +577,7 @@ function sharedOf(a: InjectedAnomaly): SharedAnomaly {
     kind: a.kind,
     sensor: a.sensor,
     magnitude: a.magnitude,
-    target: copyTarget(a.target),
+    target: targetOf(a, Infinity).target,
     startsAt: a.startsAt,
     endsAt: a.endsAt,
     createdAt: a.createdAt,
@@ -494,4 +592,17 @@ function copyTarget(t: AnomalyTarget): AnomalyTarget {
     ...(t.room != null ? { room: t.room } : {}),
     ...(t.deviceIds != null ? { deviceIds: [...t.deviceIds] } : {}),
   };
+}
+
+/** An anomaly's target with at most `max` of its device ids (rebuilt from their ordinals). */
+function targetOf(a: InjectedAnomaly, max: number): { target: AnomalyTarget; truncated: boolean } {
+  const target = copyTarget(a.target);
+  const ordinals = a.targetIds;
+  if (!ordinals) return { target, truncated: false };
+  const n = Math.min(max, ordinals.length);
+  const { id: fleetId, layout } = a.fleet;
+  const deviceIds = new Array<string>(n);
+  for (let i = 0; i < n; i++)
+    deviceIds[i] = deviceId(fleetId, locate(layout, ordinals[i]), ordinals[i]);
+  return { target: { ...target, deviceIds }, truncated: n < ordinals.length };
 }

@@ -19,6 +19,8 @@ export interface ResolvedTarget {
   devices: Device[];
   /** Listed device ids that are not devices of the fleet. */
   unknownIds: string[];
+  /** Ordinals of the listed devices of the fleet (sorted, once each); with deviceIds only. */
+  listed?: Int32Array;
 }
 
 /**
@@ -46,13 +48,14 @@ export function resolveTarget(fleet: Fleet, target: TargetPlace & { deviceIds?: 
     }
     candidates.sort((a, b) => a.index - b.index);
   }
+  const listed = deviceIds ? Int32Array.from(candidates, (d) => d.index) : undefined;
   const devices = candidates.filter(
     (d) =>
       (building === undefined || d.location.building === building) &&
       (floor === undefined || d.location.floor === floor) &&
       (room === undefined || d.location.room === room),
   );
-  return { devices, unknownIds } satisfies ResolvedTarget;
+  return { devices, unknownIds, listed } satisfies ResolvedTarget;
 }
 
 /**

@@ -403,7 +403,7 @@ export class ProducerConfig {
   @Max(60_000)
   lingerMs = 5;
 
-  /** Bound on queued, unsent value bytes. */
+  /** Bound on the memory of held records: key, value and header bytes plus 256 bytes each. */
   @IsInt()
   @Min(64 * 1024)
   @Max(4 * 1024 * 1024 * 1024)

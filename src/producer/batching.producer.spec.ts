@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type BatchingOptions, BatchingProducer, type BatchSender } from './batching.producer.js';
-import type { OutgoingRecord } from './outgoing.record.js';
+import { type OutgoingRecord, RECORD_OVERHEAD_BYTES } from './outgoing.record.js';
 import { ALL_SENT, type SendError, sendError, type SendResult } from './sender.js';
 
 const OPTIONS: BatchingOptions = {
@@ -373,11 +373,13 @@ test('the drop policy drops past 80 % of the buffer and counts it', async () => 
   });
   for (let i = 0; i < 2000; i++) p.offer(record(i, 100));
   assert.ok(p.bufferedBytes <= 80_000, `buffer holds ${p.bufferedBytes} bytes`);
-  assert.equal(p.stats.dropped.buffer_full, 2000 - 800);
+  // Each record takes its 100 bytes and RECORD_OVERHEAD_BYTES of the buffer.
+  const kept = Math.floor(80_000 / (100 + RECORD_OVERHEAD_BYTES));
+  assert.equal(p.stats.dropped.buffer_full, 2000 - kept);
   assert.ok(p.stats.balanced());
   sender.release();
   await p.idle();
-  assert.equal(p.stats.acknowledged, 800);
+  assert.equal(p.stats.acknowledged, kept);
   assert.ok(p.stats.balanced());
 });
 
@@ -387,7 +389,7 @@ test('the block policy stops accepting past 80 % of the buffer', async () => {
   const p = new BatchingProducer(sender, { ...OPTIONS, bufferMemory: 100_000 });
   let offered = 0;
   while (p.accepting) p.offer(record(offered++, 100));
-  assert.equal(offered, 800);
+  assert.equal(offered, Math.ceil(80_000 / (100 + RECORD_OVERHEAD_BYTES)));
   assert.equal(p.stats.droppedTotal, 0);
   sender.release();
   await p.idle();

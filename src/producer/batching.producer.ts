@@ -1,7 +1,7 @@
 import type { BackpressurePolicy } from '../config/fleetsim.config.js';
 import { type BreakerState, CircuitBreaker } from './circuit.breaker.js';
 import { type DropReason, DeliveryStats } from './delivery.stats.js';
-import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
+import { type OutgoingRecord, RECORD_OVERHEAD_BYTES, recordBytes } from './outgoing.record.js';
 import { PartitionedQueue, type TakenBatch } from './record.queue.js';
 import type { BatchSender as Sender, LaneFailure, SendError } from './sender.js';
 
@@ -103,9 +103,20 @@ export class BatchingProducer {
     );
   }
 
-  /** Bytes held: queued plus in flight. */
+  /**
+   * Memory held, counted against bufferMemory: the bytes of the records queued, held, parked
+   * and in flight, RECORD_OVERHEAD_BYTES for each of them, and the slabs of stalled lanes.
+   */
   get bufferedBytes(): number {
-    return this.queue.bytes + this.retryBytes + this.inFlightBytes + this.waitingBytes;
+    return (
+      this.queue.bytes +
+      this.retryBytes +
+      this.inFlightBytes +
+      this.waitingBytes +
+      // memory (issue 10 defect 5): per-record objects and stalled lanes' slabs count too.
+      RECORD_OVERHEAD_BYTES * (this.stats.queued + this.stats.inFlight) +
+      this.queue.reservedBytes
+    );
   }
 
   /**
@@ -123,7 +134,8 @@ export class BatchingProducer {
     const bytes = recordBytes(record);
     if (this.closed) return this.drop(1, 'shutdown');
     if (bytes > this.options.batchBytes) return this.drop(1, 'too_large');
-    if (this.options.backpressure === 'drop' && this.bufferedBytes + bytes > this.highWaterBytes) {
+    const held = bytes + RECORD_OVERHEAD_BYTES;
+    if (this.options.backpressure === 'drop' && this.bufferedBytes + held > this.highWaterBytes) {
       return this.drop(1, 'buffer_full');
     }
     const topic = record.topic;
@@ -539,6 +551,7 @@ export class BatchingProducer {
     this.stats.queued += n;
     this.stats.retried += n;
     this.observer.retried?.(n);
+    this.queue.stall(batch); // memory: a parked lane's values leave the shared pool slabs
     this.retries.push(batch);
     this.retryBytes += batch.bytes;
   }

@@ -50,6 +50,14 @@ export class RecordQueue {
     this.bytes += bytes;
   }
 
+  /** Copies every queued record's value into `arena` (see ValueArena), oldest first. */
+  copyOut(arena: ValueArena): void {
+    for (let i = 0; i < this.count; i++) {
+      const rec = this.items[(this.head + i) % this.items.length]!;
+      rec.value = arena.copy(rec.value);
+    }
+  }
+
   /** Empties the queue and returns what it held. */
   clear(): OutgoingRecord[] {
     return this.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
@@ -60,6 +68,43 @@ export class RecordQueue {
     for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) % this.items.length];
     this.items = next;
     this.head = 0;
+  }
+}
+
+/** Size of the slabs a stalled lane copies its records' values into. */
+export const STALL_SLAB_BYTES = 16 * 1024;
+
+/**
+ * Where a stalled lane's values are copied to. A value the serializer made is a slice of a
+ * slab of Node's shared buffer pool (Buffer.from and Buffer.allocUnsafe of small sizes), and a
+ * slab stays alive while any value in it is referenced: a lane that stalls while the others
+ * flow keeps nearly every slab alive for its few records (6 partitions, one stalled: 14.5 MB
+ * of slabs held for 2.4 MB of stalled values, buffer.accounting.spec.ts). Copied into slabs
+ * of their own lane, a lane's values are released in the order it sends them, so a stalled
+ * lane pins at most the slab it fills and the one it sends from (2 × STALL_SLAB_BYTES, which
+ * the producer counts against bufferMemory while the lane is stalled).
+ */
+export class ValueArena {
+  private slab = Buffer.allocUnsafeSlow(0);
+  private used = 0;
+
+  /** The value's bytes in this arena (a value with a buffer of its own is kept as it is). */
+  copy(value: Buffer): Buffer {
+    const n = value.length;
+    if (value.byteOffset === 0 && value.buffer.byteLength === n) return value;
+    if (n > STALL_SLAB_BYTES / 4) {
+      const own = Buffer.allocUnsafeSlow(n);
+      value.copy(own);
+      return own;
+    }
+    if (this.used + n > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(STALL_SLAB_BYTES);
+      this.used = 0;
+    }
+    value.copy(this.slab, this.used);
+    const out = this.slab.subarray(this.used, this.used + n);
+    this.used += n;
+    return out;
   }
 }
 
@@ -81,6 +126,9 @@ export interface TakenBatch {
 export class PartitionedQueue {
   private queues: RecordQueue[] = [];
   private muted: boolean[] = [];
+  /** Arenas of the stalled lanes (see stall()); undefined for a lane that flows. */
+  private stalled: Array<ValueArena | undefined> = [];
+  private stalledCount = 0;
   private rotation = 0;
   length = 0;
   bytes = 0;
@@ -88,6 +136,9 @@ export class PartitionedQueue {
   push(record: OutgoingRecord, bytes: number): void {
     const p = record.lane ?? record.partition;
     const q = this.queues[p] ?? this.grow(p);
+    if (this.stalledCount !== 0 && this.stalled[p] !== undefined) {
+      record.value = this.stalled[p].copy(record.value);
+    }
     q.push(record, bytes);
     this.length++;
     this.bytes += bytes;
@@ -139,9 +190,42 @@ export class PartitionedQueue {
     return n;
   }
 
-  /** Unmutes the lanes of an answered batch. */
+  /** Unmutes the lanes of an answered batch (a stalled lane flows again). */
   release(lanes: number[]): void {
-    for (const p of lanes) this.muted[p] = false;
+    for (const p of lanes) {
+      this.muted[p] = false;
+      if (this.stalled[p] !== undefined) {
+        this.stalled[p] = undefined;
+        this.stalledCount--;
+      }
+    }
+  }
+
+  /**
+   * Marks the lanes of a batch whose retries ran out as stalled until they are released: the
+   * batch's values, those queued behind it and those pushed while it stays stalled are copied
+   * into the lane's own ValueArena, so the stall pins no shared pool slab.
+   */
+  stall(batch: TakenBatch): void {
+    const fresh: number[] = [];
+    for (const p of batch.lanes) {
+      if (this.stalled[p] !== undefined) continue; // already copied out when it stalled
+      this.stalled[p] = new ValueArena();
+      this.stalledCount++;
+      fresh.push(p);
+    }
+    if (fresh.length === 0) return;
+    // Oldest first: the batch goes out before what is queued behind it.
+    for (const r of batch.records) {
+      const lane = r.lane ?? r.partition;
+      if (fresh.includes(lane)) r.value = this.stalled[lane]!.copy(r.value);
+    }
+    for (const p of fresh) this.queues[p]?.copyOut(this.stalled[p]!);
+  }
+
+  /** Memory the stalled lanes' arenas may hold beyond their values' bytes. */
+  get reservedBytes(): number {
+    return this.stalledCount * 2 * STALL_SLAB_BYTES;
   }
 
   /** Puts an unsent batch back at the front of its partitions, in order, and unmutes them. */
@@ -185,6 +269,8 @@ export class PartitionedQueue {
     for (const q of this.queues) if (q) n += q.clear().length;
     this.length = 0;
     this.bytes = 0;
+    this.stalled = [];
+    this.stalledCount = 0;
     return n;
   }
 

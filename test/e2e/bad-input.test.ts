@@ -107,7 +107,7 @@ describe('100,000-element deviceIds', () => {
     assertProblem(res, 400, 'target.deviceIds', 'arrayMaxSize');
   });
 
-  test('100,000 real ids (a 4 MB body where the limit allows it) are applied, and listed as 100', async () => {
+  test('100,000 real ids (a 4 MB body where the limit allows it) are applied, and listed as 100 (all 100,000 by id)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fleetsim-bad-input-'));
     const file = join(dir, 'fleetsim.yaml');
     writeFileSync(file, 'server:\n  bodyLimitBytes: 4194304\n');
@@ -146,6 +146,14 @@ describe('100,000-element deviceIds', () => {
       assert.equal(res.body.target.deviceIds.length, 100_000);
       const one = await http(big.url, 'GET', `/api/v1/anomalies/${res.body.id}`);
       assert.equal(one.body.devices.length, 100);
+      assert.equal(one.body.target.deviceIds.length, 100_000, 'GET by id has every listed id');
+      assert.equal(one.body.deviceIdsTruncated, undefined);
+      // A list carries the first 100 listed ids of each anomaly, and says it cut them.
+      const list = await http(big.url, 'GET', '/api/v1/anomalies');
+      const item = list.body.items.find((a: { id: string }) => a.id === res.body.id);
+      assert.deepEqual(item.target.deviceIds, deviceIds.slice(0, 100));
+      assert.equal(item.deviceIdsTruncated, true);
+      assert.ok(JSON.stringify(list.body).length < 64 * 1024, 'the list stays small');
     } finally {
       await big.close();
     }

@@ -4,6 +4,7 @@
  * bufferMemory + 256 MB), what was lost, the books and the recovery. Not part of CI.
  *
  *   npm run soak -- [--minutes 10] [--rate 50000] [--outage-seconds <minutes × 12>]
+ *                   [--node-options="<NODE_OPTIONS of fleetsim; default the image's --max-semi-space-size=16>"]
  */
 import { FaultHarness, type Fault, faultTable } from '../support/faults.js';
 import { flag, log, startCluster } from './cli.js';
@@ -35,6 +36,8 @@ async function main(): Promise<number> {
       steadySeconds: sideSeconds,
       recoveryTimeoutMs: 300_000,
       log,
+      // As the Docker image runs it (its NODE_OPTIONS); --node-options tries other V8 settings.
+      env: { NODE_OPTIONS: flag('node-options', '--max-semi-space-size=16') },
     });
     log(`soak: ${minutes} min at ${rate} msg/s, outage ${outageSeconds} s after ~${sideSeconds} s`);
     const r = await harness.run(outage);

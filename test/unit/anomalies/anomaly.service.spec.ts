@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Logger } from '@nestjs/common';
 import { Fleet } from '../../../src/model/fleet.js';
 import { FleetRegistry } from '../../../src/simulation/fleet.registry.js';
@@ -20,6 +22,7 @@ import type { AnomalyLabels } from '../../../src/anomalies/anomaly.labels.js';
 const NO_LABELS = { enabled: false, publish() {} } as unknown as AnomalyLabels;
 
 Logger.overrideLogger(false);
+setFlagsFromString('--expose-gc');
 
 const PARAMS: GenerationParams = {
   dataVariation: 1,
@@ -55,7 +58,7 @@ const spike = (over: Partial<InjectRequest> = {}): InjectRequest => ({
   ...over,
 });
 
-test('injecting puts one effect object per targeted device, in event time', () => {
+test('injecting puts an effect on every targeted device, in event time', () => {
   const { fleet, service, clock } = setup();
   clock.advance(123);
   const a = service.inject(spike({ startInMs: 2000 }));
@@ -72,8 +75,11 @@ test('injecting puts one effect object per targeted device, in event time', () =
   );
   assert.ok(hit.every((d) => JSON.stringify(d.location) === '{"building":1,"floor":2,"room":3}'));
   const effects = hit.map((d) => d.effects![0]);
-  assert.equal(new Set(effects).size, effects.length, 'no effect object is shared');
+  assert.equal(new Set(effects).size, 1, 'a spike shares one effect object');
   assert.ok(effects.every((e) => e.id === 'inj-1' && e.startsAt === T0 + 2123));
+  service.inject(spike({ kind: 'stuck', magnitude: undefined }));
+  const stuck = hit.map((d) => d.effects![1]);
+  assert.equal(new Set(stuck).size, stuck.length, 'a stuck sensor holds its own value');
 
   clock.advance(2000);
   assert.equal(service.get('inj-1').state, 'active');
@@ -140,7 +146,10 @@ test('cancelling ends an active anomaly now and drops a scheduled one', () => {
   assert.equal(s.endsAt, s.startsAt, 'a cancelled scheduled anomaly has an empty window');
 
   const room = fleet.devices.filter((d) => d.location.floor === 2 && d.location.room === 3);
-  assert.ok(room.every((d) => d.effects!.every((e) => e.endsAt === T0 + 1500)));
+  assert.ok(
+    room.every((d) => d.effects === null),
+    'the active effect is taken off every device at once, not at its next reading',
+  );
   const floor1 = fleet.devices.filter((d) => d.location.floor === 1);
   assert.ok(
     floor1.every((d) => d.effects === null),
@@ -239,4 +248,113 @@ test('random anomalies acting now are counted', () => {
   ).length;
   assert.ok(expected > 0, 'some random anomaly is going on at T0');
   assert.equal(service.list().random.active, expected);
+});
+
+test('an ended anomaly leaves every device past its end; a lagging device keeps it until it catches up', () => {
+  const { fleet, service, clock } = setup();
+  const a = service.inject(spike({ durationMs: 3000 }));
+  const [behind, ...ahead] = fleet.devices.filter((d) => d.effects !== null);
+  // Their next readings are at the end.
+  for (const d of ahead) generateReading(fleet, d, T0 + 2000, PARAMS);
+  generateReading(fleet, behind, T0, PARAMS); // its readings of T0+1000 and T0+2000 are due
+  clock.advance(3000);
+  assert.equal(service.get(a.id).state, 'ended');
+  assert.ok(
+    ahead.every((d) => d.effects === null),
+    'taken off when the anomaly ends, without a reading',
+  );
+  assert.equal(behind.effects?.[0].id, a.id, 'kept for the readings still due before the end');
+  generateReading(fleet, behind, T0 + 1000, PARAMS);
+  assert.equal(behind.lastLabel?.id, a.id, 'a late reading before the end is still shaped');
+  generateReading(fleet, behind, T0 + 2000, PARAMS);
+  clock.advance(2000); // the next try
+  assert.equal(behind.effects, null);
+  assert.equal(behind.lastLabel, null, 'no device refers to the anomaly any more');
+  assert.equal(clock.size, 0, 'no timer is left');
+});
+
+test('an anomaly forgotten from the history leaves no effect on a device that never read', () => {
+  const { fleet, service, clock } = setup();
+  const first = service.inject(spike({ durationMs: 1000 }));
+  const room = fleet.devices.filter((d) => d.effects !== null);
+  clock.advance(1000);
+  assert.ok(
+    room.every((d) => d.effects?.[0].id === first.id),
+    'no reading passed its end yet',
+  );
+  for (let i = 0; i < ENDED_KEPT; i++) {
+    service.inject(spike({ durationMs: 1000, target: { fleetId: 'plant', floor: 1 } }));
+    clock.advance(1000);
+  }
+  service.list();
+  assert.equal(thrownProblem(() => service.get(first.id)).status, 404);
+  assert.ok(
+    room.every((d) => d.effects === null),
+    'the evicted anomaly took its effects along',
+  );
+});
+
+test('100 anomalies of 100,000 listed devices each: stored compactly, lists carry 100 ids each', () => {
+  const registry = new FleetRegistry();
+  const fleet = new Fleet({
+    id: 'huge',
+    name: 'huge',
+    deviceCount: 100_000,
+    intervalMs: 3_600_000,
+    sensors: ['temperature'],
+    layout: { buildings: 10, floorsPerBuilding: 10, roomsPerFloor: 10 },
+    seed: 1,
+  });
+  registry.add(fleet);
+  const clock = new FakeClock(T0);
+  const service = new AnomalyService(registry, clock, NO_LABELS);
+  // Listed in reverse, each twice: answers list them in ordinal order, once each.
+  const ids = fleet.devices.map((d) => d.id).reverse();
+  const deviceIds = [...ids, ...ids.slice(0, 10)];
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const injected: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    const a = service.inject({
+      target: { fleetId: 'huge', deviceIds },
+      sensor: 'temperature',
+      kind: 'spike',
+      durationMs: 3_600_000,
+    });
+    injected.push(a.id);
+    // limits.maxAnomalyDevices (500,000) lets 5 of them be live at once: cancel the oldest.
+    if (injected.length > 4) service.cancel(injected[injected.length - 5]);
+  }
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  assert.ok(
+    grown < 64 * 1024 * 1024,
+    `100 anomalies of 100,000 devices hold ${(grown / 1048576).toFixed(0)} MB`,
+  );
+  assert.ok(
+    fleet.devices.every((d) => d.effects?.length === 4),
+    'cancelled ones left the devices',
+  );
+
+  const list = service.list();
+  assert.equal(list.items.length, 100);
+  const size = JSON.stringify(list).length;
+  assert.ok(size < 1024 * 1024, `the list is ${size} bytes`);
+  for (const item of list.items) {
+    assert.equal(item.deviceCount, 100_000);
+    assert.equal(item.devices.length, 100);
+    assert.equal(item.target.deviceIds!.length, 100);
+    assert.equal(item.deviceIdsTruncated, true);
+  }
+  assert.deepEqual(
+    list.items[0].target.deviceIds,
+    fleet.devices.slice(0, 100).map((d) => d.id),
+  );
+  const one = service.get(injected[99]);
+  assert.equal(one.target.deviceIds!.length, 100_000, 'GET by id has every id');
+  assert.equal(one.target.deviceIds![99_999], fleet.devices[99_999].id);
+  assert.equal(one.deviceIdsTruncated, undefined);
+  for (const id of injected.slice(-4)) service.cancel(id);
+  assert.ok(fleet.devices.every((d) => d.effects === null));
 });
