@@ -126,6 +126,27 @@ test('PATCH with bad values is refused whole with 400 naming each field and rule
   assert.equal(await changes('rejected'), rejected + 1);
 });
 
+test('PATCH whose values are all valid but whose result breaks a rule between settings is 422', async () => {
+  const beforeView = await get();
+  const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+  // A CA without kafka.tls.enabled, and a SASL mechanism without its user and password.
+  const res = await patch({ kafka: { tls: { ca }, sasl: { mechanism: 'plain' } } });
+  assert.equal(res.status, 422, JSON.stringify(res.body));
+  assert.match(res.type, /^application\/problem\+json/);
+  assert.deepEqual(
+    res.body.errors.map((e: { field: string; rule: string }) => [e.field, e.rule]),
+    [
+      ['kafka.tls.enabled', 'enabledWithMaterial'],
+      ['kafka.sasl.username', 'isDefined'],
+      ['kafka.sasl.password', 'isDefined'],
+    ],
+  );
+  assert.deepEqual(await get(), beforeView);
+  // The same values beside one invalid in itself: 400, as the patch's schema says.
+  const mixed = await patch({ kafka: { tls: { ca }, clientId: '' } });
+  assert.equal(mixed.status, 400, JSON.stringify(mixed.body));
+});
+
 test('PATCH of a boot-only setting is refused with 409 saying which and why', async () => {
   const beforeView = await get();
   const res = await patch({
