@@ -147,6 +147,7 @@ describe('backfills over HTTP', () => {
       to: TO,
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.headers.get('location'), `/api/v1/backfills/${created.body.id}`);
     assert.equal(created.body.progress.total, 10 * 360);
     const done = await waitFor('the backfill to finish', async () => {
       const res = await http(t.url, 'GET', `/api/v1/backfills/${created.body.id}`);
