@@ -147,6 +147,25 @@ test('PATCH whose values are all valid but whose result breaks a rule between se
   assert.equal(mixed.status, 400, JSON.stringify(mixed.body));
 });
 
+test('PATCH: a value is held to its own rules even where no setting needs it (400)', async () => {
+  // SASL is off (mechanism none): an empty user or a token URL that is no URL is still wrong,
+  // as the schema of the patch says.
+  const res = await patch({ kafka: { sasl: { username: '', tokenUrl: 'nowhere' } } });
+  assert.equal(res.status, 400, JSON.stringify(res.body));
+  assert.deepEqual(
+    res.body.errors.map((e: { field: string; rule: string }) => [e.field, e.rule]),
+    [
+      ['kafka.sasl.username', 'minLength'],
+      ['kafka.sasl.tokenUrl', 'matches'],
+    ],
+  );
+  // An empty label topic is no label topic: valid, and here no change.
+  const none = await patch({ kafka: { labelTopic: '' } });
+  assert.equal(none.status, 200, JSON.stringify(none.body));
+  const bad = await patch({ kafka: { labelTopic: 'no spaces' } });
+  assert.equal(bad.status, 400, JSON.stringify(bad.body));
+});
+
 test('PATCH of a boot-only setting is refused with 409 saying which and why', async () => {
   const beforeView = await get();
   const res = await patch({
