@@ -1,14 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import {
-  ApiBody,
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ANOMALY_EXAMPLE, ANOMALY_LIST_EXAMPLE } from '../http/api-examples.js';
 import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
+import { ApiCreated, setLocation } from '../http/created.js';
 import { AnomalyDto, AnomalyListDto, AnomalyQueryDto, CreateAnomalyDto } from './anomaly.dto.js';
 import { AnomalyService } from './anomaly.service.js';
 
@@ -46,13 +41,11 @@ export class AnomalyController {
       },
     },
   })
-  @ApiCreatedResponse({
+  @ApiCreated({
+    what: 'anomaly',
     type: AnomalyDto,
     description: 'The anomaly, scheduled or already active',
     example: ANOMALY_EXAMPLE,
-    headers: {
-      Location: { description: 'The URL of the new anomaly', schema: { type: 'string' } },
-    },
   })
   @ApiProblems({
     400: 'Malformed, or the kind does not apply to the sensor, or the magnitude is out of its range for the sensor, or the fleet does not carry the sensor; `errors` names each field and rule',
@@ -66,7 +59,7 @@ export class AnomalyController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<AnomalyDto> {
     const anomaly = await this.anomalies.submit(dto);
-    void reply.header('location', `/api/v1/anomalies/${encodeURIComponent(anomaly.id)}`);
+    setLocation(reply, '/api/v1/anomalies', anomaly.id);
     return anomaly;
   }
 

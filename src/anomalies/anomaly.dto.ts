@@ -31,14 +31,11 @@ export const MAX_TARGET_DEVICE_IDS = 100_000;
 export const ANOMALY_STATES = ['scheduled', 'active', 'ended', 'cancelled'] as const;
 export type AnomalyState = (typeof ANOMALY_STATES)[number];
 
-export class AnomalyTargetDto {
-  /**
-   * Fleet the anomaly acts on.
-   * @example "plant-a"
-   */
-  @IsString()
-  fleetId!: string;
-
+/**
+ * The part of a fleet an anomaly acts on (POST /api/v1/anomalies and backfills): filters that
+ * all have to match; the whole fleet when none is given.
+ */
+export class AnomalyPlaceDto {
   /**
    * Only devices in this building (1-based). building, floor and room are filters that all
    * have to match: building + floor is one floor, building + floor + room one room, and
@@ -80,15 +77,21 @@ export class AnomalyTargetDto {
   deviceIds?: string[];
 }
 
-/** The sensor must suit the kind, and the magnitude both (AnomalyService.inject checks). */
-@ApiSchemaRules({ anyOf: kindSensorBranches() })
-export class CreateAnomalyDto {
-  /** The fleet and the part of it the anomaly acts on. */
-  @IsObject()
-  @ValidateNested()
-  @Type(() => AnomalyTargetDto)
-  target!: AnomalyTargetDto;
+export class AnomalyTargetDto extends AnomalyPlaceDto {
+  /**
+   * Fleet the anomaly acts on.
+   * @example "plant-a"
+   */
+  @IsString()
+  fleetId!: string;
+}
 
+/**
+ * What an anomaly does (POST /api/v1/anomalies and backfills): its kind, the sensor and the
+ * strength. The sensor must suit the kind, and the magnitude both (anomaly.rules.ts checks):
+ * each request schema that extends it states that with `anyOf: kindSensorBranches()`.
+ */
+export class AnomalyEffectDto {
   /**
    * Sensor the anomaly acts on; the fleet must carry it and the kind must apply to it
    * (flapping: switch only; overcurrent: current only; spike, drift, noise: numeric sensors;
@@ -118,6 +121,16 @@ export class CreateAnomalyDto {
   @IsOptional()
   @IsNumber({ allowNaN: false, allowInfinity: false })
   magnitude?: number;
+}
+
+/** An anomaly to inject now or soon, on a fleet or part of it. */
+@ApiSchemaRules({ anyOf: kindSensorBranches() })
+export class CreateAnomalyDto extends AnomalyEffectDto {
+  /** The fleet and the part of it the anomaly acts on. */
+  @IsObject()
+  @ValidateNested()
+  @Type(() => AnomalyTargetDto)
+  target!: AnomalyTargetDto;
 
   /**
    * How long the anomaly lasts, in ms (1000 … 86400000); the devices return to normal by

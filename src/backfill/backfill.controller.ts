@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, Param, Post, Res } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { BACKFILL_EXAMPLE } from '../http/api-examples.js';
 import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
+import { ApiCreated, setLocation } from '../http/created.js';
 import { BackfillDto, CreateBackfillDto } from './backfill.dto.js';
 import { BackfillService } from './backfill.service.js';
 
@@ -45,27 +46,25 @@ export class BackfillController {
       },
     },
   })
-  @ApiCreatedResponse({
+  @ApiCreated({
+    what: 'backfill',
     type: BackfillDto,
     description: 'The backfill, running',
     example: BACKFILL_EXAMPLE,
-    headers: {
-      Location: { description: 'The URL of the new backfill', schema: { type: 'string' } },
-    },
   })
   @ApiProblems({
-    400: 'Malformed, neither or both of fleetId and fleet, a range that is empty, too long or makes too many readings, an anomaly whose kind does not suit its sensor or falls outside the range; `errors` names each field and rule',
+    400: 'Malformed: a wrong type or a value out of range, neither or both of fleetId and fleet, an anomaly whose kind does not suit its sensor or magnitude; `errors` names each field and rule',
     404: 'No fleet with fleetId, or no scenario with scenario.name',
     413: true,
     415: true,
-    422: 'An anomaly on a sensor the fleet does not carry or whose target matches no device of it, or as many backfills run as fleetsim runs at once',
+    422: 'A rule between fields no schema states (`errors` names the field and rule): `to` not after `from` (after), over 366 days (maxRange) or too many readings (maxReadings), an anomaly or the scenario starting outside [from, to) (inRange); an anomaly on a sensor the fleet does not carry or whose target matches no device of it; or as many backfills run as fleetsim runs at once',
   })
   create(
     @Body() dto: CreateBackfillDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): BackfillDto {
     const backfill = this.backfills.create(dto);
-    void reply.header('location', `/api/v1/backfills/${encodeURIComponent(backfill.id)}`);
+    setLocation(reply, '/api/v1/backfills', backfill.id);
     return backfill;
   }
 

@@ -3,10 +3,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
-  IsIn,
   IsInt,
-  IsISO8601,
-  IsNumber,
   IsObject,
   IsOptional,
   IsString,
@@ -15,13 +12,16 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { MAX_ANOMALY_DURATION_MS, MIN_ANOMALY_DURATION_MS } from '../anomalies/anomaly.dto.js';
+import {
+  AnomalyEffectDto,
+  AnomalyPlaceDto,
+  MAX_ANOMALY_DURATION_MS,
+  MIN_ANOMALY_DURATION_MS,
+} from '../anomalies/anomaly.dto.js';
 import { kindSensorBranches } from '../anomalies/anomaly.schema.js';
 import { ApiSchemaRules } from '../http/openapi.js';
-import { IsOmittable } from '../http/validation.schema.js';
+import { IsDateTime, IsOmittable } from '../http/validation.schema.js';
 import { FleetSpecDto } from '../config/fleet-spec.dto.js';
-import { ANOMALY_KINDS, type AnomalyKind } from '../model/anomaly.js';
-import { SENSOR_NAMES, type SensorName } from '../model/sensors/sensor.model.js';
 import { BACKFILL_STATES, type BackfillState } from './backfill.run.js';
 
 /** Longest range one backfill covers: 366 days. */
@@ -33,36 +33,13 @@ export const MAX_BACKFILL_ANOMALIES = 1000;
 /** Fastest pace factor (simulated seconds per wall second) below "max". */
 export const MAX_PACE = 1_000_000;
 
-export class BackfillTargetDto {
-  /** Only devices in this building (1-based); building, floor and room all have to match. */
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  building?: number;
-
-  /** Only devices on this floor (1-based). */
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  floor?: number;
-
-  /** Only devices in this room (1-based, per floor). */
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  room?: number;
-
-  /** Only these devices of the fleet. */
-  @IsOptional()
-  @IsArray()
-  @ArrayMaxSize(100_000)
-  @IsString({ each: true })
-  deviceIds?: string[];
-}
+/** The part of the fleet a backfill anomaly acts on (the filters of POST /api/v1/anomalies). */
+@ApiSchemaRules({})
+export class BackfillTargetDto extends AnomalyPlaceDto {}
 
 /** The sensor must suit the kind, and the magnitude both (BackfillService checks). */
 @ApiSchemaRules({ anyOf: kindSensorBranches() })
-export class BackfillAnomalyDto {
+export class BackfillAnomalyDto extends AnomalyEffectDto {
   /** The part of the fleet it acts on; the whole fleet when omitted. */
   @IsOptional()
   @IsObject()
@@ -71,29 +48,10 @@ export class BackfillAnomalyDto {
   target?: BackfillTargetDto;
 
   /**
-   * Sensor it acts on (the rules of POST /api/v1/anomalies).
-   * @example "temperature"
-   */
-  @IsIn(SENSOR_NAMES)
-  sensor!: SensorName;
-
-  /**
-   * Kind of anomaly (see POST /api/v1/anomalies).
-   * @example "spike"
-   */
-  @IsIn(ANOMALY_KINDS)
-  kind!: AnomalyKind;
-
-  /** Strength (see POST /api/v1/anomalies); the kind's default when omitted. */
-  @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  magnitude?: number;
-
-  /**
-   * Event time it starts, ISO 8601, within [from, to).
+   * Event time it starts (RFC 3339), within [from, to).
    * @example "2026-03-01T14:00:00Z"
    */
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   startsAt!: string;
 
   /**
@@ -115,9 +73,9 @@ export class BackfillScenarioDto {
   @MinLength(1)
   name!: string;
 
-  /** Event time its first stage begins, ISO 8601, within [from, to); `from` when omitted. */
+  /** Event time its first stage begins (RFC 3339), within [from, to); `from` when omitted. */
   @IsOmittable()
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   startAt?: string;
 }
 
@@ -141,17 +99,17 @@ export class CreateBackfillDto {
   fleet?: FleetSpecDto;
 
   /**
-   * Start of the range (event time, ISO 8601, included).
+   * Start of the range (event time, RFC 3339, included).
    * @example "2026-03-01T00:00:00Z"
    */
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   from!: string;
 
   /**
-   * End of the range (event time, ISO 8601, excluded); at most 366 days after `from`.
+   * End of the range (event time, RFC 3339, excluded); at most 366 days after `from`.
    * @example "2026-03-02T00:00:00Z"
    */
-  @IsISO8601({ strict: true })
+  @IsDateTime()
   to!: string;
 
   /**

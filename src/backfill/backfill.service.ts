@@ -9,6 +9,7 @@ import { type AnomalyTarget, clampToLayout, resolveTarget } from '../anomalies/a
 import { ConfigService } from '../config/config.service.js';
 import { fleetFromSpec } from '../devices/fleet.service.js';
 import { DomainError, type FieldProblem, invalidField, notFound } from '../model/domain.error.js';
+import { parseDateTime } from '../model/date-time.js';
 import { Fleet } from '../model/fleet.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { ScenarioService } from '../scenarios/scenario.service.js';
@@ -62,13 +63,16 @@ export class BackfillService implements BeforeApplicationShutdown {
         message: 'give either fleetId (an existing fleet) or fleet (a fleet spec), not both',
       });
     }
-    const from = Date.parse(dto.from);
-    const to = Date.parse(dto.to);
+    // Validated as RFC 3339 date-times (IsDateTime): parseDateTime reads them as written.
+    const from = parseDateTime(dto.from)!;
+    const to = parseDateTime(dto.to)!;
+    // Rules between fields, which no JSON Schema states: each field is valid, the request as
+    // a whole cannot be carried out (422, as for anomalies outside the range).
     if (!(to > from)) {
-      throw invalidField({ field: 'to', rule: 'after', message: 'to must be later than from' });
+      throw planProblem({ field: 'to', rule: 'after', message: 'to must be later than from' });
     }
     if (to - from > MAX_BACKFILL_RANGE_MS) {
-      throw invalidField({
+      throw planProblem({
         field: 'to',
         rule: 'maxRange',
         message: `a backfill covers at most 366 days; to is ${((to - from) / 86_400_000).toFixed(1)} days after from`,
@@ -79,7 +83,7 @@ export class BackfillService implements BeforeApplicationShutdown {
       dto.fleetId !== undefined ? this.copyOf(dto.fleetId) : fleetFromSpec(dto.fleet!, 'fleet.');
     const total = new EventTimeReadings(fleet, from, to).total;
     if (total > MAX_BACKFILL_READINGS) {
-      throw invalidField({
+      throw planProblem({
         field: 'to',
         rule: 'maxReadings',
         message: `that range makes ${total} readings; one backfill makes at most ${MAX_BACKFILL_READINGS}`,
@@ -206,7 +210,7 @@ export class BackfillService implements BeforeApplicationShutdown {
           message: `fleet ${fleet.id} does not carry sensor ${a.sensor}`,
         });
       }
-      const startsAt = Date.parse(a.startsAt);
+      const startsAt = parseDateTime(a.startsAt)!;
       if (!(startsAt >= from && startsAt < to)) {
         throw planProblem({
           field: `${at}.startsAt`,
@@ -249,7 +253,7 @@ export class BackfillService implements BeforeApplicationShutdown {
   ): { stages: PlannedStage[]; stageAnomalies: PlannedAnomaly[]; scenario?: string } {
     if (!dto.scenario) return { stages: [], stageAnomalies: [] };
     const definition = this.scenarios.definition(dto.scenario.name);
-    const start = dto.scenario.startAt !== undefined ? Date.parse(dto.scenario.startAt) : from;
+    const start = dto.scenario.startAt !== undefined ? parseDateTime(dto.scenario.startAt)! : from;
     if (!(start >= from && start < to)) {
       throw planProblem({
         field: 'scenario.startAt',

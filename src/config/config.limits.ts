@@ -3,10 +3,19 @@ import { ValidationError } from 'class-validator';
 import { DEFAULT_INTERVAL_MS } from './fleet-spec.dto.js';
 import type { FleetsimConfig } from './fleetsim.config.js';
 
-/** Time producer.shutdownFlushMs must leave of the grace period for the rest of the shutdown. */
-/** The rules of the global limits on fleets (a refusal by them is a limit refusal, 422). */
-export const LIMIT_RULES: ReadonlySet<string> = new Set(['maxDevices', 'maxTargetRate']);
+/**
+ * The rules limitProblems checks, between settings valid on their own: a patch refused by
+ * them alone is a limit refusal (422, as for POST /api/v1/fleets), not malformed input (400).
+ */
+export const LIMIT_RULES: ReadonlySet<string> = new Set([
+  'maxProcessMemory',
+  'withinGracePeriod',
+  'maxBatchSize',
+  'maxDevices',
+  'maxTargetRate',
+]);
 
+/** Time producer.shutdownFlushMs must leave of the grace period for the rest of the shutdown. */
 export const SHUTDOWN_MARGIN_MS = 5000;
 
 /**

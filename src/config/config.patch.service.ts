@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { FleetsimMetrics } from '../metrics/fleetsim.metrics.js';
-import { DomainError } from '../model/domain.error.js';
+import { DomainError, type FieldProblem } from '../model/domain.error.js';
 import { checkIfMatch } from '../model/etag.js';
 import { LIMIT_RULES } from './config.limits.js';
 import { fieldProblems } from '../model/field.problems.js';
@@ -45,6 +45,26 @@ export interface SharedConfig {
    * them (the position of their record in the control topic; 0: none yet).
    */
   version(): number;
+}
+
+/** Rules between settings, which the schema of a patch cannot state. */
+const BETWEEN_SETTINGS: ReadonlySet<string> = new Set([...LIMIT_RULES, 'enabledWithMaterial']);
+
+/**
+ * True when a problem lies in a value the patch itself gives (not null, which resets to the
+ * default) and breaks a rule of that value alone: the patch fails its schema. A value the
+ * patch leaves as it was, or a rule between settings, makes it a problem of the result.
+ */
+function brokenByPatch(problem: FieldProblem, patch: Plain): boolean {
+  if (BETWEEN_SETTINGS.has(problem.rule)) return false;
+  let value: unknown = patch;
+  for (const key of problem.field.split('.')) {
+    // Arrays and values are replaced whole: a problem inside one is the patch's.
+    if (!isPlain(value)) return true;
+    value = value[key];
+    if (value === undefined || value === null) return false;
+  }
+  return true;
 }
 
 const toPlain = (config: FleetsimConfig): Plain => JSON.parse(JSON.stringify(config)) as Plain;
@@ -177,11 +197,17 @@ export class ConfigPatchService {
     const { config: next, errors } = validateConfig(merged);
     if (errors.length) {
       const problems = fieldProblems(errors);
-      // A patch valid field by field that would take the fleets past a global limit is a
-      // limit refusal (422), as it is for POST /api/v1/fleets.
-      const overLimit = problems.every((p) => LIMIT_RULES.has(p.rule));
+      // 400 only for a patch invalid in itself, as its schema in the OpenAPI document says. A
+      // patch whose every value is valid may still leave a configuration that breaks a rule
+      // between settings (a global limit, kafka.tls.enabled with a CA, a SASL mechanism
+      // without its user): 422, as POST /api/v1/fleets answers past a limit.
+      const invalidInItself = problems.some((p) => brokenByPatch(p, patch));
       throw new DomainError(
-        overLimit ? 'LIMIT_EXCEEDED' : 'INVALID_INPUT',
+        invalidInItself
+          ? 'INVALID_INPUT'
+          : problems.every((p) => LIMIT_RULES.has(p.rule))
+            ? 'LIMIT_EXCEEDED'
+            : 'INVALID_PLAN',
         `the configuration would be invalid, nothing was changed: ${problems.map((p) => p.message).join('; ')}`,
         problems,
       );

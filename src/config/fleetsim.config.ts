@@ -198,8 +198,12 @@ export class KafkaTlsConfig {
   rejectUnauthorized = true;
 }
 
-const needs = (mechanisms: readonly SaslMechanismName[]) => (o: KafkaSaslConfig) =>
-  mechanisms.includes(o.mechanism);
+/**
+ * Checked when the mechanism needs it (then it is required) or when it is given: a value is
+ * always held to its own rules, as the OpenAPI schema of a config patch states them.
+ */
+const needs = (mechanisms: readonly SaslMechanismName[]) => (o: KafkaSaslConfig, value: unknown) =>
+  mechanisms.includes(o.mechanism) || value !== undefined;
 const USER_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 const required = (path: string, env: string, when: string) =>
   `${path} is required when kafka.sasl.mechanism is ${when}: set ${env} (or kafka.sasl.${path.split('.').pop()} in the file)`;
@@ -329,8 +333,7 @@ export class KafkaConfig {
    * Topic of the anomaly lifecycle events (docs/messages.md, "Label topic"); empty: none.
    * Created on demand with topicPartitions partitions.
    */
-  @ValidateIf((o: KafkaConfig) => o.labelTopic !== '')
-  @Matches(/^[a-zA-Z0-9._-]{1,249}$/, {
+  @Matches(/^[a-zA-Z0-9._-]{0,249}$/, {
     message:
       'labelTopic must be empty (no label topic) or 1-249 characters of letters, digits, ".", "_" or "-"',
   })

@@ -11,16 +11,10 @@ import {
   Query,
   Res,
 } from '@nestjs/common';
-import {
-  ApiBody,
-  ApiCreatedResponse,
-  ApiHeader,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
+import { ApiCreated, setLocation } from '../http/created.js';
 import { etagOf } from '../model/etag.js';
 import { DevicePageDto, DeviceQueryDto } from './device.dto.js';
 import { CreateFleetDto, FleetDto, UpdateFleetDto } from './fleet.dto.js';
@@ -53,14 +47,12 @@ export class FleetController {
       },
     },
   })
-  @ApiCreatedResponse({
+  @ApiCreated({
+    what: 'fleet',
     type: FleetDto,
     description: 'The fleet, with its id, layout and seed',
     example: FLEET_EXAMPLE,
-    headers: {
-      Location: { description: 'The URL of the new fleet', schema: { type: 'string' } },
-      ETag: { description: 'Its version', schema: { type: 'string' } },
-    },
+    headers: { ETag: { description: 'Its version', schema: { type: 'string' } } },
   })
   @ApiProblems({
     400: true,
@@ -74,9 +66,8 @@ export class FleetController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<FleetDto> {
     const fleet = await this.fleets.create(dto);
-    void reply
-      .header('location', `/api/v1/fleets/${encodeURIComponent(fleet.id)}`)
-      .header('etag', etagOf(fleet));
+    setLocation(reply, '/api/v1/fleets', fleet.id);
+    void reply.header('etag', etagOf(fleet));
     return fleet;
   }
 

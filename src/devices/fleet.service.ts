@@ -197,12 +197,8 @@ export class FleetService {
   async update(id: string, dto: UpdateFleetDto, ifMatch?: string): Promise<FleetDto> {
     if (this.cluster.enabled) await this.cluster.sync();
     const fleet = this.fleet(id);
-    checkIfMatch(
-      ifMatch,
-      etagOf(this.toDto(fleet)),
-      this.config.config.server.requireIfMatch,
-      `fleet ${id}`,
-    );
+    // A body that is invalid in itself is refused as such (400), whatever version If-Match
+    // names, as PATCH /api/v1/config does: only a valid change is compared with the version.
     if (dto.deviceCount === undefined && dto.intervalMs === undefined) {
       throw invalidField({
         field: 'deviceCount',
@@ -210,6 +206,12 @@ export class FleetService {
         message: 'give deviceCount and/or intervalMs',
       });
     }
+    checkIfMatch(
+      ifMatch,
+      etagOf(this.toDto(fleet)),
+      this.config.config.server.requireIfMatch,
+      `fleet ${id}`,
+    );
     const deviceCount = dto.deviceCount ?? fleet.deviceCount;
     const intervalMs = dto.intervalMs ?? fleet.intervalMs;
     this.checkCapacity(

@@ -104,8 +104,8 @@ function tightenSchemas(document: OpenAPIObject, validated: Map<string, Validate
         // The Swagger plugin leaves out array sizes.
         if (m.name === 'arrayMaxSize') p.maxItems ??= m.constraints?.[0];
         if (m.name === 'arrayMinSize') p.minItems ??= m.constraints?.[0];
-        // A date-time (RFC 3339) is an ISO 8601 date the server takes.
-        if (m.name === 'isIso8601' && !m.each) p.format ??= 'date-time';
+        // The date-times the server takes (IsDateTime) are RFC 3339's.
+        if (m.name === 'isDateTime' && !m.each) p.format ??= 'date-time';
       }
       if (rules.some((m) => m.name === 'isOptional')) makeNullable(p);
     }

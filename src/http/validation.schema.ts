@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { getMetadataStorage, ValidateIf } from 'class-validator';
+import { getMetadataStorage, ValidateBy, ValidateIf } from 'class-validator';
+import { parseDateTime } from '../model/date-time.js';
 
 /** JSON Schema keywords (an OpenAPI 3.0 SchemaObject, loosely). */
 export type JsonSchema = Record<string, unknown>;
@@ -34,6 +35,20 @@ const { defaultMetadataStorage } = createRequire(import.meta.url)(
  */
 export const IsOmittable = (): PropertyDecorator =>
   ValidateIf((_object: object, value: unknown) => value !== undefined);
+
+/**
+ * An RFC 3339 date-time (format `date-time` in the OpenAPI document), e.g.
+ * "2026-03-01T00:00:00Z": the server takes exactly what the document says (parseDateTime).
+ */
+export const IsDateTime = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isDateTime',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parseDateTime(value) !== undefined,
+      defaultMessage: (args) =>
+        `${args?.property ?? 'the value'} must be an RFC 3339 date-time such as 2026-03-01T00:00:00Z (a date, a time with seconds and Z or an offset)`,
+    },
+  });
 
 /** Lets a schema take null too (OpenAPI 3.0: nullable, and null among an enum's values). */
 export function makeNullable(schema: JsonSchema): void {

@@ -18,7 +18,11 @@ export const DOMAIN_ERROR_CODES = [
   'CONFLICT',
   /** The request would take the simulator past one of its bounds. */
   'LIMIT_EXCEEDED',
-  /** The request is well formed but cannot be carried out on this fleet (targets nothing). */
+  /**
+   * The request is well formed, every field valid on its own, but it cannot be carried out:
+   * fields that contradict each other (a time range that ends before it starts) or this
+   * fleet (a target that matches nothing).
+   */
   'INVALID_PLAN',
   /** A conditional change (If-Match) names a version that is no longer in force. */
   'STALE_VERSION',

@@ -11,15 +11,10 @@ import {
   Res,
 } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import {
-  ApiBody,
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { SCENARIO_EXAMPLE, SCENARIO_RUN_EXAMPLE } from '../http/api-examples.js';
 import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
+import { ApiCreated, setLocation } from '../http/created.js';
 import { ProblemException } from '../http/problem.js';
 import {
   CreateScenarioDto,
@@ -70,13 +65,11 @@ export class ScenarioController {
       },
     },
   })
-  @ApiCreatedResponse({
+  @ApiCreated({
+    what: 'scenario',
     type: ScenarioDto,
     description: 'The scenario, in the catalog',
     example: SCENARIO_EXAMPLE,
-    headers: {
-      Location: { description: 'The URL of the new scenario', schema: { type: 'string' } },
-    },
   })
   @ApiProblems({
     400: 'Malformed, or a stage anomaly whose kind does not apply to its sensor or whose magnitude is out of range; `errors` names each field and rule',
@@ -90,7 +83,7 @@ export class ScenarioController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ScenarioDto> {
     const scenario = await this.scenarios.submitCreate(dto);
-    void reply.header('location', `/api/v1/scenarios/${encodeURIComponent(scenario.name)}`);
+    setLocation(reply, '/api/v1/scenarios', scenario.name);
     return scenario;
   }
 

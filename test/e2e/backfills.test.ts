@@ -35,14 +35,14 @@ describe('bad backfill input', () => {
     {
       name: 'from ≥ to',
       body: { fleetId: 'back-plant', from: TO, to: FROM },
-      status: 400,
+      status: 422,
       field: 'to',
       rule: 'after',
     },
     {
       name: 'range longer than 366 days',
       body: { fleetId: 'back-plant', from: '2024-01-01T00:00:00Z', to: '2025-06-01T00:00:00Z' },
-      status: 400,
+      status: 422,
       field: 'to',
       rule: 'maxRange',
     },
@@ -72,7 +72,21 @@ describe('bad backfill input', () => {
       body: { fleetId: 'back-plant', from: 'yesterday', to: TO },
       status: 400,
       field: 'from',
-      rule: 'isIso8601',
+      rule: 'isDateTime',
+    },
+    {
+      name: 'from without a time zone (not an RFC 3339 date-time)',
+      body: { fleetId: 'back-plant', from: '2026-03-01T00:00:00', to: TO },
+      status: 400,
+      field: 'from',
+      rule: 'isDateTime',
+    },
+    {
+      name: 'from in the year 15: a date like any other (not 1915), too long a range',
+      body: { fleetId: 'back-plant', from: '0015-01-01T02:00:01Z', to: TO },
+      status: 422,
+      field: 'to',
+      rule: 'maxRange',
     },
     {
       name: 'an anomaly outside the range',
@@ -133,6 +147,7 @@ describe('backfills over HTTP', () => {
       to: TO,
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.headers.get('location'), `/api/v1/backfills/${created.body.id}`);
     assert.equal(created.body.progress.total, 10 * 360);
     const done = await waitFor('the backfill to finish', async () => {
       const res = await http(t.url, 'GET', `/api/v1/backfills/${created.body.id}`);

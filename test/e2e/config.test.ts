@@ -126,6 +126,46 @@ test('PATCH with bad values is refused whole with 400 naming each field and rule
   assert.equal(await changes('rejected'), rejected + 1);
 });
 
+test('PATCH whose values are all valid but whose result breaks a rule between settings is 422', async () => {
+  const beforeView = await get();
+  const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+  // A CA without kafka.tls.enabled, and a SASL mechanism without its user and password.
+  const res = await patch({ kafka: { tls: { ca }, sasl: { mechanism: 'plain' } } });
+  assert.equal(res.status, 422, JSON.stringify(res.body));
+  assert.match(res.type, /^application\/problem\+json/);
+  assert.deepEqual(
+    res.body.errors.map((e: { field: string; rule: string }) => [e.field, e.rule]),
+    [
+      ['kafka.tls.enabled', 'enabledWithMaterial'],
+      ['kafka.sasl.username', 'isDefined'],
+      ['kafka.sasl.password', 'isDefined'],
+    ],
+  );
+  assert.deepEqual(await get(), beforeView);
+  // The same values beside one invalid in itself: 400, as the patch's schema says.
+  const mixed = await patch({ kafka: { tls: { ca }, clientId: '' } });
+  assert.equal(mixed.status, 400, JSON.stringify(mixed.body));
+});
+
+test('PATCH: a value is held to its own rules even where no setting needs it (400)', async () => {
+  // SASL is off (mechanism none): an empty user or a token URL that is no URL is still wrong,
+  // as the schema of the patch says.
+  const res = await patch({ kafka: { sasl: { username: '', tokenUrl: 'nowhere' } } });
+  assert.equal(res.status, 400, JSON.stringify(res.body));
+  assert.deepEqual(
+    res.body.errors.map((e: { field: string; rule: string }) => [e.field, e.rule]),
+    [
+      ['kafka.sasl.username', 'minLength'],
+      ['kafka.sasl.tokenUrl', 'matches'],
+    ],
+  );
+  // An empty label topic is no label topic: valid, and here no change.
+  const none = await patch({ kafka: { labelTopic: '' } });
+  assert.equal(none.status, 200, JSON.stringify(none.body));
+  const bad = await patch({ kafka: { labelTopic: 'no spaces' } });
+  assert.equal(bad.status, 400, JSON.stringify(bad.body));
+});
+
 test('PATCH of a boot-only setting is refused with 409 saying which and why', async () => {
   const beforeView = await get();
   const res = await patch({

@@ -207,6 +207,7 @@ test('a user-defined scenario runs its stages to the end by itself', async () =>
     ],
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(created.headers.get('location'), '/api/v1/scenarios/quick-blip');
   assert.equal(created.body.builtIn, false);
   assert.equal(created.body.durationMs, 4000);
 

@@ -364,6 +364,17 @@ describe('without API keys', () => {
       `the configuration has changed since you read it (If-Match ${etag}, now ${patched.headers.etag}): read it again and retry; nothing was changed`,
     );
     assert.equal((await raw(t.url, 'GET', '/api/v1/config')).body.config.producer.lingerMs, 7);
+
+    // A patch invalid in itself is 400 whatever version If-Match names (412 is for valid ones).
+    const invalidStale = await raw(
+      t.url,
+      'PATCH',
+      '/api/v1/config',
+      { ...json, 'if-match': etag },
+      JSON.stringify({ producer: { lingerMs: -1 } }),
+    );
+    assert.equal(invalidStale.status, 400, JSON.stringify(invalidStale.body));
+    assert.equal(invalidStale.body.errors[0].field, 'producer.lingerMs');
   });
 
   test('ETag and If-Match on a fleet; Location on created fleets and anomalies', async () => {
@@ -390,6 +401,19 @@ describe('without API keys', () => {
     );
     assert.equal(stale.status, 412);
     assert.equal(stale.body.etag, scaled.headers.etag);
+    // A body invalid in itself is 400 whatever version If-Match names (412 is for valid ones).
+    const emptyStale = await raw(
+      t.url,
+      'PATCH',
+      '/api/v1/fleets/tagged',
+      { ...json, 'if-match': etag },
+      '{}',
+    );
+    assert.equal(emptyStale.status, 400, JSON.stringify(emptyStale.body));
+    assert.deepEqual(
+      emptyStale.body.errors.map((e: { field: string; rule: string }) => [e.field, e.rule]),
+      [['deviceCount', 'required']],
+    );
     assert.equal((await raw(t.url, 'GET', '/api/v1/fleets/tagged')).body.deviceCount, 120);
 
     const injected = await raw(
@@ -466,7 +490,7 @@ describe('without API keys', () => {
     );
   });
 
-  test('limits: bufferMemory, shutdownFlushMs and batchSize are 400 naming the field and the limit', async () => {
+  test('limits: bufferMemory, shutdownFlushMs and batchSize are 422 naming the field and the limit', async () => {
     const res = await raw(
       t.url,
       'PATCH',
@@ -480,7 +504,7 @@ describe('without API keys', () => {
         },
       }),
     );
-    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.status, 422, JSON.stringify(res.body));
     assert.deepEqual(
       res.body.errors.map((e: { field: string; rule: string }) => [e.field, e.rule]),
       [
