@@ -124,7 +124,7 @@ const NOT_CONNECTED = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN
  * connection lost mid-request), unless the connection was never made. A broker's error answer
  * (a Kafka error type other than a timeout) means it was not written.
  */
-function mayHaveBeenWritten(err: unknown, error: SendError): boolean {
+export function mayHaveBeenWritten(err: unknown, error: SendError): boolean {
   if (error.type !== 'REQUEST_TIMED_OUT' && error.type !== 'NETWORK_EXCEPTION') return false;
   let e = err as (KafkajsError & { message?: string }) | undefined;
   for (let depth = 0; e && depth < 10; depth++) {
