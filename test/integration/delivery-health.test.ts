@@ -91,3 +91,31 @@ test('when every send is refused for good, readiness is down and a metric says s
   assert.ok(after.acknowledged > 0);
   assert.equal(after.consecutiveRefusals, 0);
 });
+
+test('with acks=0 readings count as sent, not acknowledged, and the books balance', async (t) => {
+  const app = await startApp({
+    KAFKA_TOPIC: uniqueTopic('acks0'),
+    KAFKA_COMPRESSION: 'none',
+    KAFKA_IDEMPOTENT: 'false',
+    KAFKA_ACKS: '0',
+    FLEETSIM_AUTOSTART: 'true',
+  });
+  t.after(() => app.close());
+  await http(app.url, 'POST', '/api/v1/fleets', {
+    name: 'NoAcks',
+    deviceCount: 50,
+    intervalMs: 100,
+  });
+  await waitFor('readings sent', async () => {
+    const p = (await http(app.url, 'GET', '/api/v1/producer')).body;
+    return p.sent >= 500 ? true : undefined;
+  });
+  await http(app.url, 'POST', '/api/v1/simulation/stop');
+  await app.drained();
+  const p = (await http(app.url, 'GET', '/api/v1/producer')).body;
+  assert.equal(p.acknowledged, 0, 'Kafka acknowledges nothing with acks=0');
+  assert.equal(p.sent, p.generated);
+  assert.ok(p.balanced);
+  const text = await (await fetch(`${app.url}/metrics`)).text();
+  assert.match(text, new RegExp(`^fleetsim_messages_sent_total ${p.sent}$`, 'm'));
+});
