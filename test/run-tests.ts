@@ -33,6 +33,7 @@ const ENGINE_CONTRACT = [
   'config-reload',
   'backpressure',
   'protobuf',
+  'delivery-health',
 ].map((name) => join('integration', `${name}.test.js`));
 
 function find(dir: string, suffix: string): string[] {

@@ -69,6 +69,8 @@ export const ENV_VARIABLES: ReadonlyArray<{
   { name: 'KAFKA_COMPRESSION', path: 'producer.compression', kind: 'string' },
   { name: 'KAFKA_MAX_RETRIES', path: 'producer.maxRetries', kind: 'int' },
   { name: 'KAFKA_RETRY_BACKOFF_MS', path: 'producer.retryBackoffMs', kind: 'int' },
+  { name: 'KAFKA_RETRY_BACKOFF_MAX_MS', path: 'producer.retryBackoffMaxMs', kind: 'int' },
+  { name: 'KAFKA_DELIVERY_TIMEOUT_MS', path: 'producer.deliveryTimeoutMs', kind: 'int' },
   { name: 'KAFKA_ACKS', path: 'producer.requiredAcks', kind: 'acks' },
   { name: 'KAFKA_IDEMPOTENT', path: 'producer.idempotent', kind: 'boolean' },
   { name: 'FLEETSIM_BACKPRESSURE', path: 'producer.backpressure', kind: 'string' },

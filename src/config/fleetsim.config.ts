@@ -427,7 +427,10 @@ export class ProducerConfig {
   @Max(100)
   maxRetries = 5;
 
-  /** First retry delay in ms (doubles on each retry). */
+  /**
+   * First retry delay in ms; it doubles on each retry up to retryBackoffMaxMs, and every delay
+   * is jittered by ±20 % (as Kafka's Java producer, retry.backoff.ms).
+   */
   @IsInt()
   @Min(1)
   @Max(60_000)
@@ -437,9 +440,12 @@ export class ProducerConfig {
   @IsIn([-1, 0, 1])
   requiredAcks: -1 | 0 | 1 = -1;
 
-  /** Idempotent producer: no duplicates on retry (forces acks=-1). */
+  /**
+   * Idempotent producer: no duplicates on retry, order kept with up to 5 requests in flight
+   * (forces acks=-1). On by default, as Kafka's Java producer since 3.0.
+   */
   @IsBoolean()
-  idempotent = false;
+  idempotent = true;
 
   /** What to do when the queue passes 80 % of bufferMemory. */
   @IsIn(BACKPRESSURE_POLICIES)
@@ -461,6 +467,25 @@ export class ProducerConfig {
   @Min(0)
   @Max(600_000)
   shutdownFlushMs = 15_000;
+
+  /**
+   * Longest delay between two tries of a failed send, in ms: the exponential backoff from
+   * retryBackoffMs stops growing here (Java's retry.backoff.max.ms). At least retryBackoffMs.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(600_000)
+  retryBackoffMaxMs = 1000;
+
+  /**
+   * Longest a message may take from its first send attempt to its acknowledgement, in ms
+   * (Java's delivery.timeout.ms): past it, a message still not written counts as failed
+   * instead of being tried again.
+   */
+  @IsInt()
+  @Min(1000)
+  @Max(86_400_000)
+  deliveryTimeoutMs = 120_000;
 }
 
 export class SimulationConfig {

@@ -24,7 +24,10 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** Readiness: Kafka answers and the producer's circuit is not open. */
+  /**
+   * Readiness: Kafka answers, the producer's circuit is not open, and its sends are not all
+   * refused for good (3 refused in a row, none acknowledged since: e.g. not authorized).
+   */
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
@@ -44,6 +47,15 @@ export class HealthController {
         const circuit = this.indicator.check('producer');
         const state = this.producer.circuit();
         return state === 'open' ? circuit.down({ circuit: state }) : circuit.up({ circuit: state });
+      },
+      () => {
+        const delivery = this.indicator.check('delivery');
+        const d = this.producer.delivery();
+        const details = {
+          consecutiveRefusals: d.consecutiveRefusals,
+          ...(d.lastError ? { error: d.lastError } : {}),
+        };
+        return d.failing ? delivery.down(details) : delivery.up(details);
       },
     ]);
   }

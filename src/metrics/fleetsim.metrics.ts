@@ -18,8 +18,14 @@ export interface SimulationGauges {
 export interface ProducerBooks {
   generated: number;
   acknowledged: number;
+  /** Sent with acks=0 (never acknowledged). */
+  sent: number;
   failed: number;
+  /** In flight when the producer closed: fate unknown. */
+  unknown: number;
   retried: number;
+  /** Re-sent after a possibly written try where the broker cannot de-duplicate. */
+  possibleDuplicates: number;
   batches: number;
   bytes: number;
   queued: number;
@@ -36,6 +42,10 @@ export interface ProducerGauges {
   bufferedBytes: number;
   breaker: (typeof CIRCUIT_STATES)[number];
   partitions: number;
+  /** Consecutive sends refused for good (none acknowledged since). */
+  consecutiveRefusals: number;
+  /** True while readiness is down because every send is refused. */
+  failing: boolean;
 }
 
 /** One reading in this many is timed for fleetsim_serialization_seconds (a power of two). */
@@ -68,8 +78,27 @@ function metric<T extends Metric>(name: string, create: (fullName: string) => T)
 const BOOKS: ReadonlyArray<[name: string, help: string, read: (b: ProducerBooks) => number]> = [
   ['messages_generated_total', 'Readings handed to the producer', (b) => b.generated],
   ['messages_acknowledged_total', 'Messages acknowledged by Kafka', (b) => b.acknowledged],
-  ['messages_failed_total', 'Messages that failed with a non-retriable error', (b) => b.failed],
+  [
+    'messages_sent_total',
+    'Messages written with acks=0: sent, never acknowledged by Kafka',
+    (b) => b.sent,
+  ],
+  [
+    'messages_failed_total',
+    'Messages refused with a non-retriable error or not delivered within producer.deliveryTimeoutMs',
+    (b) => b.failed,
+  ],
+  [
+    'messages_unknown_total',
+    'Messages still in flight when the producer closed: they may or may not be in Kafka',
+    (b) => b.unknown,
+  ],
   ['messages_retried_total', 'Messages sent again after a failed attempt', (b) => b.retried],
+  [
+    'producer_possible_duplicates_total',
+    'Messages re-sent after a try that may have been written, where the broker cannot de-duplicate (no idempotence, or a new producer id)',
+    (b) => b.possibleDuplicates,
+  ],
   ['batches_total', 'Produce requests acknowledged', (b) => b.batches],
   ['bytes_produced_total', 'Key and value bytes acknowledged', (b) => b.bytes],
 ];
@@ -104,6 +133,16 @@ const GAUGES: ReadonlyArray<
     'topic_partitions',
     'Partitions of the target topic as last read',
     (s) => s.producer?.partitions,
+  ],
+  [
+    'producer_consecutive_refusals',
+    'Consecutive sends whose records were all refused for good (0 once one is acknowledged)',
+    (s) => s.producer?.consecutiveRefusals,
+  ],
+  [
+    'producer_delivery_failing',
+    '1 while every send is refused for good (readiness is down), else 0',
+    (s) => (s.producer?.failing ? 1 : 0),
   ],
   ['http_connections', 'Open HTTP connections', (s) => s.httpConnections],
 ];

@@ -28,7 +28,19 @@ class ScriptedSender implements BatchSender {
   batches: OutgoingRecord[][] = [];
   inFlight = 0;
   maxInFlight = 0;
-  fail: 'no' | 'retriable' | 'fatal' = 'no';
+  /** `timeout`: the request went out and got no answer (it may have been written). */
+  fail: 'no' | 'retriable' | 'fatal' | 'timeout' = 'no';
+  acks: -1 | 0 | 1 = -1;
+  /** The idempotent producer identity; undefined: not idempotent. */
+  identity?: string;
+  /** Whether adoptProducerState takes over the previous sender's producer id. */
+  adopts = false;
+  /** Partitions from this one on do not exist on the broker (UNKNOWN_TOPIC_OR_PARTITION). */
+  existsBelow = Infinity;
+  /** The next this many sends get no answer (as fail = 'timeout'). */
+  timeouts = 0;
+  /** Records written, in the order the broker would store them. */
+  writtenRecords: OutgoingRecord[] = [];
   /** Per-partition outcomes of the next sends: partition → error (the rest is written). */
   partitionErrors = new Map<number, SendError>();
   /** Records written, per partition, in the order the broker would store them. */
@@ -45,13 +57,22 @@ class ScriptedSender implements BatchSender {
   prepared: string[] = [];
 
   partition(hash: number, topic?: string): number {
-    if (topic === undefined) return hash % this.partitions;
+    if (topic === undefined) return this.partitions > 0 ? hash % this.partitions : -1;
     const n = this.topics.get(topic);
     return n === undefined ? -1 : hash % n;
   }
 
+  producerIdentity(): string | undefined {
+    return this.identity;
+  }
+
+  adoptProducerState(): boolean {
+    return this.adopts;
+  }
+
   async prepareTopic(topic: string): Promise<void> {
     await Promise.resolve();
+    if (topic === this.topic) return;
     this.prepared.push(topic);
     const n = this.existing.get(topic);
     if (n === undefined) throw Object.assign(new Error('invalid topic'), { retriable: false });
@@ -66,20 +87,27 @@ class ScriptedSender implements BatchSender {
       else await Promise.resolve();
       if (this.fail === 'retriable') throw sendError('broker down', true, 'NETWORK_EXCEPTION');
       if (this.fail === 'fatal') throw sendError('too large', false, 'MESSAGE_TOO_LARGE');
+      if (this.fail === 'timeout' || this.timeouts > 0) {
+        if (this.timeouts > 0) this.timeouts--;
+        throw sendError('no answer', true, 'REQUEST_TIMED_OUT', undefined, true);
+      }
       this.batches.push(records);
       const lanes = new Map<string, { topic: string; partition: number }>();
       for (const r of records) {
         const topic = r.topic ?? this.topic;
-        if (this.partitionErrors.has(r.partition)) {
+        if (this.partitionErrors.has(r.partition) || r.partition >= this.existsBelow) {
           lanes.set(`${topic}:${r.partition}`, { topic, partition: r.partition });
         }
       }
       const failed = [...lanes.values()].map((l) => ({
         ...l,
-        error: this.partitionErrors.get(l.partition)!,
+        error:
+          this.partitionErrors.get(l.partition) ??
+          sendError('no such partition', true, 'UNKNOWN_TOPIC_OR_PARTITION'),
       }));
       for (const r of records) {
-        if (this.partitionErrors.has(r.partition)) continue;
+        if (this.partitionErrors.has(r.partition) || r.partition >= this.existsBelow) continue;
+        this.writtenRecords.push(r);
         const list = this.written.get(r.partition) ?? [];
         list.push(r.hash);
         this.written.set(r.partition, list);
@@ -401,17 +429,198 @@ test('close flushes what it can in time and drops the rest as shutdown', async (
   const p = new BatchingProducer(sender, OPTIONS);
   for (let i = 0; i < 150; i++) p.offer(record(i));
   const closed = await p.close(1000);
-  assert.deepEqual(closed, { flushed: 150, dropped: 0 });
+  assert.deepEqual(closed, { flushed: 150, dropped: 0, unknown: 0 });
 
+  // A broker that refuses every send (nothing written): all of it is dropped, none is left
+  // counted as queued or in flight.
   const stuck = new ScriptedSender();
   stuck.fail = 'retriable';
   const q = new BatchingProducer(stuck, OPTIONS);
   for (let i = 0; i < 150; i++) q.offer(record(i));
   const result = await q.close(100);
   assert.equal(result.flushed, 0);
-  assert.equal(q.stats.dropped.shutdown + q.stats.inFlight, 150);
+  assert.equal(q.stats.dropped.shutdown, 150);
+  assert.deepEqual([q.stats.queued, q.stats.inFlight, q.stats.unknown], [0, 0, 0]);
   assert.equal(q.offer(record(1)), false, 'a closed producer takes nothing');
   assert.ok(q.stats.balanced());
+});
+
+test('close during an outage: requests without an answer are unknown, the rest dropped; later answers change nothing', async () => {
+  const sender = new ScriptedSender();
+  sender.partitions = 3;
+  const p = new BatchingProducer(sender, { ...OPTIONS, batchSize: 10, maxInFlightRequests: 1 });
+  // A try that got no answer (may be written), then the broker is gone: parked, ambiguous.
+  sender.fail = 'timeout';
+  for (let i = 0; i < 10; i++) p.offer(record(i));
+  await until('the circuit to open', () => p.breaker.state === 'open');
+  // More readings queue behind it; one request hangs when close() gives up.
+  sender.fail = 'no';
+  sender.holding = true;
+  for (let i = 10; i < 40; i++) p.offer(record(i));
+  await until('a request in flight', () => sender.inFlight === 1);
+  const result = await p.close(30);
+  const s = p.stats;
+  assert.deepEqual([s.queued, s.inFlight], [0, 0], 'nothing left counted as queued or in flight');
+  assert.equal(result.unknown, s.unknown);
+  assert.ok(s.unknown >= 10, `the unanswered tries are unknown (${s.unknown})`);
+  assert.equal(s.acknowledged + s.unknown + s.dropped.shutdown, 40);
+  assert.ok(s.balanced());
+  const books = JSON.stringify(s.snapshot());
+  sender.release();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(JSON.stringify(s.snapshot()), books, 'the books are final after close()');
+});
+
+test('records wait until the broker reported the partition count, then follow it', async () => {
+  const sender = new ScriptedSender();
+  sender.partitions = 0; // not connected yet: the count is not known
+  const p = new BatchingProducer(sender, { ...OPTIONS, retryBackoffMs: 1, retryBackoffMaxMs: 5 });
+  for (let i = 0; i < 20; i++) p.offer(record(i));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(sender.batches.length, 0, 'nothing is routed by a guessed count');
+  assert.equal(p.stats.queued, 20);
+  assert.ok(p.stats.balanced());
+  sender.partitions = 2;
+  await p.flush();
+  assert.equal(p.stats.acknowledged, 20);
+  for (const r of sender.batches.flat()) assert.equal(r.partition, r.hash % 2);
+  assert.ok(p.stats.balanced());
+});
+
+test('records for a partition that does not exist are re-routed by the new count, not re-sent forever', async () => {
+  const sender = new ScriptedSender();
+  sender.partitions = 6;
+  const p = new BatchingProducer(sender, { ...OPTIONS, batchSize: 10, maxRetries: 1 });
+  sender.holding = true;
+  // 12 devices, 5 readings each (seq in scheduledAt).
+  for (let i = 0; i < 60; i++) p.offer({ ...record(i), hash: i % 12 });
+  await until('sends in flight', () => sender.inFlight > 0);
+  // The topic turns out to have 2 partitions (re-created, or it existed with fewer).
+  sender.partitions = 2;
+  sender.existsBelow = 2;
+  sender.release();
+  await until('every record acknowledged', () => p.stats.acknowledged === 60);
+  await p.flush();
+  assert.equal(p.stats.failed, 0);
+  const written = [...sender.written.entries()];
+  assert.deepEqual(
+    written.map(([part]) => part).sort(),
+    [0, 1],
+    'only existing partitions were written',
+  );
+  for (const [part, hashes] of written) assert.ok(hashes.every((h) => h % 2 === part));
+  for (let device = 0; device < 12; device++) {
+    const seqs = sender.writtenRecords.filter((r) => r.hash === device).map((r) => r.scheduledAt);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 5 }, (_, k) => device + 12 * k),
+      `device ${device}: each reading once, in order`,
+    );
+  }
+  assert.ok(p.stats.balanced());
+});
+
+test('a re-send after a try without answer counts as a possible duplicate unless the same idempotent producer re-sends it', async () => {
+  for (const [identity, expected] of [
+    [undefined, 10],
+    ['pid-1:0', 0],
+  ] as const) {
+    const sender = new ScriptedSender();
+    sender.identity = identity;
+    const p = new BatchingProducer(sender, { ...OPTIONS, batchSize: 10 });
+    sender.timeouts = 1;
+    for (let i = 0; i < 10; i++) p.offer(record(i));
+    await p.flush();
+    assert.equal(p.stats.retried, 10);
+    assert.equal(p.stats.acknowledged, 10);
+    assert.equal(p.stats.possibleDuplicates, expected, `identity ${identity}`);
+    assert.ok(p.stats.balanced());
+  }
+  // A refused try (nothing written) is no duplicate risk.
+  const refused = new ScriptedSender();
+  const q = new BatchingProducer(refused, { ...OPTIONS, batchSize: 10 });
+  refused.fail = 'retriable';
+  for (let i = 0; i < 10; i++) q.offer(record(i));
+  await until('a retry', () => q.stats.retried > 0);
+  refused.fail = 'no';
+  await q.flush();
+  assert.equal(q.stats.possibleDuplicates, 0);
+});
+
+test('a client swap keeps the producer id where the new sender adopts it, and counts possible duplicates where not', async () => {
+  for (const adopts of [true, false]) {
+    const before = new ScriptedSender();
+    before.identity = 'pid-1:0';
+    const after = new ScriptedSender();
+    after.identity = adopts ? 'pid-1:0' : 'pid-2:0';
+    after.adopts = adopts;
+    const p = new BatchingProducer(before, { ...OPTIONS, batchSize: 10, maxInFlightRequests: 1 });
+    before.fail = 'timeout';
+    for (let i = 0; i < 10; i++) p.offer(record(i));
+    await until('the batch parked', () => p.breaker.state === 'open');
+    await p.setSender(after);
+    await p.flush();
+    assert.equal(p.stats.acknowledged, 10);
+    assert.equal(p.stats.possibleDuplicates, adopts ? 0 : 10, `adopts ${adopts}`);
+    assert.deepEqual(
+      after.batches.map((b) => b.map((r) => r.hash)),
+      [Array.from({ length: 10 }, (_, i) => i)],
+      'the parked batch goes out as it was',
+    );
+    assert.ok(p.stats.balanced());
+  }
+});
+
+test('sends refused for good make the producer report failing until a record is acknowledged', async () => {
+  const sender = new ScriptedSender();
+  const p = new BatchingProducer(sender, { ...OPTIONS, batchSize: 5, maxInFlightRequests: 1 });
+  sender.fail = 'fatal';
+  for (let i = 0; i < 20; i++) p.offer(record(i));
+  await p.flush();
+  assert.equal(p.stats.failed, 20);
+  assert.equal(p.consecutiveRefusals, 4);
+  assert.equal(p.failing, true, 'every send refused: failing');
+  assert.equal(p.breaker.state, 'closed', 'the broker answers: the circuit stays closed');
+  assert.match(p.lastRefusal ?? '', /too large/);
+  sender.fail = 'no';
+  p.offer(record(99));
+  await p.flush();
+  assert.equal(p.failing, false);
+  assert.equal(p.consecutiveRefusals, 0);
+});
+
+test('a record not delivered within deliveryTimeoutMs is failed, not retried forever; the books balance', async () => {
+  const sender = new ScriptedSender();
+  sender.fail = 'retriable';
+  const p = new BatchingProducer(sender, {
+    ...OPTIONS,
+    batchSize: 10,
+    deliveryTimeoutMs: 60,
+    breaker: { failureThreshold: 2, openMs: 5, maxOpenMs: 10 },
+  });
+  for (let i = 0; i < 30; i++) p.offer(record(i));
+  await until('every record failed', () => p.stats.failed === 30);
+  await p.flush();
+  assert.deepEqual([p.stats.queued, p.stats.inFlight, p.stats.acknowledged], [0, 0, 0]);
+  assert.equal(p.bufferedBytes, 0);
+  assert.ok(p.stats.balanced());
+  // The lanes are free again: the next records go out once the broker is back.
+  sender.fail = 'no';
+  p.offer(record(100));
+  await p.flush();
+  assert.equal(p.stats.acknowledged, 1);
+});
+
+test('with acks=0 records count as sent, not acknowledged', async () => {
+  const sender = new ScriptedSender();
+  sender.acks = 0;
+  const p = new BatchingProducer(sender, OPTIONS);
+  for (let i = 0; i < 25; i++) p.offer(record(i));
+  await p.flush();
+  assert.equal(p.stats.sent, 25);
+  assert.equal(p.stats.acknowledged, 0);
+  assert.ok(p.stats.balanced());
+  assert.equal(p.stats.snapshot().sent, 25);
 });
 
 test('setSender waits for the sends in flight, then the new sender takes the rest, in order, once', async () => {

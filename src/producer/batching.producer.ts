@@ -1,9 +1,15 @@
 import type { BackpressurePolicy } from '../config/fleetsim.config.js';
+import { backoffMs } from './backoff.js';
 import { type BreakerState, CircuitBreaker } from './circuit.breaker.js';
 import { type DropReason, DeliveryStats } from './delivery.stats.js';
 import { type OutgoingRecord, RECORD_OVERHEAD_BYTES, recordBytes } from './outgoing.record.js';
 import { PartitionedQueue, type TakenBatch } from './record.queue.js';
-import type { BatchSender as Sender, LaneFailure, SendError } from './sender.js';
+import {
+  type BatchSender as Sender,
+  type LaneFailure,
+  type SendError,
+  sendError,
+} from './sender.js';
 
 export { type SendError, sendError } from './sender.js';
 
@@ -11,7 +17,8 @@ export { type SendError, sendError } from './sender.js';
  * What BatchingProducer needs of a Kafka client (sender.ts describes it): `send` resolves
  * with per-lane outcomes, rejects (with a SendError) only when nothing was written.
  */
-export type BatchSender = Pick<Sender, 'topic' | 'partition' | 'prepareTopic' | 'send'>;
+export type BatchSender = Pick<Sender, 'topic' | 'partition' | 'prepareTopic' | 'send'> &
+  Partial<Pick<Sender, 'acks' | 'producerIdentity' | 'adoptProducerState'>>;
 
 /** A send's rejection as a SendError; anything without the flag is not worth a retry. */
 function asSendError(err: unknown): SendError {
@@ -19,6 +26,7 @@ function asSendError(err: unknown): SendError {
   return Object.assign(e, {
     retriable: e.retriable === true,
     type: typeof e.type === 'string' ? e.type : '',
+    ambiguous: e.ambiguous === true,
   });
 }
 
@@ -30,6 +38,13 @@ export interface BatchingOptions {
   maxInFlightRequests: number;
   maxRetries: number;
   retryBackoffMs: number;
+  /** Cap of the exponential retry backoff, in ms (default 1000). */
+  retryBackoffMaxMs?: number;
+  /**
+   * Longest from a record's first send attempt to its acknowledgement, in ms (default 120000):
+   * past it, a record still not written is failed instead of being tried again.
+   */
+  deliveryTimeoutMs?: number;
   backpressure: BackpressurePolicy;
   breaker?: { failureThreshold: number; openMs: number; maxOpenMs: number };
 }
@@ -37,10 +52,21 @@ export interface BatchingOptions {
 /** Hooks for metrics; every call is per batch, never per message. */
 export interface ProducerObserver {
   batchAcknowledged?(messages: number, bytes: number, latencyMs: number): void;
+  /** Records written to the socket with acks=0 (never acknowledged). */
+  batchSent?(messages: number, bytes: number): void;
   batchFailed?(messages: number, error: Error, retriable: boolean): void;
   retried?(messages: number): void;
   dropped?(messages: number, reason: DropReason): void;
   breakerChanged?(state: BreakerState): void;
+}
+
+/** Consecutive refused sends (nothing acknowledged) past which the producer reports failing. */
+export const REFUSALS_FAILING = 3;
+
+/** A batch being sent: what is still pending of it, and whether a request is out now. */
+interface Dispatch {
+  pending: TakenBatch;
+  sending: boolean;
 }
 
 /** Share of `bufferMemory` past which the backpressure policy acts. */
@@ -86,6 +112,12 @@ export class BatchingProducer {
   /** Records of topics whose partition count is being learnt, in offer order. */
   private readonly waiting = new Map<string, OutgoingRecord[]>();
   private waitingBytes = 0;
+  /** Batches being sent (dispatch), booked as unknown or dropped if close() gives up on them. */
+  private readonly active = new Set<Dispatch>();
+  /** Consecutive sends whose records were all refused for good (none acknowledged). */
+  private refusals = 0;
+  /** The last refusal's error, while `refusals` > 0. */
+  lastRefusal?: string;
 
   constructor(
     private sender: BatchSender,
@@ -143,7 +175,10 @@ export class BatchingProducer {
       const partition = this.waiting.size && this.waiting.has(topic) ? -1 : this.place(record);
       if (partition < 0) return this.hold(record, topic, bytes);
     } else {
-      const partition = this.sender.partition(record.hash);
+      // Until the broker reported the configured topic's partition count (-1), records wait.
+      const partition =
+        this.waiting.size && this.waiting.has('') ? -1 : this.sender.partition(record.hash);
+      if (partition < 0) return this.hold(record, '', bytes);
       record.partition = partition;
       record.lane = this.laneOf('', partition);
     }
@@ -187,7 +222,28 @@ export class BatchingProducer {
     return lane;
   }
 
-  /** Holds a record of a topic the sender does not know yet, and has the topic prepared. */
+  /**
+   * Consecutive sends whose every record was refused for good (e.g. not authorized, a topic
+   * that cannot be written, delivery timeout): 0 once a record is acknowledged.
+   */
+  get consecutiveRefusals(): number {
+    return this.refusals;
+  }
+
+  /** True while every send is refused (REFUSALS_FAILING in a row): readiness is down. */
+  get failing(): boolean {
+    return this.refusals >= REFUSALS_FAILING;
+  }
+
+  private refused(error: Error): void {
+    this.refusals++;
+    this.lastRefusal = error.message;
+  }
+
+  /**
+   * Holds a record of a topic the sender does not know yet ('' = the configured one, until
+   * connected), and has the topic prepared.
+   */
   private hold(record: OutgoingRecord, topic: string, bytes: number): true {
     let held = this.waiting.get(topic);
     if (!held) {
@@ -206,29 +262,31 @@ export class BatchingProducer {
    * then queues the records held for it in their order. A topic that cannot be had (an
    * error that is not retriable) fails its records.
    */
-  private async prepare(topic: string): Promise<void> {
+  private async prepare(key: string): Promise<void> {
+    const topic = key === '' ? undefined : key;
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
-        await this.sender.prepareTopic(topic);
+        await this.sender.prepareTopic(topic ?? this.sender.topic);
         if (this.sender.partition(0, topic) >= 0) break;
       } catch (err) {
         const retriable = (err as Partial<SendError>).retriable === true;
         if (!retriable) {
-          const held = this.waiting.get(topic) ?? [];
-          this.waiting.delete(topic);
+          const held = this.waiting.get(key) ?? [];
+          this.waiting.delete(key);
           for (const r of held) this.waitingBytes -= recordBytes(r);
           this.stats.queued -= held.length;
           this.stats.failed += held.length;
           for (const r of held) r.receipt?.failed();
           this.observer.batchFailed?.(held.length, err as Error, false);
+          this.refused(err as Error);
           this.notifyIdle();
           return;
         }
       }
-      await sleep(Math.min(5000, this.options.retryBackoffMs * 2 ** Math.min(attempt, 10)));
+      await sleep(this.backoff(attempt));
     }
-    const held = this.waiting.get(topic) ?? [];
-    this.waiting.delete(topic);
+    const held = this.waiting.get(key) ?? [];
+    this.waiting.delete(key);
     if (this.stopped) return;
     for (const r of held) {
       const bytes = recordBytes(r);
@@ -237,6 +295,12 @@ export class BatchingProducer {
       this.queue.push(r, bytes);
     }
     this.pump(true);
+  }
+
+  /** The capped, jittered delay before try `attempt + 1` (backoff.ts). */
+  private backoff(attempt: number): number {
+    const o = this.options;
+    return backoffMs(attempt, o.retryBackoffMs, o.retryBackoffMaxMs ?? 1000);
   }
 
   /** Changes batching settings in place; queued and in-flight messages are kept. */
@@ -265,10 +329,18 @@ export class BatchingProducer {
       }
       const previous = this.sender;
       this.sender = next;
-      // A new topic may have another partition count: route what is queued by the new one.
-      // A new client numbers batches afresh: retries go back into the queue, in order.
-      for (const b of this.retries.splice(0).reverse()) this.queue.requeue(b);
-      this.retryBytes = 0;
+      // A new client that took over the previous one's producer id and sequence numbers sends
+      // the retries exactly as they were: the broker de-duplicates what was written before.
+      // Otherwise it numbers batches afresh: retries go back into the queue, in order, and what
+      // may have been written already is counted as possibly duplicated.
+      if (next.adoptProducerState?.(previous as Sender) !== true) {
+        for (const b of this.retries) {
+          this.countPossibleDuplicates(b, true);
+          b.maybeWritten = undefined;
+        }
+        for (const b of this.retries.splice(0).reverse()) this.queue.requeue(b);
+        this.retryBytes = 0;
+      }
       this.queue.repartition((r) => {
         if (this.place(r) < 0) r.lane ??= this.laneOf(r.topic ?? '', r.partition);
       });
@@ -285,10 +357,13 @@ export class BatchingProducer {
 
   /**
    * Stops taking new readings, sends what is queued and waits for in-flight sends, for at
-   * most `timeoutMs`. What is still queued then is dropped with reason `shutdown`.
+   * most `timeoutMs`. Then every message is booked for good: what is still queued (or parked
+   * and surely not written) is dropped with reason `shutdown`; what is in a request not
+   * answered yet, or was in one that got no answer, is `unknown` (it may have been written).
+   * Answers that come later change nothing: the books are final.
    */
-  async close(timeoutMs: number): Promise<{ flushed: number; dropped: number }> {
-    const ackedBefore = this.stats.acknowledged + this.stats.failed;
+  async close(timeoutMs: number): Promise<{ flushed: number; dropped: number; unknown: number }> {
+    const ackedBefore = this.stats.acknowledged + this.stats.sent + this.stats.failed;
     this.closed = true;
     this.flushing = true;
     this.pump(true);
@@ -302,17 +377,58 @@ export class BatchingProducer {
     clearTimeout(this.lingerTimer);
     clearTimeout(this.wakeTimer);
     let left = this.queue.clear();
-    for (const b of this.retries.splice(0)) left += b.records.length;
+    let unknown = 0;
+    for (const b of this.retries.splice(0)) {
+      const maybe = this.maybeWrittenCount(b);
+      unknown += maybe;
+      left += b.records.length - maybe;
+    }
+    this.stats.queued -= unknown;
     this.retryBytes = 0;
     for (const held of this.waiting.values()) left += held.length;
     this.waiting.clear();
     this.waitingBytes = 0;
     this.stats.queued -= left;
-    if (left) this.drop(left, 'shutdown');
+    // Sends still out: their records' fate is unknown, unless the batch is between two tries
+    // and its lanes were refused (not written) so far.
+    let abandoned = 0;
+    for (const job of this.active) {
+      const n = job.pending.records.length;
+      const maybe = job.sending ? n : this.maybeWrittenCount(job.pending);
+      this.stats.inFlight -= n;
+      unknown += maybe;
+      abandoned += n - maybe;
+    }
+    this.active.clear();
+    this.stats.unknown += unknown;
+    if (left + abandoned) this.drop(left + abandoned, 'shutdown');
     return {
-      flushed: this.stats.acknowledged + this.stats.failed - ackedBefore,
+      flushed: this.stats.acknowledged + this.stats.sent + this.stats.failed - ackedBefore,
       dropped: this.stats.dropped.shutdown,
+      unknown: this.stats.unknown,
     };
+  }
+
+  /** Records of a batch in lanes whose earlier try may have been written. */
+  private maybeWrittenCount(batch: TakenBatch): number {
+    const lanes = batch.maybeWritten;
+    if (!lanes?.size) return 0;
+    let n = 0;
+    for (const r of batch.records) if (lanes.has(r.lane ?? r.partition)) n++;
+    return n;
+  }
+
+  /**
+   * Before a batch goes out again: records that may have been written by an earlier try count
+   * as possible duplicates unless the broker can de-duplicate them (same idempotent producer
+   * id and epoch as that try). `always`: they will be sent under a new producer id.
+   */
+  private countPossibleDuplicates(batch: TakenBatch, always = false): void {
+    if (!batch.maybeWritten?.size) return;
+    const now = this.sender.producerIdentity?.();
+    if (!always && now !== undefined && now === batch.writtenUnder) return;
+    this.stats.possibleDuplicates += this.maybeWrittenCount(batch);
+    batch.writtenUnder = now;
   }
 
   /** Sends everything queued now, ignoring linger, and resolves when nothing is left. */
@@ -352,6 +468,14 @@ export class BatchingProducer {
     if (this.stopped) return this.notifyIdle();
     const o = this.options;
     while (this.inFlightRequests < o.maxInFlightRequests && this.retries.length && !this.swapping) {
+      if (this.expired(this.retries[0])) {
+        const batch = this.retries.shift()!;
+        this.retryBytes -= batch.bytes;
+        this.stats.queued -= batch.records.length;
+        this.stats.inFlight += batch.records.length;
+        this.expire(batch);
+        continue;
+      }
       if (!this.breaker.allow()) {
         if (this.breaker.state === 'open') this.scheduleWake();
         return this.notifyIdle();
@@ -396,26 +520,43 @@ export class BatchingProducer {
    * Sends a taken batch and settles it lane by lane, in named steps: `attempt` (one send; a
    * rejection is every lane's failure), `settle` (acknowledged lanes and lanes refused for good
    * are booked and released at once), then the lanes with a retriable error are sent again on
-   * their own (the others are never re-sent), with exponential backoff, up to `maxRetries`;
-   * then `park` keeps them, exactly as they were, to go out first once the circuit lets sends
-   * through.
+   * their own (the others are never re-sent), with capped, jittered exponential backoff, up to
+   * `maxRetries`; then `park` keeps them, exactly as they were, to go out first once the
+   * circuit lets sends through. Lanes not written `deliveryTimeoutMs` after their first try
+   * are failed (`expire`). Once close() gave up waiting it has booked the batch: nothing here
+   * touches the books any more.
    */
   private async dispatch(taken: TakenBatch): Promise<void> {
+    taken.firstTriedAt ??= Date.now();
+    const job: Dispatch = { pending: taken, sending: false };
+    this.active.add(job);
     let pending = taken;
     for (let attempt = 0; ; attempt++) {
+      this.countPossibleDuplicates(pending);
       const started = performance.now();
+      job.sending = true;
       const failures = await this.attempt(pending);
+      job.sending = false;
+      if (!this.active.has(job)) return; // booked by close()
       const retry = this.settle(pending, failures, started);
       if (!retry) {
         this.breaker.success(); // every lane was answered, even if some were refused
         break;
       }
-      if (!(await this.retryNow(retry, attempt))) {
+      job.pending = retry;
+      const again = await this.retryNow(retry, attempt);
+      if (!this.active.has(job)) return;
+      if (this.expired(retry)) {
+        this.expire(retry);
+        break;
+      }
+      if (!again) {
         this.park(retry);
         break;
       }
       pending = retry;
     }
+    this.active.delete(job);
     this.inFlightBytes -= taken.bytes;
     this.inFlightRequests--;
     this.pump(this.flushing || this.queue.length >= this.options.batchSize);
@@ -450,7 +591,17 @@ export class BatchingProducer {
       return undefined;
     }
     const configured = this.sender.topic;
-    const retry: TakenBatch = { records: [], bytes: 0, lanes: [] };
+    const retry: TakenBatch = {
+      records: [],
+      bytes: 0,
+      lanes: [],
+      firstTriedAt: batch.firstTriedAt,
+      writtenUnder: batch.writtenUnder,
+    };
+    /** Lanes that may have been written by this try or an earlier one. */
+    let maybeWritten: Set<number> | undefined;
+    /** Records that never reached a broker and now belong to another partition. */
+    let reroute: OutgoingRecord[] | undefined;
     /** Records per distinct error, reported once each. */
     const byError = new Map<SendError, number>();
     const failedLanes = new Set<number>();
@@ -468,7 +619,15 @@ export class BatchingProducer {
       }
       byError.set(error, (byError.get(error) ?? 0) + 1);
       const lane = r.lane ?? r.partition;
-      if (error.retriable) {
+      if (error.retriable && !error.ambiguous && this.moved(r)) {
+        (reroute ??= []).push(r);
+      } else if (error.retriable) {
+        if (error.ambiguous || batch.maybeWritten?.has(lane)) {
+          if (error.ambiguous && !maybeWritten?.has(lane)) {
+            retry.writtenUnder = this.sender.producerIdentity?.();
+          }
+          (maybeWritten ??= new Set()).add(lane);
+        }
         retry.records.push(r);
         retry.bytes += recordBytes(r);
         failedLanes.add(lane);
@@ -481,30 +640,86 @@ export class BatchingProducer {
       this.observer.batchFailed?.(messages, error, error.retriable);
     }
     stats.inFlight -= ok + refused;
-    stats.acknowledged += ok;
     stats.failed += refused;
-    if (ok > 0) {
-      stats.batches++;
-      stats.bytes += okBytes;
-      this.observer.batchAcknowledged?.(ok, okBytes, performance.now() - started);
-    }
+    if (ok > 0) this.written(ok, okBytes, performance.now() - started);
+    else if (refused > 0) this.refused([...byError.keys()].find((e) => !e.retriable)!);
     const done: number[] = [];
     for (const lane of batch.lanes) {
       if (failedLanes.has(lane)) retry.lanes.push(lane);
       else done.push(lane);
     }
     this.queue.release(done);
+    if (reroute) this.reroute(reroute);
+    retry.maybeWritten = maybeWritten;
     return retry.records.length ? retry : undefined;
+  }
+
+  /** Whether a record's partition is no longer the one the sender routes its key to now. */
+  private moved(r: OutgoingRecord): boolean {
+    const now = this.sender.partition(r.hash, r.topic);
+    return now >= 0 && now !== r.partition;
+  }
+
+  /**
+   * Records that never reached a broker (refused as UNKNOWN_TOPIC_OR_PARTITION, or not sent
+   * for want of the partition in the client's metadata) while the partition count changed: they
+   * go back to the front of the queue, and the queue is routed again by the new count, each
+   * device's records in order.
+   */
+  private reroute(records: OutgoingRecord[]): void {
+    let bytes = 0;
+    for (const r of records) bytes += recordBytes(r);
+    this.stats.inFlight -= records.length;
+    this.stats.queued += records.length;
+    this.queue.requeue({ records, bytes, lanes: [] });
+    this.queue.repartition((r) => {
+      if (this.place(r) < 0) r.lane ??= this.laneOf(r.topic ?? '', r.partition);
+    });
+  }
+
+  /** Books records Kafka acknowledged (with acks=0: wrote to the socket). */
+  private written(messages: number, bytes: number, latencyMs: number): void {
+    const stats = this.stats;
+    if (this.sender.acks === 0) {
+      stats.sent += messages;
+      this.observer.batchSent?.(messages, bytes);
+    } else {
+      stats.acknowledged += messages;
+      this.observer.batchAcknowledged?.(messages, bytes, latencyMs);
+    }
+    stats.batches++;
+    stats.bytes += bytes;
+    this.refusals = 0;
+    this.lastRefusal = undefined;
+  }
+
+  /** Whether a batch's first try is `deliveryTimeoutMs` ago or more. */
+  private expired(batch: TakenBatch): boolean {
+    const timeout = this.options.deliveryTimeoutMs ?? 120_000;
+    return batch.firstTriedAt !== undefined && Date.now() - batch.firstTriedAt >= timeout;
+  }
+
+  /** Fails (counted, not retried) an in-flight batch not written within deliveryTimeoutMs. */
+  private expire(batch: TakenBatch): void {
+    const n = batch.records.length;
+    const error = sendError(
+      `${n} messages not delivered within producer.deliveryTimeoutMs (${this.options.deliveryTimeoutMs ?? 120_000} ms)`,
+      false,
+      'DELIVERY_TIMEOUT',
+    );
+    this.stats.inFlight -= n;
+    this.stats.failed += n;
+    this.observer.batchFailed?.(n, error, false);
+    this.refused(error);
+    this.queue.release(batch.lanes);
+    for (const r of batch.records) r.receipt?.failed();
   }
 
   /** Books a batch Kafka acknowledged in full. */
   private acknowledged(taken: TakenBatch, latencyMs: number): void {
     const n = taken.records.length;
     this.stats.inFlight -= n;
-    this.stats.acknowledged += n;
-    this.stats.batches++;
-    this.stats.bytes += taken.bytes;
-    this.observer.batchAcknowledged?.(n, taken.bytes, latencyMs);
+    this.written(n, taken.bytes, latencyMs);
     this.queue.release(taken.lanes);
     const records = taken.records;
     for (let i = 0; i < n; i++) records[i].receipt?.delivered();
@@ -514,9 +729,16 @@ export class BatchingProducer {
   private settleAll(taken: TakenBatch, error: SendError): TakenBatch | undefined {
     const n = taken.records.length;
     this.observer.batchFailed?.(n, error, error.retriable);
-    if (error.retriable) return taken;
+    if (error.retriable) {
+      if (!error.ambiguous) return taken;
+      // No answer: every lane may have been written by this try.
+      taken.maybeWritten = new Set(taken.lanes);
+      taken.writtenUnder = this.sender.producerIdentity?.();
+      return taken;
+    }
     this.stats.inFlight -= n;
     this.stats.failed += n;
+    this.refused(error);
     this.queue.release(taken.lanes);
     for (const r of taken.records) r.receipt?.failed();
     return undefined;
@@ -531,7 +753,7 @@ export class BatchingProducer {
     if (attempt >= this.options.maxRetries || this.breaker.state !== 'closed' || this.stopped) {
       return false;
     }
-    await sleep(this.options.retryBackoffMs * 2 ** attempt);
+    await sleep(this.backoff(attempt));
     // Another send may have opened the circuit meanwhile: then wait for its probe.
     if (this.breaker.state !== 'closed' || this.stopped) return false;
     this.stats.retried += retry.records.length;

@@ -1,9 +1,14 @@
+import { backoffMs } from './backoff.js';
+
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitBreakerOptions {
   /** Consecutive failed sends that open the circuit. */
   failureThreshold: number;
-  /** First open period in ms; doubles on every failed probe up to `maxOpenMs`. */
+  /**
+   * First open period in ms; doubles on every failed probe up to `maxOpenMs`, each period
+   * jittered by ±20 % (never past `maxOpenMs`).
+   */
   openMs: number;
   maxOpenMs: number;
 }
@@ -11,12 +16,14 @@ export interface CircuitBreakerOptions {
 /**
  * Stops hammering a broker that is down: after `failureThreshold` consecutive failures the
  * circuit opens; once the open period has passed, one probe is let through (half-open); its
- * success closes the circuit, its failure opens it again for twice as long.
+ * success closes the circuit, its failure opens it again for twice as long (capped, jittered:
+ * see backoff.ts).
  */
 export class CircuitBreaker {
   state: BreakerState = 'closed';
   private failures = 0;
-  private openFor: number;
+  /** Failed probes since the circuit last closed: the exponent of the open period. */
+  private probesFailed = 0;
   private reopenAt = 0;
   private probing = false;
   /** How many times the circuit has opened. */
@@ -26,9 +33,8 @@ export class CircuitBreaker {
     private readonly options: CircuitBreakerOptions,
     private readonly now: () => number = Date.now,
     private readonly onChange: (state: BreakerState) => void = () => {},
-  ) {
-    this.openFor = options.openMs;
-  }
+    private readonly random: () => number = Math.random,
+  ) {}
 
   /** Whether a send may start now; in half-open state only one probe at a time. */
   allow(): boolean {
@@ -50,7 +56,7 @@ export class CircuitBreaker {
   success(): void {
     this.failures = 0;
     this.probing = false;
-    this.openFor = this.options.openMs;
+    this.probesFailed = 0;
     if (this.state !== 'closed') this.set('closed');
   }
 
@@ -58,7 +64,7 @@ export class CircuitBreaker {
     this.probing = false;
     this.failures++;
     if (this.state === 'half-open') {
-      this.openFor = Math.min(this.openFor * 2, this.options.maxOpenMs);
+      this.probesFailed++;
       this.open();
     } else if (this.state === 'closed' && this.failures >= this.options.failureThreshold) {
       this.open();
@@ -66,7 +72,8 @@ export class CircuitBreaker {
   }
 
   private open(): void {
-    this.reopenAt = this.now() + this.openFor;
+    const { openMs, maxOpenMs } = this.options;
+    this.reopenAt = this.now() + backoffMs(this.probesFailed, openMs, maxOpenMs, this.random);
     this.opened++;
     this.set('open');
   }

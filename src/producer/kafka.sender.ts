@@ -116,6 +116,27 @@ export function isRetriable(err: unknown): boolean {
   return typeof outer?.retriable === 'boolean' ? outer.retriable : false;
 }
 
+/** A connection that could not be made: the request never left fleetsim. */
+const NOT_CONNECTED = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|not connected/i;
+
+/**
+ * Whether a failed kafkajs send may have been written: the broker did not answer (a timeout, a
+ * connection lost mid-request), unless the connection was never made. A broker's error answer
+ * (a Kafka error type other than a timeout) means it was not written.
+ */
+export function mayHaveBeenWritten(err: unknown, error: SendError): boolean {
+  if (error.type !== 'REQUEST_TIMED_OUT' && error.type !== 'NETWORK_EXCEPTION') return false;
+  let e = err as (KafkajsError & { message?: string }) | undefined;
+  for (let depth = 0; e && depth < 10; depth++) {
+    if (NOT_CONNECTED.test(e.message ?? '')) return false;
+    e = (e.originalError ?? e.cause) as KafkajsError | undefined;
+  }
+  return true;
+}
+
+/** Senders made in this process, to name each one's idempotent producer. */
+let senders = 0;
+
 /** Error names kafkajs still spells as before Kafka 2.4 renamed them. */
 const RENAMED: Record<string, string> = { NOT_LEADER_FOR_PARTITION: 'NOT_LEADER_OR_FOLLOWER' };
 
@@ -179,11 +200,16 @@ export class KafkaSender implements BatchSender {
   private admin?: Admin;
   private refreshTimer?: NodeJS.Timeout;
   private readonly compression: number;
-  private readonly acks: -1 | 0 | 1;
+  readonly acks: -1 | 0 | 1;
+  /** This client's idempotent producer, as producerIdentity names it (one per sender). */
+  private readonly identity = `kafkajs-${++senders}`;
   /** When `onStale` was last called (0: never); asked again after 5 s if still in use. */
   private staleAt = 0;
-  /** Partition count of the configured topic. */
-  partitionCount: number;
+  /**
+   * Partition count of the configured topic as the broker reported it; 0 until then (records
+   * are not routed by kafka.topicPartitions, which an existing topic may not have).
+   */
+  partitionCount = 0;
   /** Partition counts of the other topics records named (fleet topics, the label topic). */
   private readonly otherTopics = new Map<string, number>();
   /** Topics being created or looked up, so that concurrent asks share one. */
@@ -192,7 +218,6 @@ export class KafkaSender implements BatchSender {
 
   constructor(private readonly options: KafkaSenderOptions) {
     this.compression = compressionType(options.compression);
-    this.partitionCount = options.topicPartitions;
     this.acks = options.idempotent ? -1 : options.requiredAcks;
     this.kafka = new kafkajs.Kafka({
       clientId: options.clientId,
@@ -333,10 +358,24 @@ export class KafkaSender implements BatchSender {
 
   partition(hash: number, topic?: string): number {
     if (topic === undefined || topic === this.options.topic) {
-      return partitionFor(hash, this.partitionCount);
+      return this.partitionCount > 0 ? partitionFor(hash, this.partitionCount) : -1;
     }
     const count = this.otherTopics.get(topic);
     return count === undefined ? -1 : partitionFor(hash, count);
+  }
+
+  /**
+   * kafkajs keeps its idempotent producer id inside the client and offers no way to hand it to
+   * another client: each sender is its own identity (a retry on the same sender carries the
+   * same sequence numbers and is de-duplicated; on a new sender it is not).
+   */
+  producerIdentity(): string | undefined {
+    return this.options.idempotent ? this.identity : undefined;
+  }
+
+  /** kafkajs cannot take over another client's producer id: never. */
+  adoptProducerState(): boolean {
+    return false;
   }
 
   async send(records: OutgoingRecord[]): Promise<SendResult> {
@@ -382,6 +421,7 @@ export class KafkaSender implements BatchSender {
       });
     } catch (err) {
       const error = kafkajsSendError(err);
+      error.ambiguous = mayHaveBeenWritten(err, error);
       if (PRODUCER_STATE_ERRORS.has(error.type)) {
         // The idempotent producer's numbering no longer matches the broker's (e.g. state lost
         // in a broker failure): a fresh client gets a new producer id; the records are retried.

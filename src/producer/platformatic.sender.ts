@@ -168,14 +168,17 @@ export class PlatformaticSender implements BatchSender {
   /** The library's client, made by connect() (a closed one cannot be opened again). */
   private producer!: Producer<Buffer, Buffer, Buffer, Buffer>;
   private refreshTimer?: NodeJS.Timeout;
-  private readonly acks: -1 | 0 | 1;
+  readonly acks: -1 | 0 | 1;
   /** The idempotent producer's id and epoch, and the next sequence number per lane. */
   private producerInfo?: ProducerInfo;
   private readonly sequences = new Map<string, number>();
   /** Buffers produce requests are encoded in (hot path; see record.batch.ts). */
   private readonly encodePool = new EncodePool();
-  /** Partition count of the configured topic. */
-  partitionCount: number;
+  /**
+   * Partition count of the configured topic as the broker reported it; 0 until then (records
+   * are not routed by kafka.topicPartitions, which an existing topic may not have).
+   */
+  partitionCount = 0;
   /** Partition counts of the other topics records named (fleet topics, the label topic). */
   private readonly otherTopics = new Map<string, number>();
   /** Topics being created or looked up, so that concurrent asks share one. */
@@ -184,7 +187,6 @@ export class PlatformaticSender implements BatchSender {
 
   constructor(private readonly options: SenderOptions) {
     checkPlatformaticCodec(options.compression);
-    this.partitionCount = options.topicPartitions;
     this.acks = options.idempotent ? -1 : options.requiredAcks;
   }
 
@@ -199,7 +201,11 @@ export class PlatformaticSender implements BatchSender {
       metadataMaxAge: options.metadataRefreshMs ?? 10_000,
       // fleetsim retries on its own, per partition, counting every retry.
       retries: 0,
-      maxInflights: options.idempotent ? 1 : options.maxInFlightRequests,
+      // Idempotence keeps order with up to 5 requests in flight per broker, as Kafka's Java
+      // producer (and the batching sends one request per partition at a time).
+      maxInflights: options.idempotent
+        ? Math.min(5, options.maxInFlightRequests)
+        : options.maxInFlightRequests,
       autocreateTopics: false,
       ...platformaticSecurityOptions(options.security),
     });
@@ -352,10 +358,38 @@ export class PlatformaticSender implements BatchSender {
 
   partition(hash: number, topic?: string): number {
     if (topic === undefined || topic === this.options.topic) {
-      return partitionFor(hash, this.partitionCount);
+      return this.partitionCount > 0 ? partitionFor(hash, this.partitionCount) : -1;
     }
     const count = this.otherTopics.get(topic);
     return count === undefined ? -1 : partitionFor(hash, count);
+  }
+
+  producerIdentity(): string | undefined {
+    if (!this.options.idempotent) return undefined;
+    const info = this.producerInfo;
+    return info ? `${String(info.producerId)}:${info.producerEpoch}` : 'none';
+  }
+
+  /**
+   * Takes over another PlatformaticSender's producer id, epoch and sequence numbers (both
+   * idempotent, same configured topic): fleetsim numbers the batches itself, so the broker
+   * cannot tell the two clients apart and de-duplicates a retry of what the previous one may
+   * have written. The previous sender must have no request in flight (setSender waits).
+   */
+  adoptProducerState(previous: BatchSender): boolean {
+    if (
+      !(previous instanceof PlatformaticSender) ||
+      !previous.options.idempotent ||
+      !this.options.idempotent ||
+      previous.options.topic !== this.options.topic ||
+      !previous.producerInfo
+    ) {
+      return false;
+    }
+    this.producerInfo = previous.producerInfo;
+    this.sequences.clear();
+    for (const [lane, sequence] of previous.sequences) this.sequences.set(lane, sequence);
+    return true;
   }
 
   async send(records: OutgoingRecord[]): Promise<SendResult> {
@@ -419,6 +453,8 @@ export class PlatformaticSender implements BatchSender {
   private async sendTo(broker: Broker, lanes: Lane[], failed: LaneFailure[]): Promise<void> {
     const producerInfo = this.producerInfo;
     let response: ProduceResponse | boolean | undefined;
+    /** Whether the request may have gone out (then a failure without answer is ambiguous). */
+    let requested = false;
     try {
       const connection = await new Promise<Connection>((resolve, reject) =>
         this.producer[kGetConnection](broker, (err, c) => (err ? reject(err) : resolve(c!))),
@@ -428,11 +464,14 @@ export class PlatformaticSender implements BatchSender {
           err ? reject(err) : resolve(a as ProduceApi),
         ),
       );
+      requested = true;
       response = await this.produce(connection, api, lanes, producerInfo);
     } catch (err) {
       if (!(err instanceof ResponseError)) {
-        // Not answered: nothing is known to be written; the same sequences go out again.
+        // Not answered: nothing is known to be written; the same sequences go out again. Once
+        // the request went out, it may have been written (ambiguous).
         const error = platformaticSendError(err);
+        error.ambiguous = requested;
         for (const { topic, partition } of lanes) failed.push({ topic, partition, error });
         return;
       }
@@ -465,6 +504,8 @@ export class PlatformaticSender implements BatchSender {
               `the broker did not answer for partition ${partition} of ${topic}`,
               true,
               'UNKNOWN_SERVER_ERROR',
+              undefined,
+              true,
             )
           : partitionError(code);
       if (PRODUCER_STATE_ERRORS.has(error.type) && this.producerInfo === producerInfo) {

@@ -24,16 +24,34 @@ export class ProducerStatusDto {
    * security cause (SASL authentication failed for user X, TLS certificate verify failed).
    */
   connectError?: string;
-  /** generated = acknowledged + failed + dropped + queued + inFlight. */
+  /**
+   * generated = acknowledged + sent + failed + dropped + queued + inFlight + unknown (each term
+   * is described in docs/faults.md, "The books").
+   */
   generated!: number;
   acknowledged!: number;
+  /** Sent with acks=0: written to the socket, never acknowledged by Kafka. */
+  sent!: number;
+  /** Refused for good, or not delivered within producer.deliveryTimeoutMs. */
   failed!: number;
   dropped!: number;
   droppedByReason!: DroppedByReasonDto;
   queued!: number;
   inFlight!: number;
+  /** In flight when the shutdown flush time ran out: may or may not have been written. */
+  unknown!: number;
   /** Messages sent again after a failed attempt. */
   retried!: number;
+  /**
+   * Messages re-sent after an attempt that may have been written, where the broker cannot
+   * de-duplicate the copy (no idempotence, or another producer id): each may be in the topic twice.
+   */
+  possibleDuplicates!: number;
+  /**
+   * Consecutive produce attempts whose every record was refused for good (e.g. not authorized);
+   * readiness is down from 3 on, until a record is acknowledged.
+   */
+  consecutiveRefusals!: number;
   /** Acknowledged produce requests. */
   batches!: number;
   /** Acknowledged key and value bytes. */

@@ -41,10 +41,14 @@ function batchingOptions(config: FleetsimConfig): BatchingOptions {
     batchBytes: p.batchBytes,
     lingerMs: p.lingerMs,
     bufferMemory: p.bufferMemory,
-    // The idempotent producer keeps one request in flight so retries cannot reorder.
-    maxInFlightRequests: p.idempotent ? 1 : p.maxInFlightRequests,
+    // As Kafka's Java producer, idempotence keeps order with up to 5 requests in flight (the
+    // batching never has two requests of one partition in flight, and retries keep their
+    // sequence numbers).
+    maxInFlightRequests: p.idempotent ? Math.min(5, p.maxInFlightRequests) : p.maxInFlightRequests,
     maxRetries: p.maxRetries,
     retryBackoffMs: p.retryBackoffMs,
+    retryBackoffMaxMs: p.retryBackoffMaxMs,
+    deliveryTimeoutMs: p.deliveryTimeoutMs,
     backpressure: p.backpressure,
   };
 }
@@ -77,6 +81,9 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     this.producer = new BatchingProducer(this.current, batchingOptions(c), {
       batchAcknowledged: (messages, bytes, ms) => {
         for (const o of observers) o.batchAcknowledged?.(messages, bytes, ms);
+      },
+      batchSent: (messages, bytes) => {
+        for (const o of observers) o.batchSent?.(messages, bytes);
       },
       batchFailed: (n, error, retriable) => {
         for (const o of observers) o.batchFailed?.(n, error, retriable);
@@ -117,6 +124,18 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   /** The circuit breaker's state. */
   circuit(): BreakerState {
     return this.producer.breaker.state;
+  }
+
+  /**
+   * Whether every send is refused for good (3 in a row, none acknowledged since: e.g. not
+   * authorized to write the topic): readiness is down meanwhile; with the last error.
+   */
+  delivery(): { failing: boolean; consecutiveRefusals: number; lastError?: string } {
+    return {
+      failing: this.producer.failing,
+      consecutiveRefusals: this.producer.consecutiveRefusals,
+      ...(this.producer.lastRefusal ? { lastError: this.producer.lastRefusal } : {}),
+    };
   }
 
   /**
@@ -350,6 +369,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       bufferMemory: c.producer.bufferMemory,
       backpressure: c.producer.backpressure,
       accepting: this.producer.accepting,
+      consecutiveRefusals: this.producer.consecutiveRefusals,
       ...(this.lastConnectError && !this.current.connected
         ? { connectError: this.lastConnectError }
         : {}),
@@ -361,23 +381,32 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
     this.stopped = true;
     await this.connecting?.catch(() => {});
     await this.swapping?.catch(() => {});
-    const { flushed, dropped } = await this.producer.close(
+    const { flushed, dropped, unknown } = await this.producer.close(
       this.config.config.producer.shutdownFlushMs,
     );
+    // The last word on every message (docs/faults.md, "The books"): from here on the books
+    // do not change; queued and inFlight are 0.
     const s = this.producer.stats;
     this.logger.log(
-      `producer closed: flushed ${flushed} messages at shutdown, dropped ${dropped}; ` +
-        `totals generated=${s.generated} acknowledged=${s.acknowledged} failed=${s.failed} dropped=${s.droppedTotal}`,
+      `producer closed: flushed ${flushed} messages at shutdown, dropped ${dropped}, ` +
+        `unknown ${unknown} (in flight at exit); totals generated=${s.generated} ` +
+        `acknowledged=${s.acknowledged} sent=${s.sent} failed=${s.failed} ` +
+        `dropped=${s.droppedTotal} unknown=${s.unknown} possibleDuplicates=${s.possibleDuplicates}`,
       {
         flushed,
         droppedAtShutdown: dropped,
+        unknownAtShutdown: unknown,
         totals: {
           generated: s.generated,
           acknowledged: s.acknowledged,
+          sent: s.sent,
           failed: s.failed,
           dropped: s.droppedTotal,
           queued: s.queued,
           inFlight: s.inFlight,
+          unknown: s.unknown,
+          possibleDuplicates: s.possibleDuplicates,
+          balanced: s.balanced(),
         },
       },
     );

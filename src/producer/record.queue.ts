@@ -114,6 +114,12 @@ export interface TakenBatch {
   bytes: number;
   /** Lanes ((topic, partition) queues) the batch holds; they stay muted until released. */
   lanes: number[];
+  /** When the batch (or the batch it is what is left of) was first sent (Date.now()). */
+  firstTriedAt?: number;
+  /** Lanes an earlier try may have written (it got no answer). */
+  maybeWritten?: Set<number>;
+  /** The producer identity (BatchSender.producerIdentity) of that try. */
+  writtenUnder?: string;
 }
 
 /**
@@ -250,13 +256,18 @@ export class PartitionedQueue {
   /**
    * Moves every queued record to the partition (and lane) `place` sets on it, keeping each
    * device's order (a device's records are in one queue, in order, and are re-queued in that
-   * order). Only while nothing is in flight.
+   * order). The records of a muted lane (a batch of it in flight or parked) stay: a device's
+   * later records must not overtake its earlier ones; they move when that batch comes back.
    */
   repartition(place: (record: OutgoingRecord) => void): void {
     const all: OutgoingRecord[] = [];
-    for (const q of this.queues) if (q) for (const r of q.clear()) all.push(r);
-    this.length = 0;
-    this.bytes = 0;
+    for (let p = 0; p < this.queues.length; p++) {
+      const q = this.queues[p];
+      if (!q || this.muted[p] || q.length === 0) continue;
+      this.length -= q.length;
+      this.bytes -= q.bytes;
+      for (const r of q.clear()) all.push(r);
+    }
     for (const r of all) {
       place(r);
       this.push(r, recordBytes(r));

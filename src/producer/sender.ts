@@ -12,6 +12,13 @@ import type { OutgoingRecord } from './outgoing.record.js';
 export interface SendError extends Error {
   retriable: boolean;
   type: string;
+  /**
+   * True when the records may have been written although the send failed: the request went
+   * out and no answer came (a timeout, a connection lost mid-request). Absent or false: the
+   * broker refused them, or they never left the client. A re-send of possibly written records
+   * under another producer id (or without idempotence) may duplicate them.
+   */
+  ambiguous?: boolean;
 }
 
 /** A SendError with this message; `cause` keeps the client's own error. */
@@ -20,10 +27,12 @@ export function sendError(
   retriable: boolean,
   type = '',
   cause?: unknown,
+  ambiguous = false,
 ): SendError {
   return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), {
     retriable,
     type,
+    ambiguous,
   });
 }
 
@@ -59,15 +68,34 @@ export const ALL_SENT: SendResult = Object.freeze({ failed: [] }) as SendResult;
 export interface BatchSender {
   /** The configured topic (kafka.topic; may be a `{fleetId}` template naming none). */
   readonly topic: string;
-  /** The configured topic's partition count as the broker last reported it. */
+  /**
+   * The configured topic's partition count as the broker last reported it; 0 until the broker
+   * reported it (records are not routed by the configured kafka.topicPartitions, which an
+   * existing topic may not have).
+   */
   readonly partitionCount: number;
   readonly connected: boolean;
+  /** The acks requests are sent with (-1 with idempotence); 0: nothing is acknowledged. */
+  readonly acks: -1 | 0 | 1;
+  /**
+   * Who the broker de-duplicates this sender's retries under: the idempotent producer's id and
+   * epoch once known; undefined without idempotence (no retry is de-duplicated).
+   */
+  producerIdentity(): string | undefined;
+  /**
+   * Takes over `previous`'s idempotent producer state (producer id, epoch, sequence numbers) at a
+   * client swap, so that batches retried on this sender are de-duplicated against what the
+   * previous one may have written. Returns false when it cannot (another engine, idempotence
+   * off on either side, another topic): the retries then start afresh under a new producer id.
+   */
+  adoptProducerState(previous: BatchSender): boolean;
   /** Connects, creates the configured topic if it is missing and reads its partition count. */
   connect(): Promise<void>;
   /**
    * The partition for a key hash under the current partition count of `topic` (default: the
-   * configured topic), or -1 while that topic's partition count is not known: the producer
-   * then holds its records and calls `prepareTopic`.
+   * configured topic), or -1 while that topic's partition count is not known (for the
+   * configured topic: until connected): the producer then holds its records and calls
+   * `prepareTopic`.
    */
   partition(hash: number, topic?: string): number;
   /**

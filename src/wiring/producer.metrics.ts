@@ -23,6 +23,8 @@ export class ProducerMetrics {
       bufferedBytes: producer.bufferedBytes,
       breaker: producer.circuit(),
       partitions: producer.topicInfo().partitions,
+      consecutiveRefusals: producer.delivery().consecutiveRefusals,
+      failing: producer.delivery().failing,
     }));
   }
 }

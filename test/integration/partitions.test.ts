@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket, connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { fnv1a32 } from '../../src/model/fnv1a.js';
 import { http, startApp, type TestApp, waitFor } from '../support/app.js';
-import { consumeAll, testKafka, uniqueTopic } from '../support/kafka.js';
+import { consumeAll, testBrokers, testKafka, uniqueTopic } from '../support/kafka.js';
 
 const topic = uniqueTopic('partitions');
 let t: TestApp;
@@ -58,4 +59,98 @@ test('after a partition increase, new messages follow the new count', async () =
     }
   }
   assert.ok(onNew > 0, 'the new partitions received messages');
+});
+
+/** A free TCP port on 127.0.0.1 (nothing listens on it when this resolves). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Forwards connections on `port` to `target` (host:port): the bootstrap address fleetsim uses. */
+async function forward(port: number, target: string): Promise<Server> {
+  const [host, targetPort] = target.split(':');
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(targetPort), host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  server.on('close', () => {
+    for (const s of sockets) s.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+
+test('a topic that exists with fewer partitions than configured: readings made before connecting go to the partitions it has, none is lost', async (t) => {
+  const small = uniqueTopic('fewer');
+  const admin = testKafka().admin();
+  await admin.connect();
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{ topic: small, numPartitions: 2, replicationFactor: 1 }],
+  });
+  await admin.disconnect();
+  // fleetsim starts while its bootstrap address does not answer, configured for 6 partitions.
+  const port = await freePort();
+  const early = await startApp(
+    {
+      KAFKA_BROKERS: `127.0.0.1:${port}`,
+      KAFKA_TOPIC: small,
+      KAFKA_TOPIC_PARTITIONS: '6',
+      KAFKA_COMPRESSION: 'none',
+      FLEETSIM_AUTOSTART: 'true',
+    },
+    { waitForKafka: false },
+  );
+  t.after(() => early.close());
+  const fleet = await http(early.url, 'POST', '/api/v1/fleets', {
+    name: 'Early',
+    deviceCount: 60,
+    intervalMs: 100,
+    seed: 3,
+  });
+  assert.equal(fleet.status, 201);
+  await waitFor('readings made before connecting', async () => {
+    const p = (await http(early.url, 'GET', '/api/v1/producer')).body;
+    return p.generated >= 300 && !p.connected ? true : undefined;
+  });
+  const proxy = await forward(port, testBrokers()[0]);
+  t.after(() => new Promise((resolve) => proxy.close(resolve)));
+  let last: unknown;
+  await waitFor(
+    'the early readings acknowledged',
+    async () => {
+      const p = (await http(early.url, 'GET', '/api/v1/producer')).body;
+      last = p;
+      return p.connected && p.acknowledged >= 600 ? true : undefined;
+    },
+    60_000,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; producer: ${JSON.stringify(last)}`);
+  });
+  await http(early.url, 'POST', '/api/v1/simulation/stop');
+  await early.drained();
+  const final = (await http(early.url, 'GET', '/api/v1/producer')).body;
+  assert.equal(final.partitions, 2, 'the partition count the broker reports');
+  assert.equal(final.acknowledged, final.generated, JSON.stringify(final));
+  assert.equal(final.circuit, 'closed');
+  assert.ok(final.balanced);
+  const messages = await consumeAll(small);
+  assert.equal(messages.length, final.acknowledged);
+  const seqs = new Map<string, number>();
+  for (const m of messages) {
+    assert.equal(m.partition, fnv1a32(m.key) % 2, `${m.key} by the broker's partition count`);
+    const previous = seqs.get(m.key) ?? -1;
+    assert.ok(m.json.seq > previous, `${m.key} in order`);
+    seqs.set(m.key, m.json.seq);
+  }
 });

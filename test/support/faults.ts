@@ -15,10 +15,13 @@ import { type ServerProcess, spawnServer, terminate } from './server.js';
 export interface ProducerBooks {
   generated: number;
   acknowledged: number;
+  sent: number;
   failed: number;
   dropped: number;
   queued: number;
   inFlight: number;
+  unknown: number;
+  possibleDuplicates: number;
   retried: number;
   balanced: boolean;
   circuit: string;
@@ -245,7 +248,9 @@ export async function metricBooks(url: string): Promise<Record<string, number>> 
   return {
     generated: sum('messages_generated_total'),
     acknowledged: sum('messages_acknowledged_total'),
+    sent: sum('messages_sent_total'),
     failed: sum('messages_failed_total'),
+    unknown: sum('messages_unknown_total'),
     dropped: sum('messages_dropped_total'),
     queued: sum('queue_depth_messages'),
     inFlight: sum('in_flight_messages'),
@@ -256,18 +261,23 @@ export async function metricBooks(url: string): Promise<Record<string, number>> 
 export function booksBalance(b: ProducerBooks, m: Record<string, number>): string[] {
   const problems: string[] = [];
   if (!b.balanced) problems.push('the API says the books do not balance');
-  if (b.acknowledged + b.failed + b.dropped + b.queued + b.inFlight !== b.generated) {
+  if (
+    b.acknowledged + b.sent + b.failed + b.dropped + b.queued + b.inFlight + b.unknown !==
+    b.generated
+  ) {
     problems.push(
-      `generated ${b.generated} ≠ acknowledged + failed + dropped + queued + in flight`,
+      `generated ${b.generated} ≠ acknowledged + sent + failed + dropped + queued + in flight + unknown`,
     );
   }
   for (const k of [
     'generated',
     'acknowledged',
+    'sent',
     'failed',
     'dropped',
     'queued',
     'inFlight',
+    'unknown',
   ] as const) {
     if (m[k] !== b[k]) problems.push(`/metrics ${k} ${m[k]} ≠ API ${b[k]}`);
   }
@@ -714,10 +724,12 @@ export const sigtermDuringOutage: Fault = {
       | {
           generated: number;
           acknowledged: number;
+          sent?: number;
           failed: number;
           dropped: number;
           queued: number;
           inFlight: number;
+          unknown?: number;
         }
       | undefined;
     ctx.note(`fleetsim exited ${exit.code ?? exit.signal}`);
@@ -725,15 +737,20 @@ export const sigtermDuringOutage: Fault = {
       ctx.note('no "producer closed" line with totals');
       return { server: 'gone', acknowledged: ctx.monitor.last?.acknowledged ?? 0 };
     }
-    const unknown = totals.queued + totals.inFlight;
-    // Issue 10: the last line must account for every message as acknowledged, failed,
-    // dropped or unknown (in flight at exit); nothing may be left counted as queued.
+    const unknown = totals.unknown ?? 0;
+    const sent = totals.sent ?? 0;
+    // Issue 10: the last line must account for every message as acknowledged (or sent, with
+    // acks=0), failed, dropped or unknown (in flight at exit); nothing may be left counted as
+    // queued or in flight.
     const balanced =
       totals.queued === 0 &&
-      totals.acknowledged + totals.failed + totals.dropped + unknown === totals.generated;
+      totals.inFlight === 0 &&
+      totals.acknowledged + sent + totals.failed + totals.dropped + unknown === totals.generated;
     if (totals.queued > 0) ctx.note(`${totals.queued} still counted as queued after close()`);
+    if (totals.inFlight > 0)
+      ctx.note(`${totals.inFlight} still counted as in flight after close()`);
     ctx.note(
-      `final line: generated ${totals.generated}, acknowledged ${totals.acknowledged}, failed ${totals.failed}, dropped ${totals.dropped}, queued ${totals.queued} and in flight ${totals.inFlight} at exit`,
+      `final line: generated ${totals.generated}, acknowledged ${totals.acknowledged}, failed ${totals.failed}, dropped ${totals.dropped}, unknown (in flight at exit) ${unknown}`,
     );
     return { server: 'gone', acknowledged: totals.acknowledged, balanced };
   },
