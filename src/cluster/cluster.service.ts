@@ -70,6 +70,8 @@ export class ClusterService
   readonly member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`;
   private readonly handlers = new Map<string, ControlHandler>();
   private store?: ControlStore;
+  /** Resolves once the control topic has been read to its end (at boot). */
+  private loaded?: Promise<void>;
   private group?: OwnershipGroup;
   private readonly keys = new RecordKeys();
   /** Partitions this process produces now. */
@@ -197,7 +199,13 @@ export class ClusterService
       apply: (r) => this.apply(r),
       log: (m) => this.logger.warn(m),
     });
-    await this.store.start();
+    // Join the ownership group while the control topic is read: a group's first join is the
+    // slow part of a start (on a broker with the default group.initial.rebalance.delay.ms, 3 s
+    // at least), and nothing is taken over before the control topic is applied (acquire syncs).
+    const joined = this.joinGroup(brokers, clientId);
+    joined.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+    this.loaded = this.store.start();
+    await this.loaded;
     this.logger.log(
       `member ${this.member} joined cluster ${this.name}: ${this.fleets.size} fleets from the control topic`,
     );
@@ -209,7 +217,7 @@ export class ClusterService
       sync: () => this.sync(),
       version: () => this.sharedConfigOffset + 1,
     };
-    await this.joinGroup(brokers, clientId);
+    await joined;
   }
 
   private async apply(r: ControlRecord): Promise<void> {
@@ -326,6 +334,7 @@ export class ClusterService
   /** Takes partition `p` over: waits for the old owner's handover record, then continues its slots. */
   private async acquire(p: number): Promise<void> {
     const c = this.config.config.cluster;
+    await this.loaded;
     await this.store!.sync();
     let record = this.handovers.get(p);
     const deadline = Date.now() + c.handoverTimeoutMs;
@@ -341,6 +350,22 @@ export class ClusterService
       record = this.handovers.get(p);
     }
     if (this.stopping || !this.assigned(p)) return;
+    // After a crash, replay at most this far back; older slots count as skipped.
+    const span = c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs;
+    const horizon = Date.now() - span;
+    if (
+      record &&
+      record.member !== this.member &&
+      record.at < (record.clean ? horizon : horizon - span)
+    ) {
+      // Its owner left (or died) long before any takeover takes, and nobody produced it
+      // since: the whole cluster was stopped, or a single process restarts. Resume at the
+      // schedule's position rather than send (or count) every slot of the pause.
+      this.logger.log(
+        `partition ${p} had no owner for ${Math.round((Date.now() - record.at) / 1000)} s: resuming at the schedule's position`,
+      );
+      record = undefined;
+    }
     const kind = !record
       ? 'fresh'
       : record.clean || record.member === this.member
@@ -348,8 +373,6 @@ export class ClusterService
         : 'crash';
     let caughtUp = 0;
     let skipped = 0;
-    // After a crash, replay at most this far back; older slots count as skipped.
-    const horizon = Date.now() - (c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs);
     for (const fleet of this.fleets.all()) {
       const now = this.simulation.scheduler.nextDue(fleet.id);
       if (now === undefined) continue;

@@ -5,7 +5,6 @@ import { ConfigService } from '../config/config.service.js';
 import { DEFAULT_INTERVAL_MS } from '../config/fleet-spec.dto.js';
 import { DomainError, invalidField, notFound } from '../model/domain.error.js';
 import { checkIfMatch, etagOf } from '../model/etag.js';
-import { fnv1a32 } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
@@ -83,11 +82,25 @@ export class FleetService {
         await this.create(fleet);
         continue;
       }
-      if (this.fleets.has(slugify(fleet.name))) continue;
-      // Members booting at once may both create it: make their records identical (seed from
-      // the name, schedule anchored at the start of the hour) so either one is the fleet.
-      const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-      await this.create({ ...fleet, seed: fleet.seed ?? fnv1a32(fleet.name) }, hour);
+      const id = slugify(fleet.name);
+      if (this.fleets.has(id)) continue;
+      const anchorMs = Date.now();
+      const seed = fleet.seed ?? randomInt(0, 2 ** 32 - 1);
+      try {
+        await this.create({ ...fleet, seed }, anchorMs);
+      } catch (err) {
+        // Another member created it since (or at the same moment, and came first).
+        if (err instanceof DomainError && err.code === 'CONFLICT') continue;
+        throw err;
+      }
+      // Members booting at once may both have written it. Every member applies the first
+      // record (a later one of the same fleet changes neither anchor nor seed), so the first
+      // is the fleet everywhere; rewrite it so that the topic's last record, the one
+      // compaction keeps for members that join later, says the same.
+      const applied = this.fleets.get(id);
+      if (applied && (applied.anchorMs !== anchorMs || applied.seed !== seed)) {
+        await this.cluster.write('fleet', id, this.stateOf(applied));
+      }
     }
   }
 
