@@ -15,7 +15,7 @@ import { KafkaTarget } from '../kafka/kafka-target.js';
 import type { Device, Fleet } from '../model/fleet.js';
 import { partitionFor } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
-import { RecordKeys } from '../producer/record.key.js';
+import { recordKey, RecordKeys } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { SimulationService } from '../simulation/simulation.service.js';
 import { type ControlRecord, ControlStore } from './control.store.js';
@@ -64,7 +64,8 @@ export class ClusterService
   implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
   private readonly logger = new Logger('Cluster');
-  readonly enabled: boolean;
+  /** In the cluster (false: standalone, or Kafka was unreachable at boot; see onApplicationBootstrap). */
+  enabled: boolean;
   readonly name: string;
   /** This process in the cluster. */
   readonly member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`;
@@ -92,6 +93,12 @@ export class ClusterService
   private rejoinedFor = 0;
   /** Consecutive checkpoints at which the leader found partitions assigned to nobody. */
   private uncovered = 0;
+  /** Per owned partition: label events before this time were its previous owner's to write. */
+  private readonly labelsFrom = new Map<number, number>();
+  /** Per released partition: the span [from, at) of event times this process wrote labels for. */
+  private readonly labelsReleased = new Map<number, { from: number; at: number }>();
+  /** Label events of partitions this process did not own when they fell due (see label). */
+  private labelsPending: Array<{ partition: number; at: number; emit: () => void }> = [];
   private readonly ownedGauge;
   private readonly handoverCounter;
   private readonly takeoverReadings;
@@ -186,8 +193,45 @@ export class ClusterService
     await this.store?.sync();
   }
 
+  /**
+   * Joins the cluster. When Kafka cannot be reached at boot and cluster mode is only the
+   * default (cluster.enabled not set), the process runs standalone instead, as a single
+   * process always could: it starts and serves while the brokers are down. Set explicitly
+   * (FLEETSIM_CLUSTER=true, FLEETSIM_WORKERS, Helm replicaCount > 1), joining is required.
+   */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.enabled) return;
+    try {
+      await this.join();
+    } catch (err) {
+      if (this.config.sources.get('cluster.enabled') !== 'default') throw err;
+      this.logger.warn(
+        `Kafka unreachable at boot (${(err as Error).message}): running standalone, not in cluster ${this.name}; ` +
+          'restart once the brokers are up to join it (FLEETSIM_CLUSTER=true makes joining required, FLEETSIM_CLUSTER=false standalone)',
+      );
+      await this.leaveForStandalone();
+    }
+  }
+
+  /** Undoes a boot that failed half-way: this process runs on its own. */
+  private async leaveForStandalone(): Promise<void> {
+    this.enabled = false;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.simulation.setGate(undefined);
+    this.simulation.clusterStatus = undefined;
+    this.simulation.shareRunning = undefined;
+    this.patches.shared = undefined;
+    const store = this.store;
+    const group = this.group;
+    this.store = undefined;
+    this.group = undefined;
+    this.owned.clear();
+    await Promise.allSettled([store?.close(), group?.close()]);
+  }
+
+  private async join(): Promise<void> {
     this.simulation.setGate(this.gate);
     const brokers = this.target.brokers;
     const clientId = `${this.config.config.kafka.clientId}-${this.member}`;
@@ -235,6 +279,46 @@ export class ClusterService
     return true;
   };
 
+  /**
+   * Writes an anomaly's lifecycle event (event time `at`) on exactly one member: the owner of
+   * the ownership partition the anomaly id hashes to, as readings are written by the owner of
+   * their device's partition. Every member places every anomaly and calls this for each of its
+   * events; an event that falls due while its partition is between owners waits here, and the
+   * new owner writes those from where the old one stopped (the handover record's time). After a
+   * crash, events since the dead member's last checkpoint may be written twice. Outside cluster
+   * mode, `emit` runs at once.
+   */
+  label(anomalyId: string, at: number, emit: () => void): void {
+    if (!this.enabled) return emit();
+    const p = partitionFor(recordKey(anomalyId).hash, this.partitions);
+    const released = this.labelsReleased.get(p);
+    if (this.owned.has(p) ? at >= (this.labelsFrom.get(p) ?? -Infinity) : false) return emit();
+    // Due late (a record applied after the partition moved on): the span this process owned.
+    if (!this.owned.has(p) && released && at >= released.from && at < released.at) return emit();
+    if (at < this.labelHorizon()) return; // older than any takeover goes back
+    this.labelsPending.push({ partition: p, at, emit });
+  }
+
+  /** Pending label events older than this are dropped: no takeover reaches back so far. */
+  private labelHorizon(): number {
+    const c = this.config.config.cluster;
+    return Date.now() - 2 * (c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs);
+  }
+
+  /** Starts writing the label events of `p` from `from` on, and the pending ones since then. */
+  private takeLabels(p: number, from: number): void {
+    this.labelsFrom.set(p, from);
+    this.labelsReleased.delete(p);
+    const due: Array<{ at: number; emit: () => void }> = [];
+    this.labelsPending = this.labelsPending.filter((e) => {
+      if (e.partition !== p) return true;
+      if (e.at >= from) due.push(e);
+      return false;
+    });
+    due.sort((a, b) => a.at - b.at);
+    for (const e of due) e.emit();
+  }
+
   /** The readings partition of a device (FNV-1a of its key modulo the partition count). */
   private partitionOf(device: Device): number {
     return partitionFor(this.keys.of(device).hash, this.partitions);
@@ -260,6 +344,7 @@ export class ClusterService
       (await this.group.partitionsOf(readings)) ?? this.config.config.kafka.topicPartitions;
     await this.group.ensureTopic(this.partitions);
     await this.group.join();
+    if (!this.enabled) return; // the boot failed meanwhile: standalone
     this.rejoinedFor = this.partitions;
     this.timers.push(
       setInterval(reconcile, 100),
@@ -311,9 +396,13 @@ export class ClusterService
 
   /** Stops producing `partitions` at once, flushes, then records where each fleet stopped. */
   private async release(partitions: number[]): Promise<void> {
-    for (const p of partitions) this.owned.delete(p);
-    const fleets = this.positions();
     const at = Date.now();
+    for (const p of partitions) {
+      this.owned.delete(p);
+      this.labelsReleased.set(p, { from: this.labelsFrom.get(p) ?? -Infinity, at });
+      this.labelsFrom.delete(p);
+    }
+    const fleets = this.positions();
     await this.producer.flush();
     for (const p of partitions) {
       await this.store!.write('handover', String(p), {
@@ -351,6 +440,9 @@ export class ClusterService
     }
     if (this.stopping || !this.assigned(p)) return;
     // After a crash, replay at most this far back; older slots count as skipped.
+    // Label events: from where the previous owner stopped (or checkpointed), all of them when
+    // the partition never had an owner.
+    const labelsFrom = record?.at ?? -Infinity;
     const span = c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs;
     const horizon = Date.now() - span;
     if (
@@ -402,6 +494,7 @@ export class ClusterService
       }
     }
     this.owned.add(p);
+    this.takeLabels(p, labelsFrom);
     // Checkpoint at once: until this member's first checkpoint the partition's record is the
     // previous owner's, and if this member crashed before writing one the next owner would
     // take that old record for where this member stopped (a clean handover, or its own).
@@ -484,6 +577,10 @@ export class ClusterService
   /** Records where each owned partition has got to (the restart point after a crash). */
   private checkpoint(): void {
     if (!this.store || this.stopping) return;
+    const horizon = this.labelHorizon();
+    if (this.labelsPending.some((e) => e.at < horizon)) {
+      this.labelsPending = this.labelsPending.filter((e) => e.at >= horizon);
+    }
     void this.followPartitions();
     void this.checkCoverage().catch((err: Error) =>
       this.logger.warn(`checking the group's assignment failed: ${err.message}`),

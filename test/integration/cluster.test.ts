@@ -326,6 +326,77 @@ test('anomalies, scenario runs and simulation start/stop through one member act 
   await Promise.all([terminate(a), terminate(b), terminate(c)]);
 });
 
+test('every anomaly lifecycle event is written to the label topic once, by one of three members', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-labels');
+  const labels = uniqueTopic('cluster-labels-topic');
+  const env = { KAFKA_LABEL_TOPIC: labels };
+  const members = [
+    await member(cluster, topic, env),
+    await member(cluster, topic, env),
+    await member(cluster, topic, env),
+  ];
+  const created = await http(members[0].url, 'POST', '/api/v1/fleets', {
+    name: 'labels',
+    deviceCount: 30,
+    intervalMs: INTERVAL,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await balanced(members);
+  // Six anomalies through the three members (their ids hash to partitions of different
+  // owners): three run to their end, three are cancelled through another member.
+  const expected = new Map<string, string[]>();
+  for (let i = 0; i < 6; i++) {
+    const through = members[i % 3];
+    const res = await http(through.url, 'POST', '/api/v1/anomalies', {
+      target: { fleetId: 'labels' },
+      sensor: 'temperature',
+      kind: 'spike',
+      startInMs: 200,
+      durationMs: i < 3 ? 1000 : 60_000,
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const id = res.body.id as string;
+    expected.set(
+      id,
+      i < 3 ? ['injected', 'started', 'ended'] : ['injected', 'started', 'cancelled'],
+    );
+  }
+  const ids = [...expected.keys()];
+  assert.equal(new Set(ids).size, 6, `distinct ids: ${ids.join(', ')}`);
+  const eventsOf = (all: { json: unknown }[]) => {
+    const seen = new Map<string, string[]>();
+    for (const m of all) {
+      const l = m.json as { anomalyId: string; event: string };
+      seen.set(l.anomalyId, [...(seen.get(l.anomalyId) ?? []), l.event]);
+    }
+    return seen;
+  };
+  // Started before they are cancelled (cancelled first, an anomaly never starts).
+  await waitFor('every anomaly to start', async () => {
+    const seen = eventsOf(await consumeAll(labels));
+    return ids.every((id) => seen.get(id)?.includes('started')) ? true : undefined;
+  });
+  for (let i = 3; i < 6; i++) {
+    const res = await http(members[(i + 1) % 3].url, 'DELETE', `/api/v1/anomalies/${ids[i]}`);
+    assert.equal(res.status, 204);
+  }
+  await waitFor('every anomaly to end or be cancelled', async () => {
+    const seen = eventsOf(await consumeAll(labels));
+    return ids.every((id) => (seen.get(id) ?? []).length >= 3) ? true : undefined;
+  });
+  // Stopping flushes every member's producer: whatever a member would write twice is in now.
+  await Promise.all(members.map((m) => terminate(m)));
+  const seen = eventsOf(await consumeAll(labels));
+  for (const [id, events] of expected) {
+    assert.deepEqual(
+      [...(seen.get(id) ?? [])].sort(),
+      [...events].sort(),
+      `label events of ${id}\n${clusterLog(members)}`,
+    );
+  }
+});
+
 test('the ownership topic follows a partition-count change of the readings topic', async () => {
   const cluster = `c-${randomUUID().slice(0, 8)}`;
   const topic = uniqueTopic('cluster-grow');
