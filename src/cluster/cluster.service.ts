@@ -13,7 +13,7 @@ import { ConfigService } from '../config/config.service.js';
 import { KafkaSecurityFactory } from '../kafka/kafka-security.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import type { Device, Fleet } from '../model/fleet.js';
-import { partitionFor } from '../model/fnv1a.js';
+import { fnv1a32, partitionFor } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey, RecordKeys } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
@@ -256,7 +256,8 @@ export class ClusterService
     this.simulation.clusterStatus = () => this.status();
     this.simulation.shareRunning = (running) => this.write('simulation', 'state', { running });
     this.patches.shared = {
-      name: this.name,
+      // 8 hex digits, as a single process's boot id: ETags of one control topic match.
+      name: fnv1a32(`${this.name}/${this.store.topicId}`).toString(16).padStart(8, '0'),
       write: (patch) => this.write('config', 'runtime', composePatches(this.sharedConfig, patch)),
       sync: () => this.sync(),
       version: () => this.sharedConfigOffset + 1,

@@ -73,9 +73,14 @@ export class ControlStore {
     this.admin = new Admin(base);
   }
 
+  /** The control topic's id (a new one if the topic is deleted and created again). */
+  topicId = '';
+
   /** Creates the topic if needed, then reads it from the start up to its end. */
   async start(): Promise<void> {
     await this.ensureTopic();
+    const metadata = await this.admin.metadata({ topics: [this.options.topic] });
+    this.topicId = metadata.topics.get(this.options.topic)?.id ?? '';
     const end = await this.endOffset();
     this.stream = await this.consumer.consume({
       topics: [this.options.topic],
