@@ -469,7 +469,10 @@ export class ClusterService
     for (const fleet of this.fleets.all()) {
       const now = this.simulation.scheduler.nextDue(fleet.id);
       if (now === undefined) continue;
-      let from = record ? (record.fleets[fleet.id] ?? Math.max(record.at, fleet.anchorMs!)) : now;
+      // No earlier owner: from now on, or from the top of a fleet still in its first cycle
+      // (its slot 0 was due before this process owned the partition).
+      const fresh = now - fleet.anchorMs! < fleet.intervalMs ? fleet.anchorMs! : now;
+      let from = record ? (record.fleets[fleet.id] ?? Math.max(record.at, fleet.anchorMs!)) : fresh;
       if (kind === 'crash' && from < horizon) from = horizon;
       for (const device of fleet.devices) {
         if (this.partitionOf(device) !== p) continue;

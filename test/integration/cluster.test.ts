@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { http, waitFor } from '../support/app.js';
 import { consumeAll, testKafka, uniqueTopic } from '../support/kafka.js';
@@ -394,6 +397,59 @@ test('every anomaly lifecycle event is written to the label topic once, by one o
       [...events].sort(),
       `label events of ${id}\n${clusterLog(members)}`,
     );
+  }
+});
+
+test('one process, no cluster setting: a cluster of one; boot fleets from seq 0; a restart converges and continues every seq', async (t) => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-restart');
+  const dir = mkdtempSync(join(tmpdir(), 'fleetsim-cluster-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'fleetsim.yaml');
+  writeFileSync(
+    file,
+    'simulation:\n  fleets:\n    - name: Boot\n      deviceCount: 6\n      intervalMs: 500\n',
+  );
+  // No FLEETSIM_CLUSTER: cluster mode is the default.
+  const env = {
+    KAFKA_TOPIC: topic,
+    KAFKA_TOPIC_PARTITIONS: '6',
+    KAFKA_COMPRESSION: 'none',
+    FLEETSIM_CONFIG: file,
+    FLEETSIM_CLUSTER_NAME: cluster,
+  };
+  const first = await spawnServer(env);
+  servers.push(first);
+  const status = await http(first.url, 'GET', '/api/v1/simulation');
+  assert.equal(status.body.cluster?.name, cluster);
+  const made = await http(first.url, 'POST', '/api/v1/fleets', {
+    name: 'Made',
+    deviceCount: 6,
+    intervalMs: INTERVAL,
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const fleetsBefore = (await http(first.url, 'GET', '/api/v1/fleets')).body;
+  await waitFor('readings of all 12 devices', async () =>
+    new Set((await consumeAll(topic)).map((m) => (m.json as { deviceId: string }).deviceId))
+      .size === 12
+      ? true
+      : undefined,
+  );
+  assert.equal((await terminate(first)).code, 0);
+
+  // The restarted process reads its fleets back (the boot fleet is not created again).
+  const second = await spawnServer(env);
+  servers.push(second);
+  assert.deepEqual((await http(second.url, 'GET', '/api/v1/fleets')).body, fleetsBefore);
+  const stopped = (await consumeAll(topic)).length;
+  await waitFor('the restarted process to stream', async () =>
+    (await consumeAll(topic)).length > stopped + 48 ? true : undefined,
+  );
+  assert.equal((await terminate(second)).code, 0);
+  const byDevice = assertContinuous(await consumeAll(topic));
+  assert.equal(byDevice.size, 12);
+  for (const [device, seqs] of byDevice) {
+    assert.equal(Math.min(...seqs), 0, `${device}: the first reading is seq 0`);
   }
 });
 
