@@ -194,10 +194,11 @@ export class ClusterService
   }
 
   /**
-   * Joins the cluster. When Kafka cannot be reached at boot and cluster mode is only the
-   * default (cluster.enabled not set), the process runs standalone instead, as a single
-   * process always could: it starts and serves while the brokers are down. Set explicitly
-   * (FLEETSIM_CLUSTER=true, FLEETSIM_WORKERS, Helm replicaCount > 1), joining is required.
+   * Joins the cluster. When that fails at boot (Kafka unreachable, topics not allowed) and
+   * cluster mode is only the default (cluster.enabled not set), the process runs standalone
+   * instead, as a single process always could: it starts and serves while the brokers are
+   * down. Set explicitly (FLEETSIM_CLUSTER=true, FLEETSIM_WORKERS, Helm replicaCount > 1),
+   * joining is required.
    */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.enabled) return;
@@ -206,7 +207,7 @@ export class ClusterService
     } catch (err) {
       if (this.config.sources.get('cluster.enabled') !== 'default') throw err;
       this.logger.warn(
-        `Kafka unreachable at boot (${(err as Error).message}): running standalone, not in cluster ${this.name}; ` +
+        `cannot join cluster ${this.name} at boot (${(err as Error).message}): running standalone; ` +
           'restart once the brokers are up to join it (FLEETSIM_CLUSTER=true makes joining required, FLEETSIM_CLUSTER=false standalone)',
       );
       await this.leaveForStandalone();
