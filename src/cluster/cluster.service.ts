@@ -98,7 +98,7 @@ export class ClusterService
   /** Per released partition: the span [from, at) of event times this process wrote labels for. */
   private readonly labelsReleased = new Map<number, { from: number; at: number }>();
   /** Label events of partitions this process did not own when they fell due (see label). */
-  private labelsPending: Array<{ partition: number; at: number; emit: () => void }> = [];
+  private labelsPending: Array<{ anomalyId: string; at: number; emit: () => void }> = [];
   private readonly ownedGauge;
   private readonly handoverCounter;
   private readonly takeoverReadings;
@@ -292,13 +292,23 @@ export class ClusterService
    */
   label(anomalyId: string, at: number, emit: () => void): void {
     if (!this.enabled) return emit();
-    const p = partitionFor(recordKey(anomalyId).hash, this.partitions);
-    const released = this.labelsReleased.get(p);
-    if (this.owned.has(p) ? at >= (this.labelsFrom.get(p) ?? -Infinity) : false) return emit();
+    const p = this.labelPartition(anomalyId);
+    if (this.owned.has(p)) {
+      // Before this process took the partition over, the event was the previous owner's.
+      if (at >= (this.labelsFrom.get(p) ?? -Infinity)) emit();
+      return;
+    }
     // Due late (a record applied after the partition moved on): the span this process owned.
-    if (!this.owned.has(p) && released && at >= released.from && at < released.at) return emit();
+    const released = this.labelsReleased.get(p);
+    if (released && at >= released.from && at < released.at) return emit();
     if (at < this.labelHorizon()) return; // older than any takeover goes back
-    this.labelsPending.push({ partition: p, at, emit });
+    // Its partition is worked out when one is taken over (the count is known by then).
+    this.labelsPending.push({ anomalyId, at, emit });
+  }
+
+  /** The ownership partition whose owner writes an anomaly's labels. */
+  private labelPartition(anomalyId: string): number {
+    return partitionFor(recordKey(anomalyId).hash, this.partitions);
   }
 
   /** Pending label events older than this are dropped: no takeover reaches back so far. */
@@ -313,7 +323,7 @@ export class ClusterService
     this.labelsReleased.delete(p);
     const due: Array<{ at: number; emit: () => void }> = [];
     this.labelsPending = this.labelsPending.filter((e) => {
-      if (e.partition !== p) return true;
+      if (this.labelPartition(e.anomalyId) !== p) return true;
       if (e.at >= from) due.push(e);
       return false;
     });
