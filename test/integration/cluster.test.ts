@@ -333,6 +333,11 @@ test('every anomaly lifecycle event is written to the label topic once, by one o
   const cluster = `c-${randomUUID().slice(0, 8)}`;
   const topic = uniqueTopic('cluster-labels');
   const labels = uniqueTopic('cluster-labels-topic');
+  // Made (with its leader) before it is read: reading a topic being created can fail.
+  const admin = testKafka().admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: labels, numPartitions: 6 }] });
+  await admin.disconnect();
   const env = { KAFKA_LABEL_TOPIC: labels };
   const members = [
     await member(cluster, topic, env),
