@@ -71,6 +71,8 @@ export class ClusterService
   readonly member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`;
   private readonly handlers = new Map<string, ControlHandler>();
   private store?: ControlStore;
+  /** When this process began to join (its first takeovers catch up from there). */
+  private startedAt = 0;
   /** Resolves once the control topic has been read to its end (at boot). */
   private loaded?: Promise<void>;
   private group?: OwnershipGroup;
@@ -233,6 +235,7 @@ export class ClusterService
   }
 
   private async join(): Promise<void> {
+    this.startedAt = Date.now();
     this.simulation.setGate(this.gate);
     const brokers = this.target.brokers;
     const clientId = `${this.config.config.kafka.clientId}-${this.member}`;
@@ -477,12 +480,15 @@ export class ClusterService
         : 'crash';
     let caughtUp = 0;
     let skipped = 0;
+    const starting = Date.now() < this.startedAt + c.sessionTimeoutMs + c.handoverTimeoutMs;
     for (const fleet of this.fleets.all()) {
       const now = this.simulation.scheduler.nextDue(fleet.id);
       if (now === undefined) continue;
-      // No earlier owner: from now on, or from the top of a fleet still in its first cycle
-      // (its slot 0 was due before this process owned the partition).
-      const fresh = now - fleet.anchorMs! < fleet.intervalMs ? fleet.anchorMs! : now;
+      // No earlier owner. While this process starts (a fleet may be created before the group
+      // has assigned anything): every slot since the fleet's anchor or this process's start,
+      // none of them sent by anyone. Later (new partitions of a grown topic, whose devices
+      // other members produced until now): from now on.
+      const fresh = starting ? Math.max(fleet.anchorMs!, this.startedAt) : now;
       let from = record ? (record.fleets[fleet.id] ?? Math.max(record.at, fleet.anchorMs!)) : fresh;
       if (kind === 'crash' && from < horizon) from = horizon;
       for (const device of fleet.devices) {

@@ -57,6 +57,8 @@ export interface FleetState {
   createdAt: string;
   /** Cycle 0 of the shared schedule (see FleetSpec.anchorMs). */
   anchorMs: number;
+  /** Where devices added by scaling up count their seq from (see Fleet.slotBases). */
+  slotBases?: Array<[number, number]>;
 }
 
 @Injectable()
@@ -160,11 +162,16 @@ export class FleetService {
   private applyState(state: FleetState): void {
     const fleet = this.fleets.get(state.id);
     if (!fleet) {
-      this.attach(
-        new Fleet({ ...state, createdAt: new Date(state.createdAt), anchorMs: state.anchorMs }),
-      );
+      const created = new Fleet({
+        ...state,
+        createdAt: new Date(state.createdAt),
+        anchorMs: state.anchorMs,
+      });
+      created.slotBases = state.slotBases;
+      this.attach(created);
       return;
     }
+    fleet.slotBases = state.slotBases;
     this.resize(fleet, state.deviceCount);
     this.retime(fleet, state.intervalMs, state.anchorMs);
   }
@@ -239,6 +246,14 @@ export class FleetService {
         state.intervalMs = dto.intervalMs;
         state.anchorMs = now - cycles * dto.intervalMs;
       }
+      if (state.deviceCount > fleet.deviceCount) {
+        // The added devices count their seq from the next full cycle (their first slot).
+        const cycle = Math.floor((Date.now() - state.anchorMs) / state.intervalMs) + 1;
+        state.slotBases = [...(state.slotBases ?? []), [fleet.deviceCount, cycle]];
+      } else {
+        const bases = state.slotBases?.filter(([first]) => first < state.deviceCount);
+        state.slotBases = bases?.length ? bases : undefined;
+      }
       await this.cluster.write('fleet', id, state);
       return this.get(id);
     }
@@ -264,6 +279,9 @@ export class FleetService {
       seed: f.seed,
       createdAt: f.createdAt.toISOString(),
       anchorMs: f.anchorMs ?? f.createdAt.getTime(),
+      ...(f.slotBases
+        ? { slotBases: f.slotBases.map(([i, c]) => [i, c] as [number, number]) }
+        : {}),
     };
   }
 
