@@ -4,6 +4,7 @@
  * measures the whole path scheduler → generator → serializer → producer → broker over a
  * window after a warm-up. Reports one PipelineResult over IPC.
  */
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -132,6 +133,8 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     // The flat-out runs schedule far more than the default global cap (limits.maxTargetRate)
     // on purpose: backpressure, not the schedule, sets their rate.
     FLEETSIM_MAX_TARGET_RATE: '10000000',
+    // The default (cluster mode), as a cluster of its own: runs share one broker.
+    FLEETSIM_CLUSTER_NAME: `bench-${randomUUID().slice(0, 8)}`,
     ...spec.env,
   });
   const app = await createApp(loaded, spec.brokers, false, { json: true });

@@ -4,6 +4,8 @@
  *   Part 2  the real pipeline (scheduler → generator → serializer → producer → broker) at
  *           fixed rates and flat out, each run in a fresh server process and a fresh topic,
  *           once per producer engine (KAFKA_CLIENT).
+ *   Part 2b flat out as `npm start` runs it with FLEETSIM_WORKERS=1 and 2 (workers-1,
+ *           workers-2): processes of one cluster, rate from the topic's offsets, CPU summed.
  *   Part 3  Kafka's own ProducerPerformance against the same broker, as the yardstick.
  *   Part 4  the reference design's stack, Go + IBM/sarama (bench/sarama), doing fleetsim's
  *           job against the same broker, flat out and at 100k msg/s (skipped without Go).
@@ -38,6 +40,7 @@ import type { Engine, PipelineResult, PipelineSpec } from './pipeline-run.js';
 import { type ProducerPerfResult, runProducerPerf } from './producer-perf.js';
 import { buildSarama, runSarama, type SaramaBuild, type SaramaResult } from './sarama-run.js';
 import { fmt, table } from './stats.js';
+import { runWorkers, type WorkersResult } from './workers-run.js';
 
 const root = projectRoot();
 const resultsDir = join(root, 'bench', 'results');
@@ -54,7 +57,10 @@ const wanted = (name: string) =>
   !only ||
   only.has(name) ||
   only.has(name.split('-gzip')[0]) ||
-  (name.startsWith('sarama-') && only.has('sarama'));
+  (name.startsWith('sarama-') && only.has('sarama')) ||
+  (name.startsWith('workers-') && only.has('workers'));
+/** FLEETSIM_WORKERS of the Part 2b rows. */
+const WORKER_COUNTS = [1, 2];
 const ENGINE_NAMES: readonly Engine[] = ['platformatic', 'kafkajs'];
 /** fleetsim's producer engines to run Part 2 with, each as KAFKA_CLIENT of the server under test. */
 const engines = (env.BENCH_ENGINES ?? ENGINE_NAMES.join(','))
@@ -296,6 +302,44 @@ function printPipeline(runs: PipelineResult[]): void {
 /** The engine a run asked for; starred when the server did not take it (no kafka.client yet). */
 function engineLabel(r: PipelineResult): string {
   return r.engineConfigured === r.engine ? r.engine : `${r.engine}*`;
+}
+
+function printWorkers(runs: WorkersResult[]): void {
+  if (!runs.length) return;
+  console.log(
+    `\nPart 2b — flat out as \`npm start\` runs it with FLEETSIM_WORKERS (node dist/src/main.js, one cluster, default engine), ` +
+      `${fmt(measureMs / 1000)} s window after ${fmt(warmupMs / 1000)} s warm-up`,
+  );
+  console.log(
+    table(
+      [
+        'run',
+        'target/s',
+        'offsets/s',
+        'CPU all processes',
+        'µs/msg',
+        'CPU broker',
+        'RSS',
+        'partitions',
+      ],
+      runs.map((r) => [
+        r.name,
+        fmt(r.targetRate),
+        fmt(r.offsetsPerSec),
+        `${fmt(r.serverCpuPct)} %`,
+        fmt(r.serverCpuUsPerMsg, 1),
+        r.brokerCpuPct === undefined ? '-' : `${fmt(r.brokerCpuPct)} %`,
+        `${fmt(r.rssMb)} MB`,
+        r.partitionsPerMember.join(' + ') || '-',
+      ]),
+    ),
+  );
+  console.log(
+    [
+      '  offsets/s: growth of the topic end offsets; CPU: primary + workers, % of one core; partitions: per member',
+      `  the machine has ${cpus().length} cores, shared with the broker: more workers than free cores cannot scale`,
+    ].join('\n'),
+  );
 }
 
 function printPerf(perf: ProducerPerfResult[]): void {
@@ -644,6 +688,7 @@ async function main(): Promise<void> {
     '100k',
     'flat-out',
     'backfill',
+    ...WORKER_COUNTS.map((n) => `workers-${n}`),
     'pp',
     'flat-out-gzip',
     'pp-gzip',
@@ -662,6 +707,7 @@ async function main(): Promise<void> {
   const runs: PipelineResult[] = [];
   const perf: ProducerPerfResult[] = [];
   const sarama: SaramaResult[] = [];
+  const workerRuns: WorkersResult[] = [];
   const profileTops: { engine: Engine; top: ReturnType<typeof topSelfTime> }[] = [];
   let payload: string | undefined;
 
@@ -758,6 +804,30 @@ async function main(): Promise<void> {
       for (const engine of engines) await pipeline(plan, engine);
     }
     const flatPlan = plain.find((p) => p.name === 'flat-out')!;
+    for (const n of WORKER_COUNTS) {
+      const name = `workers-${n}`;
+      if (!wanted(name)) continue;
+      log(`part 2b: ${name}: FLEETSIM_WORKERS=${n}, flat out as flat-out`);
+      const result = await runWorkers(
+        {
+          name,
+          workers: n,
+          brokers,
+          topic: `bench-${runId}-${name}`,
+          partitions: PARTITIONS,
+          fleets: flatPlan.fleets,
+          devicesPerFleet: flatPlan.devicesPerFleet,
+          intervalMs: flatPlan.intervalMs,
+          warmupMs,
+          measureMs,
+          brokerPid,
+          env: tuning,
+        },
+        root,
+      );
+      workerRuns.push(result);
+      log(`  ${name}: ${fmt(result.offsetsPerSec)} msg/s by offsets`);
+    }
     if (wanted('pp')) await producerPerf('pp', flatPlan);
     await saramaRun('sarama-flat-out', 'flat-out');
     await saramaRun('sarama-100k', 'rate');
@@ -782,6 +852,7 @@ async function main(): Promise<void> {
           : ''),
     );
   }
+  printWorkers(workerRuns);
   printPerf(perf);
   printSarama(saramaBuild, sarama);
   const rs = ratios(runs, perf, sarama);
@@ -831,6 +902,7 @@ async function main(): Promise<void> {
     },
     generation,
     pipeline: runs,
+    workers: workerRuns,
     producerPerformance: perf,
     sarama: {
       build: saramaBuild && ('skipped' in saramaBuild ? saramaBuild : { go: saramaBuild.go }),

@@ -149,7 +149,13 @@ async function standalone(dto: CreateBackfillDto): Promise<never> {
   }
   let loaded;
   try {
-    loaded = loadConfig({ LOG_LEVEL: 'warn', ...process.env, FLEETSIM_AUTOSTART: 'false' });
+    // Standalone: its own fleets, outside any cluster of live processes on the same brokers.
+    loaded = loadConfig({
+      LOG_LEVEL: 'warn',
+      ...process.env,
+      FLEETSIM_AUTOSTART: 'false',
+      FLEETSIM_CLUSTER: 'false',
+    });
   } catch (err) {
     if (err instanceof ConfigError) usage(err.message);
     throw err;

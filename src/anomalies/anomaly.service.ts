@@ -63,6 +63,8 @@ export interface SharedAnomaly {
   endsAt: number;
   createdAt: number;
   cancelledAt?: number;
+  /** `inj-<n>`, n the offset of its first record; absent in that first record. */
+  id?: string;
 }
 
 /** A validated request: the fleet's devices it acts on. */
@@ -95,6 +97,8 @@ interface InjectedAnomaly {
   cancelledAt?: number;
   scenario?: string;
   stage?: string;
+  /** Cluster mode: the key of its control-topic record (`anomaly:<key>`). */
+  sharedKey?: string;
   /** Timers of the label topic's started and ended events. */
   labelTimers?: unknown[];
   /**
@@ -136,7 +140,9 @@ export class AnomalyService {
     @Optional() private readonly cluster?: ClusterService,
   ) {
     fleets.onDelete((fleetId) => this.forgetFleet(fleetId));
-    cluster?.handle('anomaly', (id, value) => this.applyShared(id, value as SharedAnomaly | null));
+    cluster?.handle('anomaly', (key, value, offset) =>
+      this.applyShared(key, value as SharedAnomaly | null, offset),
+    );
   }
 
   private get shared(): boolean {
@@ -152,8 +158,10 @@ export class AnomalyService {
     const planned = this.plan(request);
     const now = this.clock.now();
     const startsAt = now + (request.startInMs ?? 0);
-    const id = `inj-${randomUUID().slice(0, 8)}`;
-    await this.cluster!.write('anomaly', id, {
+    // Named `inj-<n>` as in a single process, n the offset of its record in the control
+    // topic (unique without coordination); keyed by a random key until then.
+    const key = randomUUID().slice(0, 8);
+    await this.cluster!.write('anomaly', key, {
       kind: request.kind,
       sensor: request.sensor,
       magnitude: planned.magnitude,
@@ -162,7 +170,10 @@ export class AnomalyService {
       endsAt: startsAt + request.durationMs,
       createdAt: now,
     } satisfies SharedAnomaly);
-    return this.get(id);
+    const placed = [...this.anomalies.values()].find((a) => a.sharedKey === key);
+    // Not placed: its fleet was deleted in the meantime.
+    if (!placed) throw notFound('fleet', request.target.fleetId);
+    return this.get(placed.id);
   }
 
   /** The REST path of cancel: in cluster mode, through the control topic. */
@@ -170,19 +181,28 @@ export class AnomalyService {
     if (!this.shared) return this.cancel(id);
     const a = this.anomaly(id);
     const now = this.clock.now();
-    if (this.isOver(a, now) || a.scenario !== undefined) return this.cancel(id);
-    await this.cluster!.write('anomaly', id, { ...sharedOf(a), cancelledAt: now });
+    // A scenario's anomaly is cancelled in this process only: it writes the label itself.
+    if (this.isOver(a, now) || a.scenario !== undefined) return this.cancel(id, undefined, true);
+    await this.cluster!.write('anomaly', a.sharedKey ?? id, {
+      ...sharedOf(a),
+      id,
+      cancelledAt: now,
+    });
     return this.get(id);
   }
 
   /** Applies an anomaly record of the control topic (every process, in topic order). */
-  private applyShared(id: string, record: SharedAnomaly | null): void {
-    const known = this.anomalies.get(id);
+  private applyShared(key: string, record: SharedAnomaly | null, offset: number): void {
     if (record === null) {
-      if (known) this.cancel(id);
-      this.anomalies.delete(id);
+      const known = [...this.anomalies.values()].find((a) => a.sharedKey === key);
+      if (known) {
+        this.cancel(known.id);
+        this.anomalies.delete(known.id);
+      }
       return;
     }
+    const id = record.id ?? `inj-${offset}`;
+    const known = this.anomalies.get(id);
     if (!known) {
       const fleet = this.fleets.get(record.target.fleetId);
       if (!fleet) return; // its fleet was deleted since
@@ -198,6 +218,7 @@ export class AnomalyService {
           createdAt: record.createdAt,
         },
       );
+      this.anomalies.get(id)!.sharedKey = key;
     }
     if (record.cancelledAt !== undefined) this.cancel(id, record.cancelledAt);
   }
@@ -223,7 +244,8 @@ export class AnomalyService {
       sensor: request.sensor,
       startsAt,
       endsAt: startsAt + request.durationMs,
-      createdAt: now,
+      // Cluster mode: the same in every process (the stage's start), like id and start.
+      createdAt: fixed ? Math.min(now, fixed.startsAt) : now,
       scenario,
       stage,
     });
@@ -355,7 +377,7 @@ export class AnomalyService {
     this.scheduleRelease(anomaly, endsAt);
     if (this.labels.enabled) {
       const now = this.clock.now();
-      this.label(anomaly, 'injected', now);
+      this.label(anomaly, 'injected', createdAt);
       const at = (event: LabelEvent, time: number) =>
         this.clock.setTimeout(() => this.label(anomaly, event, time), Math.max(0, time - now));
       anomaly.labelTimers = [at('started', startsAt), at('ended', endsAt)];
@@ -391,7 +413,7 @@ export class AnomalyService {
    * from now on are normal (late ones of a lagging schedule too); one that has not started
    * never starts. Cancelling one that is already over changes nothing.
    */
-  cancel(id: string, at?: number): AnomalyDto {
+  cancel(id: string, at?: number, labelHere = false): AnomalyDto {
     const anomaly = this.anomaly(id);
     const now = at ?? this.clock.now();
     if (!this.isOver(anomaly, now)) {
@@ -399,7 +421,7 @@ export class AnomalyService {
       anomaly.endsAt = Math.max(anomaly.startsAt, Math.min(anomaly.endsAt, now));
       this.release(anomaly, true);
       this.clearLabelTimers(anomaly);
-      if (this.labels.enabled) this.label(anomaly, 'cancelled', now);
+      if (this.labels.enabled) this.label(anomaly, 'cancelled', now, labelHere);
       this.logger.log(`${id} cancelled`);
     }
     this.sweep(now);
@@ -512,9 +534,20 @@ export class AnomalyService {
     return n;
   }
 
-  /** Writes a lifecycle event of `a` to the label topic. */
-  private label(a: InjectedAnomaly, event: LabelEvent, at: number): void {
-    if (event !== 'cancelled' && a.cancelledAt !== undefined) return;
+  /**
+   * Writes a lifecycle event of `a` to the label topic; in cluster mode through the one
+   * process that writes the anomaly's labels (every process calls this), unless `here`.
+   */
+  private label(a: InjectedAnomaly, event: LabelEvent, at: number, here = false): void {
+    if (event !== 'cancelled' && a.cancelledAt !== undefined && a.cancelledAt <= at) return;
+    const publish = () => this.publishLabel(a, event, at);
+    if (this.cluster && !here) this.cluster.label(a.id, at, publish);
+    else publish();
+  }
+
+  private publishLabel(a: InjectedAnomaly, event: LabelEvent, at: number): void {
+    // Written later (its partition was between owners): not if cancelled before it.
+    if (event !== 'cancelled' && a.cancelledAt !== undefined && a.cancelledAt <= at) return;
     this.labels.publish({
       event,
       anomalyId: a.id,

@@ -13,9 +13,9 @@ import { ConfigService } from '../config/config.service.js';
 import { KafkaSecurityFactory } from '../kafka/kafka-security.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import type { Device, Fleet } from '../model/fleet.js';
-import { partitionFor } from '../model/fnv1a.js';
+import { fnv1a32, partitionFor } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
-import { RecordKeys } from '../producer/record.key.js';
+import { recordKey, RecordKeys } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { SimulationService } from '../simulation/simulation.service.js';
 import { type ControlRecord, ControlStore } from './control.store.js';
@@ -64,12 +64,17 @@ export class ClusterService
   implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
   private readonly logger = new Logger('Cluster');
-  readonly enabled: boolean;
+  /** In the cluster (false: standalone, or Kafka was unreachable at boot; see onApplicationBootstrap). */
+  enabled: boolean;
   readonly name: string;
   /** This process in the cluster. */
   readonly member = `${hostname()}-${process.pid}-${randomUUID().slice(0, 4)}`;
   private readonly handlers = new Map<string, ControlHandler>();
   private store?: ControlStore;
+  /** When this process began to join (its first takeovers catch up from there). */
+  private startedAt = 0;
+  /** Resolves once the control topic has been read to its end (at boot). */
+  private loaded?: Promise<void>;
   private group?: OwnershipGroup;
   private readonly keys = new RecordKeys();
   /** Partitions this process produces now. */
@@ -90,6 +95,12 @@ export class ClusterService
   private rejoinedFor = 0;
   /** Consecutive checkpoints at which the leader found partitions assigned to nobody. */
   private uncovered = 0;
+  /** Per owned partition: label events before this time were its previous owner's to write. */
+  private readonly labelsFrom = new Map<number, number>();
+  /** Per released partition: the span [from, at) of event times this process wrote labels for. */
+  private readonly labelsReleased = new Map<number, { from: number; at: number }>();
+  /** Label events of partitions this process did not own when they fell due (see label). */
+  private labelsPending: Array<{ anomalyId: string; at: number; emit: () => void }> = [];
   private readonly ownedGauge;
   private readonly handoverCounter;
   private readonly takeoverReadings;
@@ -184,8 +195,47 @@ export class ClusterService
     await this.store?.sync();
   }
 
+  /**
+   * Joins the cluster. When that fails at boot (Kafka unreachable, topics not allowed) and
+   * cluster mode is only the default (cluster.enabled not set), the process runs standalone
+   * instead, as a single process always could: it starts and serves while the brokers are
+   * down. Set explicitly (FLEETSIM_CLUSTER=true, FLEETSIM_WORKERS, Helm replicaCount > 1),
+   * joining is required.
+   */
   async onApplicationBootstrap(): Promise<void> {
     if (!this.enabled) return;
+    try {
+      await this.join();
+    } catch (err) {
+      if (this.config.sources.get('cluster.enabled') !== 'default') throw err;
+      this.logger.warn(
+        `cannot join cluster ${this.name} at boot (${(err as Error).message}): running standalone; ` +
+          'restart once the brokers are up to join it (FLEETSIM_CLUSTER=true makes joining required, FLEETSIM_CLUSTER=false standalone)',
+      );
+      await this.leaveForStandalone();
+    }
+  }
+
+  /** Undoes a boot that failed half-way: this process runs on its own. */
+  private async leaveForStandalone(): Promise<void> {
+    this.enabled = false;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.simulation.setGate(undefined);
+    this.simulation.clusterStatus = undefined;
+    this.simulation.shareRunning = undefined;
+    this.patches.shared = undefined;
+    const store = this.store;
+    const group = this.group;
+    this.store = undefined;
+    this.group = undefined;
+    this.owned.clear();
+    await Promise.allSettled([store?.close(), group?.close()]);
+  }
+
+  private async join(): Promise<void> {
+    this.startedAt = Date.now();
     this.simulation.setGate(this.gate);
     const brokers = this.target.brokers;
     const clientId = `${this.config.config.kafka.clientId}-${this.member}`;
@@ -197,19 +247,26 @@ export class ClusterService
       apply: (r) => this.apply(r),
       log: (m) => this.logger.warn(m),
     });
-    await this.store.start();
+    // Join the ownership group while the control topic is read: a group's first join is the
+    // slow part of a start (on a broker with the default group.initial.rebalance.delay.ms, 3 s
+    // at least), and nothing is taken over before the control topic is applied (acquire syncs).
+    const joined = this.joinGroup(brokers, clientId);
+    joined.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+    this.loaded = this.store.start();
+    await this.loaded;
     this.logger.log(
       `member ${this.member} joined cluster ${this.name}: ${this.fleets.size} fleets from the control topic`,
     );
     this.simulation.clusterStatus = () => this.status();
     this.simulation.shareRunning = (running) => this.write('simulation', 'state', { running });
     this.patches.shared = {
-      name: this.name,
+      // 8 hex digits, as a single process's boot id: ETags of one control topic match.
+      name: fnv1a32(`${this.name}/${this.store.topicId}`).toString(16).padStart(8, '0'),
       write: (patch) => this.write('config', 'runtime', composePatches(this.sharedConfig, patch)),
       sync: () => this.sync(),
       version: () => this.sharedConfigOffset + 1,
     };
-    await this.joinGroup(brokers, clientId);
+    await joined;
   }
 
   private async apply(r: ControlRecord): Promise<void> {
@@ -226,6 +283,56 @@ export class ClusterService
     device.seq = k;
     return true;
   };
+
+  /**
+   * Writes an anomaly's lifecycle event (event time `at`) on exactly one member: the owner of
+   * the ownership partition the anomaly id hashes to, as readings are written by the owner of
+   * their device's partition. Every member places every anomaly and calls this for each of its
+   * events; an event that falls due while its partition is between owners waits here, and the
+   * new owner writes those from where the old one stopped (the handover record's time). After a
+   * crash, events since the dead member's last checkpoint may be written twice. Outside cluster
+   * mode, `emit` runs at once.
+   */
+  label(anomalyId: string, at: number, emit: () => void): void {
+    if (!this.enabled) return emit();
+    const p = this.labelPartition(anomalyId);
+    if (this.owned.has(p)) {
+      // Before this process took the partition over, the event was the previous owner's.
+      if (at >= (this.labelsFrom.get(p) ?? -Infinity)) emit();
+      return;
+    }
+    // Due late (a record applied after the partition moved on): the span this process owned.
+    const released = this.labelsReleased.get(p);
+    if (released && at >= released.from && at < released.at) return emit();
+    if (at < this.labelHorizon()) return; // older than any takeover goes back
+    // Its partition is worked out when one is taken over (the count is known by then).
+    this.labelsPending.push({ anomalyId, at, emit });
+  }
+
+  /** The ownership partition whose owner writes an anomaly's labels. */
+  private labelPartition(anomalyId: string): number {
+    return partitionFor(recordKey(anomalyId).hash, this.partitions);
+  }
+
+  /** Pending label events older than this are dropped: no takeover reaches back so far. */
+  private labelHorizon(): number {
+    const c = this.config.config.cluster;
+    return Date.now() - 2 * (c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs);
+  }
+
+  /** Starts writing the label events of `p` from `from` on, and the pending ones since then. */
+  private takeLabels(p: number, from: number): void {
+    this.labelsFrom.set(p, from);
+    this.labelsReleased.delete(p);
+    const due: Array<{ at: number; emit: () => void }> = [];
+    this.labelsPending = this.labelsPending.filter((e) => {
+      if (this.labelPartition(e.anomalyId) !== p) return true;
+      if (e.at >= from) due.push(e);
+      return false;
+    });
+    due.sort((a, b) => a.at - b.at);
+    for (const e of due) e.emit();
+  }
 
   /** The readings partition of a device (FNV-1a of its key modulo the partition count). */
   private partitionOf(device: Device): number {
@@ -252,6 +359,7 @@ export class ClusterService
       (await this.group.partitionsOf(readings)) ?? this.config.config.kafka.topicPartitions;
     await this.group.ensureTopic(this.partitions);
     await this.group.join();
+    if (!this.enabled) return; // the boot failed meanwhile: standalone
     this.rejoinedFor = this.partitions;
     this.timers.push(
       setInterval(reconcile, 100),
@@ -303,9 +411,13 @@ export class ClusterService
 
   /** Stops producing `partitions` at once, flushes, then records where each fleet stopped. */
   private async release(partitions: number[]): Promise<void> {
-    for (const p of partitions) this.owned.delete(p);
-    const fleets = this.positions();
     const at = Date.now();
+    for (const p of partitions) {
+      this.owned.delete(p);
+      this.labelsReleased.set(p, { from: this.labelsFrom.get(p) ?? -Infinity, at });
+      this.labelsFrom.delete(p);
+    }
+    const fleets = this.positions();
     await this.producer.flush();
     for (const p of partitions) {
       await this.store!.write('handover', String(p), {
@@ -326,6 +438,7 @@ export class ClusterService
   /** Takes partition `p` over: waits for the old owner's handover record, then continues its slots. */
   private async acquire(p: number): Promise<void> {
     const c = this.config.config.cluster;
+    await this.loaded;
     await this.store!.sync();
     let record = this.handovers.get(p);
     const deadline = Date.now() + c.handoverTimeoutMs;
@@ -341,6 +454,25 @@ export class ClusterService
       record = this.handovers.get(p);
     }
     if (this.stopping || !this.assigned(p)) return;
+    // After a crash, replay at most this far back; older slots count as skipped.
+    // Label events: from where the previous owner stopped (or checkpointed), all of them when
+    // the partition never had an owner.
+    const labelsFrom = record?.at ?? -Infinity;
+    const span = c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs;
+    const horizon = Date.now() - span;
+    if (
+      record &&
+      record.member !== this.member &&
+      record.at < (record.clean ? horizon : horizon - span)
+    ) {
+      // Its owner left (or died) long before any takeover takes, and nobody produced it
+      // since: the whole cluster was stopped, or a single process restarts. Resume at the
+      // schedule's position rather than send (or count) every slot of the pause.
+      this.logger.log(
+        `partition ${p} had no owner for ${Math.round((Date.now() - record.at) / 1000)} s: resuming at the schedule's position`,
+      );
+      record = undefined;
+    }
     const kind = !record
       ? 'fresh'
       : record.clean || record.member === this.member
@@ -348,12 +480,16 @@ export class ClusterService
         : 'crash';
     let caughtUp = 0;
     let skipped = 0;
-    // After a crash, replay at most this far back; older slots count as skipped.
-    const horizon = Date.now() - (c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs);
+    const starting = Date.now() < this.startedAt + c.sessionTimeoutMs + c.handoverTimeoutMs;
     for (const fleet of this.fleets.all()) {
       const now = this.simulation.scheduler.nextDue(fleet.id);
       if (now === undefined) continue;
-      let from = record ? (record.fleets[fleet.id] ?? Math.max(record.at, fleet.anchorMs!)) : now;
+      // No earlier owner. While this process starts (a fleet may be created before the group
+      // has assigned anything): every slot since the fleet's anchor or this process's start,
+      // none of them sent by anyone. Later (new partitions of a grown topic, whose devices
+      // other members produced until now): from now on.
+      const fresh = starting ? Math.max(fleet.anchorMs!, this.startedAt) : now;
+      let from = record ? (record.fleets[fleet.id] ?? Math.max(record.at, fleet.anchorMs!)) : fresh;
       if (kind === 'crash' && from < horizon) from = horizon;
       for (const device of fleet.devices) {
         if (this.partitionOf(device) !== p) continue;
@@ -379,6 +515,7 @@ export class ClusterService
       }
     }
     this.owned.add(p);
+    this.takeLabels(p, labelsFrom);
     // Checkpoint at once: until this member's first checkpoint the partition's record is the
     // previous owner's, and if this member crashed before writing one the next owner would
     // take that old record for where this member stopped (a clean handover, or its own).
@@ -461,6 +598,10 @@ export class ClusterService
   /** Records where each owned partition has got to (the restart point after a crash). */
   private checkpoint(): void {
     if (!this.store || this.stopping) return;
+    const horizon = this.labelHorizon();
+    if (this.labelsPending.some((e) => e.at < horizon)) {
+      this.labelsPending = this.labelsPending.filter((e) => e.at >= horizon);
+    }
     void this.followPartitions();
     void this.checkCoverage().catch((err: Error) =>
       this.logger.warn(`checking the group's assignment failed: ${err.message}`),

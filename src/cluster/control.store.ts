@@ -9,6 +9,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import { type KafkaSecurity, platformaticSecurityOptions } from '../kafka/kafka-security.js';
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
 /** One record of the control topic: key `kind:id`, value JSON, null for a tombstone. */
@@ -46,6 +47,11 @@ export class ControlStore {
   private readonly waiters: Array<{ offset: number; resolve: () => void }> = [];
   private applying: Promise<void> = Promise.resolve();
   private failure?: Error;
+  /**
+   * The async context of each write of this process, by key: its record is applied in the
+   * context of the request that wrote it (its log lines carry the request id).
+   */
+  private readonly scopes = new Map<string, AsyncResource>();
 
   constructor(private readonly options: ControlStoreOptions) {
     const base = {
@@ -53,7 +59,9 @@ export class ControlStore {
       bootstrapBrokers: options.brokers,
       ...platformaticSecurityOptions(options.security),
     };
-    this.producer = new Producer({ ...base, serializers: stringSerializers });
+    // Compressed: an anomaly naming 100,000 device ids is a record of 4 MB before (and a
+    // few hundred KB after) compression.
+    this.producer = new Producer({ ...base, serializers: stringSerializers, compression: 'gzip' });
     // A private, throwaway group: every process reads the whole topic; nothing is committed.
     this.consumer = new Consumer({
       ...base,
@@ -65,9 +73,14 @@ export class ControlStore {
     this.admin = new Admin(base);
   }
 
+  /** The control topic's id (a new one if the topic is deleted and created again). */
+  topicId = '';
+
   /** Creates the topic if needed, then reads it from the start up to its end. */
   async start(): Promise<void> {
     await this.ensureTopic();
+    const metadata = await this.admin.metadata({ topics: [this.options.topic] });
+    this.topicId = metadata.topics.get(this.options.topic)?.id ?? '';
     const end = await this.endOffset();
     this.stream = await this.consumer.consume({
       topics: [this.options.topic],
@@ -84,9 +97,12 @@ export class ControlStore {
         value: message.value ? (JSON.parse(message.value) as unknown) : null,
         offset,
       };
+      const scope = this.scopes.get(key);
+      this.scopes.delete(key);
       this.applying = this.applying.then(async () => {
         try {
-          await this.options.apply(record);
+          if (scope) await scope.runInAsyncScope(() => this.options.apply(record));
+          else await this.options.apply(record);
         } catch (err) {
           this.options.log(
             `control record ${key}@${offset} not applied: ${(err as Error).message}`,
@@ -106,17 +122,24 @@ export class ControlStore {
   /** Writes `kind:id` (null deletes it) and resolves once the record is applied here. */
   async write(kind: string, id: string, value: unknown): Promise<void> {
     if (this.failure) throw this.failure;
-    const result = await this.producer.send({
-      messages: [
-        {
-          topic: this.options.topic,
-          partition: 0,
-          key: `${kind}:${id}`,
-          value: value === null ? undefined : JSON.stringify(value),
-        },
-      ],
-      acks: ProduceAcks.ALL,
-    });
+    const key = `${kind}:${id}`;
+    this.scopes.set(key, new AsyncResource('fleetsim.control'));
+    const result = await this.producer
+      .send({
+        messages: [
+          {
+            topic: this.options.topic,
+            partition: 0,
+            key,
+            value: value === null ? undefined : JSON.stringify(value),
+          },
+        ],
+        acks: ProduceAcks.ALL,
+      })
+      .catch((err: Error) => {
+        this.scopes.delete(key);
+        throw err;
+      });
     const offset = Number(result.offsets?.[0]?.offset ?? -1);
     await this.until(offset);
   }
@@ -162,6 +185,8 @@ export class ControlStore {
         configs: [
           { name: 'cleanup.policy', value: 'compact' },
           { name: 'min.compaction.lag.ms', value: '60000' },
+          // Above the broker's default of 1 MB: large desired state (device id lists) fits.
+          { name: 'max.message.bytes', value: String(16 * 1024 * 1024) },
         ],
       });
       this.options.log(`created the control topic ${this.options.topic}`);

@@ -34,7 +34,7 @@ export interface SettingChange {
 
 /** Cluster mode: how a runtime change reaches every process (the cluster service provides it). */
 export interface SharedConfig {
-  /** The cluster's name. */
+  /** Tells this cluster's versions from another's (ETag `"<name>-<version>"`). */
   readonly name: string;
   /** Shares a validated patch with every process; resolves once this process has applied it. */
   write(patch: Plain): Promise<void>;

@@ -534,11 +534,12 @@ export class BootFleetConfig extends FleetSpecDto {
 /** Scale-out: processes with the same cluster.name and brokers form one simulation. */
 export class ClusterConfig {
   /**
-   * Join the cluster: share fleets and config through the control topic and produce only the
-   * devices of the partitions the group assigns to this process. Off: one process, as before.
+   * Join the cluster (the default whenever fleetsim talks to Kafka): share fleets and config
+   * through the control topic and produce only the devices of the partitions the group assigns
+   * to this process. Off (FLEETSIM_CLUSTER=false): a standalone process that shares nothing.
    */
   @IsBoolean()
-  enabled = false;
+  enabled = true;
 
   /** Name of the cluster; the control topic, ownership topic and group derive from it. */
   @Matches(/^[a-zA-Z0-9._-]{1,200}$/, {

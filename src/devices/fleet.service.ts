@@ -5,7 +5,6 @@ import { ConfigService } from '../config/config.service.js';
 import { DEFAULT_INTERVAL_MS } from '../config/fleet-spec.dto.js';
 import { DomainError, invalidField, notFound } from '../model/domain.error.js';
 import { checkIfMatch, etagOf } from '../model/etag.js';
-import { fnv1a32 } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
@@ -58,6 +57,8 @@ export interface FleetState {
   createdAt: string;
   /** Cycle 0 of the shared schedule (see FleetSpec.anchorMs). */
   anchorMs: number;
+  /** Where devices added by scaling up count their seq from (see Fleet.slotBases). */
+  slotBases?: Array<[number, number]>;
 }
 
 @Injectable()
@@ -83,11 +84,25 @@ export class FleetService {
         await this.create(fleet);
         continue;
       }
-      if (this.fleets.has(slugify(fleet.name))) continue;
-      // Members booting at once may both create it: make their records identical (seed from
-      // the name, schedule anchored at the start of the hour) so either one is the fleet.
-      const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
-      await this.create({ ...fleet, seed: fleet.seed ?? fnv1a32(fleet.name) }, hour);
+      const id = slugify(fleet.name);
+      if (this.fleets.has(id)) continue;
+      const anchorMs = Date.now();
+      const seed = fleet.seed ?? randomInt(0, 2 ** 32 - 1);
+      try {
+        await this.create({ ...fleet, seed }, anchorMs);
+      } catch (err) {
+        // Another member created it since (or at the same moment, and came first).
+        if (err instanceof DomainError && err.code === 'CONFLICT') continue;
+        throw err;
+      }
+      // Members booting at once may both have written it. Every member applies the first
+      // record (a later one of the same fleet changes neither anchor nor seed), so the first
+      // is the fleet everywhere; rewrite it so that the topic's last record, the one
+      // compaction keeps for members that join later, says the same.
+      const applied = this.fleets.get(id);
+      if (applied && (applied.anchorMs !== anchorMs || applied.seed !== seed)) {
+        await this.cluster.write('fleet', id, this.stateOf(applied));
+      }
     }
   }
 
@@ -147,11 +162,16 @@ export class FleetService {
   private applyState(state: FleetState): void {
     const fleet = this.fleets.get(state.id);
     if (!fleet) {
-      this.attach(
-        new Fleet({ ...state, createdAt: new Date(state.createdAt), anchorMs: state.anchorMs }),
-      );
+      const created = new Fleet({
+        ...state,
+        createdAt: new Date(state.createdAt),
+        anchorMs: state.anchorMs,
+      });
+      created.slotBases = state.slotBases;
+      this.attach(created);
       return;
     }
+    fleet.slotBases = state.slotBases;
     this.resize(fleet, state.deviceCount);
     this.retime(fleet, state.intervalMs, state.anchorMs);
   }
@@ -228,6 +248,14 @@ export class FleetService {
         state.intervalMs = dto.intervalMs;
         state.anchorMs = now - cycles * dto.intervalMs;
       }
+      if (state.deviceCount > fleet.deviceCount) {
+        // The added devices count their seq from the next full cycle (their first slot).
+        const cycle = Math.floor((Date.now() - state.anchorMs) / state.intervalMs) + 1;
+        state.slotBases = [...(state.slotBases ?? []), [fleet.deviceCount, cycle]];
+      } else {
+        const bases = state.slotBases?.filter(([first]) => first < state.deviceCount);
+        state.slotBases = bases?.length ? bases : undefined;
+      }
       await this.cluster.write('fleet', id, state);
       return this.get(id);
     }
@@ -253,6 +281,9 @@ export class FleetService {
       seed: f.seed,
       createdAt: f.createdAt.toISOString(),
       anchorMs: f.anchorMs ?? f.createdAt.getTime(),
+      ...(f.slotBases
+        ? { slotBases: f.slotBases.map(([i, c]) => [i, c] as [number, number]) }
+        : {}),
     };
   }
 

@@ -88,6 +88,12 @@ export class Fleet {
   intervalMs: number;
   /** See FleetSpec.anchorMs; undefined outside cluster mode. */
   anchorMs?: number;
+  /**
+   * Cluster mode: `[first device index, cycle]` of each scale-up, ascending: devices from that
+   * index on were added at that cycle of the schedule, and count their seq from it (seq 0 is
+   * their first slot, as in a standalone process).
+   */
+  slotBases?: Array<[number, number]>;
   devices: Device[] = [];
 
   constructor(spec: FleetSpec) {

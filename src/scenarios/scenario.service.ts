@@ -153,7 +153,7 @@ export class ScenarioService implements OnApplicationShutdown {
     if (entry?.builtIn) return;
     if (definition === null) {
       const run = this.running;
-      if (entry && run?.scenario === entry.definition) this.halt(run);
+      if (entry && run?.scenario.name === name) this.halt(run);
       this.catalog.delete(name);
       return;
     }
@@ -246,7 +246,7 @@ export class ScenarioService implements OnApplicationShutdown {
   delete(name: string): void {
     const entry = this.deletable(name);
     const run = this.running;
-    if (run?.scenario === entry.definition) this.halt(run);
+    if (run?.scenario.name === entry.definition.name) this.halt(run);
     this.catalog.delete(name);
   }
 
@@ -407,7 +407,8 @@ export class ScenarioService implements OnApplicationShutdown {
         ...(s.anomalies ? { anomalies: s.anomalies.map((a) => ({ ...a })) } : {}),
       })),
       durationMs: scenarioDuration(definition),
-      running: this.running?.scenario === definition,
+      // By name: in cluster mode the run holds its own copy of the definition.
+      running: this.running?.scenario.name === definition.name,
     };
   }
 

@@ -66,7 +66,10 @@ class FleetSchedule {
   ) {
     this.cycleStart = now;
     this.rebuild();
-    if (fleet.anchorMs !== undefined) this.position(now);
+    // Anchored (cluster mode): a fleet still in its first cycle starts at its top, so slots its
+    // record's round trip made late are sent at once and every device begins at seq 0.
+    const anchor = fleet.anchorMs;
+    if (anchor !== undefined) this.position(now - anchor < fleet.intervalMs ? anchor : now);
   }
 
   /**

@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { http, waitFor } from '../support/app.js';
 import { consumeAll, testKafka, uniqueTopic } from '../support/kafka.js';
@@ -324,6 +327,135 @@ test('anomalies, scenario runs and simulation start/stop through one member act 
   );
   assert.equal((await http(c.url, 'GET', '/api/v1/simulation')).body.state, 'running');
   await Promise.all([terminate(a), terminate(b), terminate(c)]);
+});
+
+test('every anomaly lifecycle event is written to the label topic once, by one of three members', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-labels');
+  const labels = uniqueTopic('cluster-labels-topic');
+  // Made (with its leader) before it is read: reading a topic being created can fail.
+  const admin = testKafka().admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: labels, numPartitions: 6 }] });
+  await admin.disconnect();
+  const env = { KAFKA_LABEL_TOPIC: labels };
+  const members = [
+    await member(cluster, topic, env),
+    await member(cluster, topic, env),
+    await member(cluster, topic, env),
+  ];
+  const created = await http(members[0].url, 'POST', '/api/v1/fleets', {
+    name: 'labels',
+    deviceCount: 30,
+    intervalMs: INTERVAL,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await balanced(members);
+  // Six anomalies through the three members (their ids hash to partitions of different
+  // owners): three run to their end, three are cancelled through another member.
+  const expected = new Map<string, string[]>();
+  for (let i = 0; i < 6; i++) {
+    const through = members[i % 3];
+    const res = await http(through.url, 'POST', '/api/v1/anomalies', {
+      target: { fleetId: 'labels' },
+      sensor: 'temperature',
+      kind: 'spike',
+      startInMs: 200,
+      durationMs: i < 3 ? 1000 : 60_000,
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const id = res.body.id as string;
+    expected.set(
+      id,
+      i < 3 ? ['injected', 'started', 'ended'] : ['injected', 'started', 'cancelled'],
+    );
+  }
+  const ids = [...expected.keys()];
+  assert.equal(new Set(ids).size, 6, `distinct ids: ${ids.join(', ')}`);
+  const eventsOf = (all: { json: unknown }[]) => {
+    const seen = new Map<string, string[]>();
+    for (const m of all) {
+      const l = m.json as { anomalyId: string; event: string };
+      seen.set(l.anomalyId, [...(seen.get(l.anomalyId) ?? []), l.event]);
+    }
+    return seen;
+  };
+  // Started before they are cancelled (cancelled first, an anomaly never starts).
+  await waitFor('every anomaly to start', async () => {
+    const seen = eventsOf(await consumeAll(labels));
+    return ids.every((id) => seen.get(id)?.includes('started')) ? true : undefined;
+  });
+  for (let i = 3; i < 6; i++) {
+    const res = await http(members[(i + 1) % 3].url, 'DELETE', `/api/v1/anomalies/${ids[i]}`);
+    assert.equal(res.status, 204);
+  }
+  await waitFor('every anomaly to end or be cancelled', async () => {
+    const seen = eventsOf(await consumeAll(labels));
+    return ids.every((id) => (seen.get(id) ?? []).length >= 3) ? true : undefined;
+  });
+  // Stopping flushes every member's producer: whatever a member would write twice is in now.
+  await Promise.all(members.map((m) => terminate(m)));
+  const seen = eventsOf(await consumeAll(labels));
+  for (const [id, events] of expected) {
+    assert.deepEqual(
+      [...(seen.get(id) ?? [])].sort(),
+      [...events].sort(),
+      `label events of ${id}\n${clusterLog(members)}`,
+    );
+  }
+});
+
+test('one process, no cluster setting: a cluster of one; boot fleets from seq 0; a restart converges and continues every seq', async (t) => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-restart');
+  const dir = mkdtempSync(join(tmpdir(), 'fleetsim-cluster-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'fleetsim.yaml');
+  writeFileSync(
+    file,
+    'simulation:\n  fleets:\n    - name: Boot\n      deviceCount: 6\n      intervalMs: 500\n',
+  );
+  // No FLEETSIM_CLUSTER: cluster mode is the default.
+  const env = {
+    KAFKA_TOPIC: topic,
+    KAFKA_TOPIC_PARTITIONS: '6',
+    KAFKA_COMPRESSION: 'none',
+    FLEETSIM_CONFIG: file,
+    FLEETSIM_CLUSTER_NAME: cluster,
+  };
+  const first = await spawnServer(env);
+  servers.push(first);
+  const status = await http(first.url, 'GET', '/api/v1/simulation');
+  assert.equal(status.body.cluster?.name, cluster);
+  const made = await http(first.url, 'POST', '/api/v1/fleets', {
+    name: 'Made',
+    deviceCount: 6,
+    intervalMs: INTERVAL,
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const fleetsBefore = (await http(first.url, 'GET', '/api/v1/fleets')).body;
+  await waitFor('readings of all 12 devices', async () =>
+    new Set((await consumeAll(topic)).map((m) => (m.json as { deviceId: string }).deviceId))
+      .size === 12
+      ? true
+      : undefined,
+  );
+  assert.equal((await terminate(first)).code, 0);
+
+  // The restarted process reads its fleets back (the boot fleet is not created again).
+  const second = await spawnServer(env);
+  servers.push(second);
+  assert.deepEqual((await http(second.url, 'GET', '/api/v1/fleets')).body, fleetsBefore);
+  const stopped = (await consumeAll(topic)).length;
+  await waitFor('the restarted process to stream', async () =>
+    (await consumeAll(topic)).length > stopped + 48 ? true : undefined,
+  );
+  assert.equal((await terminate(second)).code, 0);
+  const byDevice = assertContinuous(await consumeAll(topic));
+  assert.equal(byDevice.size, 12);
+  for (const [device, seqs] of byDevice) {
+    assert.equal(Math.min(...seqs), 0, `${device}: the first reading is seq 0`);
+  }
 });
 
 test('the ownership topic follows a partition-count change of the readings topic', async () => {

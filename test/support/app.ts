@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory.js';
@@ -32,6 +33,9 @@ export async function startApp(
     KAFKA_BROKERS: brokers.join(','),
     // The engine under test: `npm test` runs the producer contract files once per engine.
     ...(process.env.KAFKA_CLIENT ? { KAFKA_CLIENT: process.env.KAFKA_CLIENT } : {}),
+    // Every app is a cluster of its own unless the test names one: all test files share one
+    // broker, and apps of one default cluster would share fleets and split the partitions.
+    FLEETSIM_CLUSTER_NAME: uniqueClusterName(),
     ...env,
   });
   const app = await createApp(loaded, brokers, false, { json: true });
@@ -90,4 +94,9 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A cluster name no other test app uses (its control topic starts empty). */
+export function uniqueClusterName(): string {
+  return `test-${randomUUID().slice(0, 8)}`;
 }

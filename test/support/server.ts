@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { projectRoot } from '../../src/kafka/project-root.js';
 import { testBrokers } from './kafka.js';
-import { waitFor } from './app.js';
+import { uniqueClusterName, waitFor } from './app.js';
 
 /** One JSON log line of the server. */
 export type LogLine = Record<string, unknown> & { level: string; message: string };
@@ -37,6 +37,8 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
       KAFKA_BROKERS: testBrokers().join(','),
       PORT: '0',
       HOST: '127.0.0.1',
+      // A cluster of its own unless the test names one (see startApp).
+      FLEETSIM_CLUSTER_NAME: uniqueClusterName(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
