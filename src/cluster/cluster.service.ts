@@ -655,26 +655,57 @@ export class ClusterService
     };
   }
 
-  /** Clean leave: stop, flush, record where every owned partition stopped, leave the group. */
+  /**
+   * Clean leave: stop, flush, record where every owned partition stopped, leave the group —
+   * within half of producer.shutdownFlushMs, so that a hung or unreachable broker cannot hold
+   * the shutdown: the producer's own close then waits at most shutdownFlushMs and books what is
+   * left, and the partitions move on as after a crash, from the last checkpoint.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.enabled || !this.store) return;
     this.simulation.stop();
-    await Promise.allSettled([...this.releasing]);
-    this.stopping = true;
-    for (const t of this.timers) clearInterval(t);
-    try {
-      if (this.owned.size) await this.release([...this.owned]);
-      await this.store.write('member', this.member, null);
-    } catch (err) {
-      this.logger.warn(`clean handover failed: ${(err as Error).message}`);
+    const budget = Math.ceil(this.config.config.producer.shutdownFlushMs / 2);
+    const leave = async () => {
+      await Promise.allSettled([...this.releasing]);
+      this.stopping = true;
+      for (const t of this.timers) clearInterval(t);
+      try {
+        if (this.owned.size) await this.release([...this.owned]);
+        await this.store!.write('member', this.member, null);
+      } catch (err) {
+        this.logger.warn(`clean handover failed: ${(err as Error).message}`);
+      }
+      await this.group?.leave();
+    };
+    if (!(await within(leave(), budget))) {
+      this.stopping = true;
+      for (const t of this.timers) clearInterval(t);
+      this.logger.warn(
+        `no clean handover within ${budget} ms (Kafka does not answer): the partitions move on from the last checkpoint`,
+      );
     }
-    await this.group?.leave();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.store?.close();
-    await this.group?.close();
+    await within(Promise.allSettled([this.store?.close(), this.group?.close()]), CLOSE_WAIT_MS);
   }
+}
+
+/** How long closing the control store and the group may take at shutdown. */
+const CLOSE_WAIT_MS = 3_000;
+
+/** Whether `work` settled within `ms` (it goes on in the background otherwise). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return done;
 }
 
 /** The merge patch that does what `a` then `b` do (nulls kept: they delete). */

@@ -48,7 +48,11 @@ export interface SharedConfig {
 }
 
 /** Rules between settings, which the schema of a patch cannot state. */
-const BETWEEN_SETTINGS: ReadonlySet<string> = new Set([...LIMIT_RULES, 'enabledWithMaterial']);
+const BETWEEN_SETTINGS: ReadonlySet<string> = new Set([
+  ...LIMIT_RULES,
+  'enabledWithMaterial',
+  'schemaRegistrySubject',
+]);
 
 /**
  * True when a problem lies in a value the patch itself gives (not null, which resets to the

@@ -327,6 +327,17 @@ export class KafkaConfig {
     message:
       'topic must be 1-249 characters of letters, digits, ".", "_" or "-"; a template with {fleetId} (one topic per fleet) at most 180',
   })
+  @ValidateBy({
+    name: 'schemaRegistrySubject',
+    validator: {
+      validate: (topic: unknown, args) =>
+        typeof topic !== 'string' ||
+        !topic.includes('{fleetId}') ||
+        !(args?.object as KafkaConfig).schemaRegistry?.url,
+      defaultMessage: () =>
+        'kafka.schemaRegistry needs a plain kafka.topic (the subject is <topic>-value), not a {fleetId} template',
+    },
+  })
   topic = 'fleetsim.readings';
 
   /**

@@ -41,6 +41,8 @@ test('GET /api/v1/config shows the settings in force, where each came from, and 
     'kafka.brokers',
     'kafka.embedded.heap',
     'kafka.embedded.port',
+    'kafka.schemaRegistry.startWaitMs',
+    'kafka.schemaRegistry.url',
     'kafka.topicPartitions',
     'kafka.topicReplicationFactor',
     'limits.bufferMemoryFraction',
