@@ -110,6 +110,11 @@ const PRODUCER_STATE_ERRORS = new Set([
 
 /** How long the broker may wait for the in-sync replicas' acknowledgements, as kafkajs's. */
 const PRODUCE_TIMEOUT_MS = 30_000;
+/** How long a produce request may go without an answer before it counts as unanswered. */
+const ANSWER_WAIT_MS = PRODUCE_TIMEOUT_MS + 5_000;
+
+const isSendError = (err: unknown): err is SendError =>
+  err instanceof Error && typeof (err as Partial<SendError>).retriable === 'boolean';
 
 /** The library's Produce API at whichever version the broker and the library share. */
 type ProduceApi = typeof produceV11.api;
@@ -455,27 +460,50 @@ export class PlatformaticSender implements BatchSender {
     let response: ProduceResponse | boolean | undefined;
     /** Whether the request may have gone out (then a failure without answer is ambiguous). */
     let requested = false;
+    let deadline: NodeJS.Timeout | undefined;
     try {
-      const connection = await new Promise<Connection>((resolve, reject) =>
-        this.producer[kGetConnection](broker, (err, c) => (err ? reject(err) : resolve(c!))),
-      );
-      const api = await new Promise<ProduceApi>((resolve, reject) =>
-        this.producer[kGetApi]('Produce', (err, a) =>
-          err ? reject(err) : resolve(a as ProduceApi),
-        ),
-      );
-      requested = true;
-      response = await this.produce(connection, api, lanes, producerInfo);
+      // A request the client never settles (a connection lost between write and answer)
+      // must not hold its lanes for good: past the request timeout it counts as unanswered.
+      const unanswered = new Promise<never>((_, reject) => {
+        deadline = setTimeout(
+          () =>
+            reject(
+              sendError(
+                `no answer from broker ${broker.host}:${broker.port} within ${ANSWER_WAIT_MS} ms`,
+                true,
+                'REQUEST_TIMED_OUT',
+              ),
+            ),
+          ANSWER_WAIT_MS,
+        );
+      });
+      response = await Promise.race([
+        (async () => {
+          const connection = await new Promise<Connection>((resolve, reject) =>
+            this.producer[kGetConnection](broker, (err, c) => (err ? reject(err) : resolve(c!))),
+          );
+          const api = await new Promise<ProduceApi>((resolve, reject) =>
+            this.producer[kGetApi]('Produce', (err, a) =>
+              err ? reject(err) : resolve(a as ProduceApi),
+            ),
+          );
+          requested = true;
+          return this.produce(connection, api, lanes, producerInfo);
+        })(),
+        unanswered,
+      ]);
     } catch (err) {
       if (!(err instanceof ResponseError)) {
         // Not answered: nothing is known to be written; the same sequences go out again. Once
         // the request went out, it may have been written (ambiguous).
-        const error = platformaticSendError(err);
+        const error = isSendError(err) ? err : platformaticSendError(err);
         error.ambiguous = requested;
         for (const { topic, partition } of lanes) failed.push({ topic, partition, error });
         return;
       }
       response = (err as ResponseError & { response: ProduceResponse }).response;
+    } finally {
+      clearTimeout(deadline);
     }
     const results = new Map<string, { code: number; baseOffset: bigint }>();
     if (response && typeof response === 'object') {
