@@ -14,7 +14,11 @@ import { createApp } from '../src/app.factory.js';
 import { BackfillService } from '../src/backfill/backfill.service.js';
 import { loadConfig } from '../src/config/config.loader.js';
 import { FleetService } from '../src/devices/fleet.service.js';
-import { FleetsimMetrics } from '../src/metrics/fleetsim.metrics.js';
+import {
+  FleetsimMetrics,
+  LOOP_DELAY_RESOLUTION_MS,
+  loopDelayMs,
+} from '../src/metrics/fleetsim.metrics.js';
 import type { OutgoingRecord } from '../src/producer/outgoing.record.js';
 import { ProducerService } from '../src/producer/producer.service.js';
 import { SimulationService } from '../src/simulation/simulation.service.js';
@@ -203,7 +207,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
       seed: 1000 + i,
     } as Parameters<FleetService['create']>[0]);
   }
-  const eld = monitorEventLoopDelay({ resolution: 10 });
+  const eld = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   eld.enable();
   if (!backfillId) simulation.start();
   await sleep(spec.warmupMs);
@@ -240,9 +244,9 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   await sleep(spec.measureMs);
   clearInterval(sampler);
   const b = await snap();
-  const eldP50 = eld.percentile(50) / 1e6;
-  const eldP99 = eld.percentile(99) / 1e6;
-  const eldMax = eld.max / 1e6;
+  const eldP50 = loopDelayMs(eld, 50);
+  const eldP99 = loopDelayMs(eld, 99);
+  const eldMax = Math.max(0, eld.max / 1e6 - LOOP_DELAY_RESOLUTION_MS);
   const behindMsAtEnd = simulation.scheduler.behind(Date.now());
   const queuedAtEnd = stats.queued;
   const lagSnapshot = { p50: lag.percentile(50), p99: lag.percentile(99), max: lag.max };
