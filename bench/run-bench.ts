@@ -320,6 +320,7 @@ function printWorkers(runs: WorkersResult[]): void {
         'µs/msg',
         'CPU broker',
         'RSS',
+        'RSS each',
         'partitions',
       ],
       runs.map((r) => [
@@ -330,13 +331,14 @@ function printWorkers(runs: WorkersResult[]): void {
         fmt(r.serverCpuUsPerMsg, 1),
         r.brokerCpuPct === undefined ? '-' : `${fmt(r.brokerCpuPct)} %`,
         `${fmt(r.rssMb)} MB`,
+        (r.rssMbPerProcess ?? []).map((m) => fmt(m)).join(' + ') || '-',
         r.partitionsPerMember.join(' + ') || '-',
       ]),
     ),
   );
   console.log(
     [
-      '  offsets/s: growth of the topic end offsets; CPU: primary + workers, % of one core; partitions: per member',
+      '  offsets/s: growth of the topic end offsets; CPU: primary + workers, % of one core; RSS each: primary (if any), then each worker, MB; partitions: per member',
       `  the machine has ${cpus().length} cores, shared with the broker: more workers than free cores cannot scale`,
     ].join('\n'),
   );

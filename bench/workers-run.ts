@@ -42,6 +42,8 @@ export interface WorkersResult {
   brokerCpuPct?: number;
   /** Sum of the processes' resident set sizes at the end of the window. */
   rssMb: number;
+  /** Each process's resident set size at the end of the window: the primary (if any) first. */
+  rssMbPerProcess: number[];
   /** Partitions each worker produced at the end of the window (GET /api/v1/simulation). */
   partitionsPerMember: number[];
 }
@@ -174,7 +176,8 @@ export async function runWorkers(spec: WorkersSpec, root: string): Promise<Worke
     await sleep(spec.measureMs);
     const b = { offsets: await offsets(), t: performance.now(), cpu: cpu() };
     const brokerB = procCpuSeconds(spec.brokerPid);
-    const rssMb = pids.reduce((s, p) => s + (procRssBytes(p) ?? 0), 0) / 2 ** 20;
+    const rssMbPerProcess = pids.map((p) => (procRssBytes(p) ?? 0) / 2 ** 20);
+    const rssMb = rssMbPerProcess.reduce((s, r) => s + r, 0);
     const partitionsPerMember = await members();
     const seconds = (b.t - a.t) / 1000;
     const messages = b.offsets - a.offsets;
@@ -190,6 +193,7 @@ export async function runWorkers(spec: WorkersSpec, root: string): Promise<Worke
           ? (100 * (brokerB - brokerA)) / seconds
           : undefined,
       rssMb,
+      rssMbPerProcess,
       partitionsPerMember,
     };
   } finally {
