@@ -20,6 +20,16 @@ import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { SimulationService } from '../simulation/simulation.service.js';
 import { type ControlRecord, ControlStore } from './control.store.js';
 import { OwnershipGroup } from './ownership.group.js';
+import {
+  INITIAL_RUN_STATE,
+  parseRunState,
+  type RunState,
+  scheduleTime,
+  sharedAnchor,
+  startAt,
+  stopAt,
+  wallAnchor,
+} from './run.state.js';
 import { firstSlotFrom, slotIndex, slotTime } from './slots.js';
 
 /** Applies one record of a kind from the control topic (value null: deleted). */
@@ -36,7 +46,15 @@ export interface HandoverRecord {
   /** True when written after the owner released the partition and flushed its readings. */
   clean: boolean;
   at: number;
+  /**
+   * Per fleet, the event time of its next slot, on the wall clock of `pausedMs` (the
+   * cluster's stopped time when written; absent in older records: 0). A reader whose clock
+   * has moved on since (the simulation was stopped and started) adds the difference.
+   */
   fleets: Record<string, number>;
+  pausedMs?: number;
+  /** Where the schedules stood when written: `at`, or the stop time while stopped (older records: `at`). */
+  clock?: number;
 }
 
 /** A member as it last reported itself. Key `member:<id>`. */
@@ -91,6 +109,10 @@ export class ClusterService
   private sharedConfigOffset = -1;
   private stopping = false;
   private resizing = false;
+  /** The simulation's start/stop as the control topic has it (see run.state.ts). */
+  private run: RunState = INITIAL_RUN_STATE;
+  /** Whether a `simulation:state` record has been applied. */
+  private runApplied = false;
   /** Partition count the group was last asked to share out (rejoined for). */
   private rejoinedFor = 0;
   /** Consecutive checkpoints at which the leader found partitions assigned to nobody. */
@@ -172,7 +194,7 @@ export class ClusterService
     });
     // Simulation start/stop over REST, for every process.
     this.handle('simulation', (_id, value) => {
-      if (value !== null) simulation.applyRunning((value as { running: boolean }).running);
+      if (value !== null) this.applyRun(parseRunState(value));
     });
     this.handle('member', (id, value) => {
       if (value === null) this.members.delete(id);
@@ -193,6 +215,65 @@ export class ClusterService
   /** Resolves once everything written to the control topic so far is applied here. */
   async sync(): Promise<void> {
     await this.store?.sync();
+  }
+
+  /** Wall time the fleets' schedules stand at: now, or the stop time while the simulation is stopped. */
+  scheduleNow(): number {
+    return scheduleTime(this.run, Date.now());
+  }
+
+  /** A fleet's (wall-clock) anchor as its record in the control topic holds it. */
+  toSharedAnchor(wallMs: number): number {
+    return sharedAnchor(this.run, wallMs);
+  }
+
+  /** A fleet record's anchor on the wall clock, as the schedules use it. */
+  fromSharedAnchor(sharedMs: number): number {
+    return wallAnchor(this.run, sharedMs);
+  }
+
+  /**
+   * Applies a start or stop from the control topic. A start adds the stopped time to
+   * `pausedMs`: every fleet's anchor and schedule move on by as much, so each device's next
+   * slot keeps the seq it had when the simulation stopped, on every member alike.
+   */
+  private applyRun(next: RunState): void {
+    const previous = this.run;
+    this.run = next;
+    this.runApplied = true;
+    const scheduler = this.simulation.scheduler;
+    const shift = next.pausedMs - previous.pausedMs;
+    if (shift !== 0) {
+      for (const fleet of this.fleets.all()) {
+        if (fleet.anchorMs !== undefined) fleet.anchorMs += shift;
+      }
+      scheduler.shift(shift);
+      // Already running (a start applied while this process catches up at boot): no start
+      // will rebase its schedules, so one left far behind jumps to now here.
+      if (scheduler.running) scheduler.realign();
+    }
+    if (next.running) scheduler.pausedAt = undefined;
+    else {
+      // Fleets added while stopped start where the simulation stopped. A process that has
+      // produced nothing yet (one joining a stopped cluster) placed its schedules at its
+      // start: they go back to the stop, where the cluster's schedules stand.
+      scheduler.pausedAt = next.stoppedAt;
+      if (next.stoppedAt !== undefined && this.owned.size === 0 && this.acquiring.size === 0) {
+        scheduler.holdAt(next.stoppedAt);
+      }
+    }
+    this.simulation.applyRunning(next.running);
+  }
+
+  /** REST start or stop: written to the control topic, from the state this process has caught up with. */
+  private async shareRun(running: boolean): Promise<void> {
+    await this.sync();
+    const now = Date.now();
+    await this.write(
+      'simulation',
+      'state',
+      running ? startAt(this.run, now) : stopAt(this.run, now),
+    );
   }
 
   /**
@@ -223,6 +304,8 @@ export class ClusterService
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.simulation.setGate(undefined);
+    this.simulation.scheduler.pausedAt = undefined;
+    this.simulation.scheduler.resumeWithinMs = 0;
     this.simulation.clusterStatus = undefined;
     this.simulation.shareRunning = undefined;
     this.patches.shared = undefined;
@@ -237,6 +320,8 @@ export class ClusterService
   private async join(): Promise<void> {
     this.startedAt = Date.now();
     this.simulation.setGate(this.gate);
+    // A start applied so late that the schedules stand further behind resumes at now.
+    this.simulation.scheduler.resumeWithinMs = this.takeoverSpan();
     const brokers = this.target.brokers;
     const clientId = `${this.config.config.kafka.clientId}-${this.member}`;
     this.store = new ControlStore({
@@ -257,8 +342,14 @@ export class ClusterService
     this.logger.log(
       `member ${this.member} joined cluster ${this.name}: ${this.fleets.size} fleets from the control topic`,
     );
+    if (!this.runApplied && !this.config.config.simulation.autoStart) {
+      // simulation.autoStart: false, and the cluster was never started or stopped: it starts
+      // stopped, for every member, from now. Fleets created until the first start then begin
+      // at seq 0 at that start, as in a standalone process.
+      await this.write('simulation', 'state', stopAt(this.run, Date.now()));
+    }
     this.simulation.clusterStatus = () => this.status();
-    this.simulation.shareRunning = (running) => this.write('simulation', 'state', { running });
+    this.simulation.shareRunning = (running) => this.shareRun(running);
     this.patches.shared = {
       // 8 hex digits, as a single process's boot id: ETags of one control topic match.
       name: fnv1a32(`${this.name}/${this.store.topicId}`).toString(16).padStart(8, '0'),
@@ -409,6 +500,25 @@ export class ClusterService
     return out;
   }
 
+  /** The handover record this process writes: where its schedules stand (see HandoverRecord). */
+  private handoverRecord(clean: boolean, at: number, fleets = this.positions()): HandoverRecord {
+    return {
+      member: this.member,
+      groupMember: this.group?.memberId ?? '',
+      clean,
+      at,
+      fleets,
+      pausedMs: this.run.pausedMs,
+      clock: scheduleTime(this.run, at),
+    };
+  }
+
+  /** How far back a takeover replays (a later checkpoint than this is always written). */
+  private takeoverSpan(): number {
+    const c = this.config.config.cluster;
+    return c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs;
+  }
+
   /** Stops producing `partitions` at once, flushes, then records where each fleet stopped. */
   private async release(partitions: number[]): Promise<void> {
     const at = Date.now();
@@ -420,13 +530,7 @@ export class ClusterService
     const fleets = this.positions();
     await this.producer.flush();
     for (const p of partitions) {
-      await this.store!.write('handover', String(p), {
-        member: this.member,
-        groupMember: this.group?.memberId ?? '',
-        clean: true,
-        at,
-        fleets,
-      } satisfies HandoverRecord);
+      await this.store!.write('handover', String(p), this.handoverRecord(true, at, fleets));
     }
     this.logger.log(`released partitions ${partitions.join(',')}`);
   }
@@ -458,20 +562,27 @@ export class ClusterService
     // Label events: from where the previous owner stopped (or checkpointed), all of them when
     // the partition never had an owner.
     const labelsFrom = record?.at ?? -Infinity;
-    const span = c.sessionTimeoutMs + c.handoverTimeoutMs + 2 * c.checkpointMs;
-    const horizon = Date.now() - span;
+    const span = this.takeoverSpan();
+    // Record and schedules are compared on the schedules' clock, which stands still while the
+    // simulation is stopped: the record's times move on by the stopped time since it was written.
+    const clock = this.scheduleNow();
+    let shift = record ? this.run.pausedMs - (record.pausedMs ?? 0) : 0;
+    let recordClock = record ? (record.clock ?? record.at) + shift : 0;
+    const horizon = clock - span;
     if (
       record &&
       record.member !== this.member &&
-      record.at < (record.clean ? horizon : horizon - span)
+      recordClock < (record.clean ? horizon : horizon - span)
     ) {
       // Its owner left (or died) long before any takeover takes, and nobody produced it
-      // since: the whole cluster was stopped, or a single process restarts. Resume at the
+      // since: a whole cluster went away, or a single process restarts. Resume at the
       // schedule's position rather than send (or count) every slot of the pause.
       this.logger.log(
-        `partition ${p} had no owner for ${Math.round((Date.now() - record.at) / 1000)} s: resuming at the schedule's position`,
+        `partition ${p} had no owner for ${Math.round((clock - recordClock) / 1000)} s: resuming at the schedule's position`,
       );
       record = undefined;
+      shift = 0;
+      recordClock = 0;
     }
     const kind = !record
       ? 'fresh'
@@ -485,25 +596,22 @@ export class ClusterService
       const now = this.simulation.scheduler.nextDue(fleet.id);
       if (now === undefined) continue;
       // No earlier owner. While this process starts (a fleet may be created before the group
-      // has assigned anything): every slot since the fleet's anchor or this process's start,
-      // none of them sent by anyone. Later (new partitions of a grown topic, whose devices
-      // other members produced until now): from now on.
-      const fresh = starting ? Math.max(fleet.anchorMs!, this.startedAt) : now;
-      let from = record ? (record.fleets[fleet.id] ?? Math.max(record.at, fleet.anchorMs!)) : fresh;
+      // has assigned anything): every slot since the fleet's anchor or this process's start
+      // (or the stop, while the simulation is stopped), none of them sent by anyone. Later (new
+      // partitions of a grown topic, whose devices other members produced until now): from now on.
+      const fresh = starting ? Math.max(fleet.anchorMs!, Math.min(this.startedAt, now)) : now;
+      const recorded = record?.fleets[fleet.id];
+      const stood = recorded === undefined ? undefined : recorded + shift;
+      let from = record ? (stood ?? Math.max(recordClock, fleet.anchorMs!)) : fresh;
       if (kind === 'crash' && from < horizon) from = horizon;
       for (const device of fleet.devices) {
         if (this.partitionOf(device) !== p) continue;
         const first = firstSlotFrom(fleet, device, from);
         const until = firstSlotFrom(fleet, device, now);
-        if (
-          kind === 'crash' &&
-          record!.fleets[fleet.id] !== undefined &&
-          record!.fleets[fleet.id] < horizon
-        ) {
+        if (kind === 'crash' && stood !== undefined && stood < horizon) {
           skipped += Math.max(
             0,
-            firstSlotFrom(fleet, device, horizon) -
-              firstSlotFrom(fleet, device, record!.fleets[fleet.id]),
+            firstSlotFrom(fleet, device, horizon) - firstSlotFrom(fleet, device, stood),
           );
         }
         device.seq = first;
@@ -519,14 +627,8 @@ export class ClusterService
     // Checkpoint at once: until this member's first checkpoint the partition's record is the
     // previous owner's, and if this member crashed before writing one the next owner would
     // take that old record for where this member stopped (a clean handover, or its own).
-    void this.store!.write('handover', String(p), {
-      member: this.member,
-      groupMember: this.group?.memberId ?? '',
-      clean: false,
-      at: Date.now(),
-      fleets: this.positions(),
-    } satisfies HandoverRecord).catch((err: Error) =>
-      this.logger.warn(`checkpoint of partition ${p} failed: ${err.message}`),
+    void this.store!.write('handover', String(p), this.handoverRecord(false, Date.now())).catch(
+      (err: Error) => this.logger.warn(`checkpoint of partition ${p} failed: ${err.message}`),
     );
     this.handoverCounter.inc({ member: this.member, kind });
     if (caughtUp) {
@@ -606,20 +708,9 @@ export class ClusterService
     void this.checkCoverage().catch((err: Error) =>
       this.logger.warn(`checking the group's assignment failed: ${err.message}`),
     );
-    const fleets = this.positions();
-    const at = Date.now();
+    const record = this.handoverRecord(false, Date.now());
     const writes: Promise<void>[] = [];
-    for (const p of this.owned) {
-      writes.push(
-        this.store.write('handover', String(p), {
-          member: this.member,
-          groupMember: this.group?.memberId ?? '',
-          clean: false,
-          at,
-          fleets,
-        } satisfies HandoverRecord),
-      );
-    }
+    for (const p of this.owned) writes.push(this.store.write('handover', String(p), record));
     writes.push(this.store.write('member', this.member, this.memberRecord()));
     void Promise.all(writes).catch((err: Error) =>
       this.logger.warn(`checkpoint failed: ${err.message}`),

@@ -55,7 +55,10 @@ export interface FleetState {
   layout: Layout;
   seed: number;
   createdAt: string;
-  /** Cycle 0 of the shared schedule (see FleetSpec.anchorMs). */
+  /**
+   * Cycle 0 of the shared schedule (see FleetSpec.anchorMs), on the cluster's paused-time
+   * clock: wall time minus the time the simulation was stopped before (src/cluster/run.state.ts).
+   */
   anchorMs: number;
   /** Where devices added by scaling up count their seq from (see Fleet.slotBases). */
   slotBases?: Array<[number, number]>;
@@ -86,7 +89,7 @@ export class FleetService {
       }
       const id = slugify(fleet.name);
       if (this.fleets.has(id)) continue;
-      const anchorMs = Date.now();
+      const anchorMs = this.cluster.scheduleNow();
       const seed = fleet.seed ?? randomInt(0, 2 ** 32 - 1);
       try {
         await this.create({ ...fleet, seed }, anchorMs);
@@ -129,7 +132,9 @@ export class FleetService {
       (dto.deviceCount * 1000) / (dto.intervalMs ?? DEFAULT_INTERVAL_MS),
     );
     if (this.cluster.enabled) {
-      const now = anchorMs ?? Date.now();
+      // Cycle 0 now (while the simulation is stopped: where it stopped, so that the fleet
+      // begins at seq 0 at the next start).
+      const anchor = anchorMs ?? this.cluster.scheduleNow();
       await this.cluster.write('fleet', id, {
         id,
         name: dto.name,
@@ -140,8 +145,8 @@ export class FleetService {
           : [...SENSOR_NAMES],
         layout: dto.layout ? { ...dto.layout } : deriveLayout(dto.deviceCount),
         seed: dto.seed ?? randomInt(0, 2 ** 32 - 1),
-        createdAt: new Date(now).toISOString(),
-        anchorMs: now,
+        createdAt: new Date().toISOString(),
+        anchorMs: this.cluster.toSharedAnchor(anchor),
       } satisfies FleetState);
       return this.get(id);
     }
@@ -165,7 +170,7 @@ export class FleetService {
       const created = new Fleet({
         ...state,
         createdAt: new Date(state.createdAt),
-        anchorMs: state.anchorMs,
+        anchorMs: this.cluster.fromSharedAnchor(state.anchorMs),
       });
       created.slotBases = state.slotBases;
       this.attach(created);
@@ -173,7 +178,7 @@ export class FleetService {
     }
     fleet.slotBases = state.slotBases;
     this.resize(fleet, state.deviceCount);
-    this.retime(fleet, state.intervalMs, state.anchorMs);
+    this.retime(fleet, state.intervalMs, this.cluster.fromSharedAnchor(state.anchorMs));
   }
 
   private applyDelete(id: string): void {
@@ -240,17 +245,20 @@ export class FleetService {
     );
     if (this.cluster.enabled) {
       const state = this.stateOf(fleet);
+      // Where the schedule stands (while stopped: where it stopped), on the wall clock.
+      const now = this.cluster.scheduleNow();
+      let anchor = fleet.anchorMs ?? fleet.createdAt.getTime();
       if (dto.deviceCount !== undefined) state.deviceCount = dto.deviceCount;
       if (dto.intervalMs !== undefined && dto.intervalMs !== fleet.intervalMs) {
         // Move the anchor so the cycle index continues at the new interval.
-        const now = Date.now();
-        const cycles = (now - state.anchorMs) / fleet.intervalMs;
+        const cycles = (now - anchor) / fleet.intervalMs;
+        anchor = now - cycles * dto.intervalMs;
         state.intervalMs = dto.intervalMs;
-        state.anchorMs = now - cycles * dto.intervalMs;
+        state.anchorMs = this.cluster.toSharedAnchor(anchor);
       }
       if (state.deviceCount > fleet.deviceCount) {
         // The added devices count their seq from the next full cycle (their first slot).
-        const cycle = Math.floor((Date.now() - state.anchorMs) / state.intervalMs) + 1;
+        const cycle = Math.floor((now - anchor) / state.intervalMs) + 1;
         state.slotBases = [...(state.slotBases ?? []), [fleet.deviceCount, cycle]];
       } else {
         const bases = state.slotBases?.filter(([first]) => first < state.deviceCount);
@@ -280,7 +288,7 @@ export class FleetService {
       layout: { ...f.layout },
       seed: f.seed,
       createdAt: f.createdAt.toISOString(),
-      anchorMs: f.anchorMs ?? f.createdAt.getTime(),
+      anchorMs: this.cluster.toSharedAnchor(f.anchorMs ?? f.createdAt.getTime()),
       ...(f.slotBases
         ? { slotBases: f.slotBases.map(([i, c]) => [i, c] as [number, number]) }
         : {}),

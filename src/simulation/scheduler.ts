@@ -60,6 +60,10 @@ class FleetSchedule {
   /** Time the current cycle began. */
   cycleStart: number;
 
+  /**
+   * `now`: where a new schedule starts (anchored fleets: the time the schedules stand at,
+   * which is the stop time while a cluster's simulation is stopped).
+   */
   constructor(
     readonly fleet: Fleet,
     now: number,
@@ -70,6 +74,13 @@ class FleetSchedule {
     // record's round trip made late are sent at once and every device begins at seq 0.
     const anchor = fleet.anchorMs;
     if (anchor !== undefined) this.position(now - anchor < fleet.intervalMs ? anchor : now);
+  }
+
+  /** Event time of the next slot not yet taken. */
+  next(): number {
+    return this.cursor >= this.order.length
+      ? this.cycleStart + this.fleet.intervalMs
+      : this.cycleStart + this.phases[this.cursor] * this.fleet.intervalMs;
   }
 
   /**
@@ -129,9 +140,17 @@ class FleetSchedule {
     this.cycleStart = now - fraction * newInterval;
   }
 
-  /** Puts the next due device at `now` (after a pause), keeping the position in the cycle. */
-  rebase(now: number): void {
-    if (this.fleet.anchorMs !== undefined) return this.position(now);
+  /**
+   * Puts the next due device at `now` (after a pause), keeping the position in the cycle.
+   * Anchored fleets (cluster mode) keep their place on the shared grid: the cluster moved
+   * their anchor by the time the simulation was stopped, so the next slot is about due now;
+   * only a schedule more than `withinMs` behind (a stop that moved nothing) jumps to `now`.
+   */
+  rebase(now: number, withinMs: number): void {
+    if (this.fleet.anchorMs !== undefined) {
+      if (this.next() < now - withinMs) this.position(now);
+      return;
+    }
     const phase = this.cursor < this.phases.length ? this.phases[this.cursor] : 1;
     this.cycleStart = now - phase * this.fleet.intervalMs;
   }
@@ -176,6 +195,16 @@ export class Scheduler {
   private immediate?: NodeJS.Immediate;
   private rotation = 0;
   running = false;
+  /**
+   * Anchored fleets (cluster mode) while the cluster's simulation is stopped: the wall time
+   * the schedules stand at (the stop), where a schedule added meanwhile starts.
+   */
+  pausedAt?: number;
+  /**
+   * Anchored fleets: at a start, a schedule that stands more than this behind now jumps to
+   * now (its slots since are skipped) instead of sending them late; see FleetSchedule.rebase.
+   */
+  resumeWithinMs = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -188,7 +217,9 @@ export class Scheduler {
   }
 
   add(fleet: Fleet): void {
-    this.schedules.set(fleet.id, new FleetSchedule(fleet, this.clock.now()));
+    const now = this.clock.now();
+    const at = fleet.anchorMs !== undefined && this.pausedAt !== undefined ? this.pausedAt : now;
+    this.schedules.set(fleet.id, new FleetSchedule(fleet, at));
   }
 
   remove(fleetId: string): void {
@@ -209,12 +240,38 @@ export class Scheduler {
 
   /** Event time of the fleet's next slot not yet taken (everything before it was offered). */
   nextDue(fleetId: string): number | undefined {
-    const s = this.schedules.get(fleetId);
-    if (!s) return undefined;
-    const n = s.order.length;
-    return s.cursor >= n
-      ? s.cycleStart + s.fleet.intervalMs
-      : s.cycleStart + s.phases[s.cursor] * s.fleet.intervalMs;
+    return this.schedules.get(fleetId)?.next();
+  }
+
+  /**
+   * Anchored fleets: moves every schedule by `deltaMs`, keeping its place in the cycle (the
+   * cluster moved the fleets' anchors by as much: the next slot keeps its seq).
+   */
+  shift(deltaMs: number): void {
+    if (deltaMs === 0) return;
+    for (const s of this.schedules.values()) {
+      if (s.fleet.anchorMs !== undefined) s.cycleStart += deltaMs;
+    }
+  }
+
+  /**
+   * Anchored fleets: a schedule more than `resumeWithinMs` behind `now` jumps to `now` (as at
+   * a start), for a running scheduler whose schedules the cluster moved.
+   */
+  realign(now = this.clock.now()): void {
+    for (const s of this.schedules.values()) {
+      if (s.fleet.anchorMs !== undefined) s.rebase(now, this.resumeWithinMs);
+    }
+  }
+
+  /**
+   * Anchored fleets: puts every schedule that stands after `at` back at `at` (a process that
+   * has not produced anything learns, from the control topic, where the schedules stopped).
+   */
+  holdAt(at: number): void {
+    for (const s of this.schedules.values()) {
+      if (s.fleet.anchorMs !== undefined && s.next() > at) s.position(at);
+    }
   }
 
   /**
@@ -279,7 +336,7 @@ export class Scheduler {
     if (this.running) return;
     this.running = true;
     const now = this.clock.now();
-    for (const s of this.schedules.values()) s.rebase(now);
+    for (const s of this.schedules.values()) s.rebase(now, this.resumeWithinMs);
     const loop = () => {
       this.immediate = undefined;
       if (!this.running) return;

@@ -329,6 +329,73 @@ test('anomalies, scenario runs and simulation start/stop through one member act 
   await Promise.all([terminate(a), terminate(b), terminate(c)]);
 });
 
+test('stop and start through different members, a member joining while stopped: every seq continues with no gap or duplicate', async () => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-pause');
+  const [a, b] = [await member(cluster, topic), await member(cluster, topic)];
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'paused',
+    deviceCount: 60,
+    intervalMs: INTERVAL,
+    seed: 19,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await balanced([a, b]);
+  await new Promise((r) => setTimeout(r, 4 * INTERVAL));
+  const state = async (s: ServerProcess) =>
+    (await http(s.url, 'GET', '/api/v1/simulation')).body.state as string;
+
+  // Stopped through a: b stops too, and nothing more is produced.
+  assert.equal((await http(a.url, 'POST', '/api/v1/simulation/stop')).body.state, 'stopped');
+  await waitFor('b to stop', async () => ((await state(b)) === 'stopped' ? true : undefined));
+  const stoppedAt = Date.now();
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = await consumeAll(topic);
+  // A member joining the stopped cluster stays stopped and takes partitions over.
+  const c = await member(cluster, topic);
+  assert.equal(await state(c), 'stopped');
+  await balanced([a, b, c]);
+  await new Promise((r) => setTimeout(r, 2 * INTERVAL));
+  assert.equal((await consumeAll(topic)).length, before.length, 'nothing produced while stopped');
+  const stoppedMs = Date.now() - stoppedAt;
+  assert.ok(stoppedMs > 4 * INTERVAL, `stopped for ${stoppedMs} ms`);
+
+  // Started through the new member: every member runs again.
+  const startedAt = Date.now();
+  assert.equal((await http(c.url, 'POST', '/api/v1/simulation/start')).body.state, 'running');
+  await waitFor('a and b to run again', async () =>
+    (await state(a)) === 'running' && (await state(b)) === 'running' ? true : undefined,
+  );
+  await new Promise((r) => setTimeout(r, 6 * INTERVAL));
+  await Promise.all([terminate(a), terminate(b), terminate(c)]);
+
+  const messages = await consumeAll(topic);
+  const byDevice = assertContinuous(messages);
+  assert.equal(byDevice.size, 60, 'every device streamed');
+  const times = new Map<string, number[]>();
+  for (const m of messages) {
+    const r = m.json as { deviceId: string; seq: number; ts: string };
+    const list = times.get(r.deviceId) ?? [];
+    list[r.seq] = Date.parse(r.ts);
+    times.set(r.deviceId, list);
+  }
+  for (const [device, seqs] of byDevice) {
+    assert.equal(Math.min(...seqs), 0, `${device}: the first reading is seq 0`);
+    // Readings on both sides of the stop: the stopped time is a step in event time, not in seq.
+    const ts = times.get(device)!;
+    assert.ok(
+      ts.some((t) => t < stoppedAt) && ts.some((t) => t >= startedAt - INTERVAL),
+      `${device}: readings before the stop and after the start`,
+    );
+    const steps = ts.slice(1).map((t, i) => t - ts[i]);
+    assert.ok(
+      steps.some((d) => d > INTERVAL + stoppedMs / 2),
+      `${device}: one step spans the stopped time (${stoppedMs} ms)`,
+    );
+    for (const d of steps) assert.ok(d >= INTERVAL - 1, `${device}: steps of an interval or more`);
+  }
+});
+
 test('every anomaly lifecycle event is written to the label topic once, by one of three members', async () => {
   const cluster = `c-${randomUUID().slice(0, 8)}`;
   const topic = uniqueTopic('cluster-labels');

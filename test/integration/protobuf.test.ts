@@ -41,10 +41,6 @@ void test('FLEETSIM_VALUE_FORMAT=protobuf: messages decode with protobufjs and a
     FLEETSIM_VALUE_FORMAT: 'protobuf',
     FLEETSIM_AUTOSTART: 'false',
     FLEETSIM_ANOMALY_RATE: '0.1',
-    // Standalone: the fleets are created while the simulation is stopped, and the seq check
-    // below counts from 0 at the start; in cluster mode a fleet's seq follows its schedule
-    // from its creation, so a stopped time shows as a gap (docs/scale-out.md).
-    FLEETSIM_CLUSTER: 'false',
   });
   try {
     for (const f of FLEETS) {
