@@ -11,7 +11,6 @@ import type { CompressionName } from '../config/fleetsim.config.js';
 import { kafkajsSecurityOptions } from '../kafka/kafka-security.js';
 import '../kafka/kafkajs.patch.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
-import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 import {
   ALL_SENT,
@@ -24,6 +23,7 @@ import {
   type SenderOptions,
   type SendResult,
   tellLaneOffsets,
+  TopicPartitions,
 } from './sender.js';
 
 export { isTopicTemplate };
@@ -205,18 +205,12 @@ export class KafkaSender implements BatchSender {
   private readonly identity = `kafkajs-${++senders}`;
   /** When `onStale` was last called (0: never); asked again after 5 s if still in use. */
   private staleAt = 0;
-  /**
-   * Partition count of the configured topic as the broker reported it; 0 until then (records
-   * are not routed by kafka.topicPartitions, which an existing topic may not have).
-   */
-  partitionCount = 0;
-  /** Partition counts of the other topics records named (fleet topics, the label topic). */
-  private readonly otherTopics = new Map<string, number>();
-  /** Topics being created or looked up, so that concurrent asks share one. */
-  private readonly preparing = new Map<string, Promise<void>>();
+  /** What records are routed by (see TopicPartitions). */
+  private readonly counts: TopicPartitions;
   connected = false;
 
   constructor(private readonly options: KafkaSenderOptions) {
+    this.counts = new TopicPartitions(options.topic);
     this.compression = compressionType(options.compression);
     this.acks = options.idempotent ? -1 : options.requiredAcks;
     this.kafka = new kafkajs.Kafka({
@@ -262,8 +256,11 @@ export class KafkaSender implements BatchSender {
     if (isTopicTemplate(this.options.topic)) return;
     await this.createTopic(this.options.topic);
     const meta = await this.admin!.fetchTopicMetadata({ topics: [this.options.topic] });
-    const count = meta.topics[0]?.partitions.length ?? 0;
-    if (count > 0) this.partitionCount = count;
+    this.counts.update(this.options.topic, meta.topics[0]?.partitions.length ?? 0);
+  }
+
+  get partitionCount(): number {
+    return this.counts.own;
   }
 
   private async createTopic(topic: string): Promise<void> {
@@ -288,33 +285,26 @@ export class KafkaSender implements BatchSender {
 
   /** Creates `topic` if it is missing (configured partitions) and learns its partition count. */
   prepareTopic(topic: string): Promise<void> {
-    if (topic === this.options.topic || this.otherTopics.has(topic)) return Promise.resolve();
-    let p = this.preparing.get(topic);
-    if (!p) {
-      p = (async () => {
-        if (!this.admin || !this.connected) {
-          throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
-        }
-        try {
-          await this.createTopic(topic);
-          const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
-          const count = meta.topics[0]?.partitions.length ?? 0;
-          if (count > 0) this.otherTopics.set(topic, count);
-        } catch (err) {
-          const type = errorType(err);
-          // An invalid name or a refused creation will not get better by trying again.
-          const fatal = type === 'INVALID_TOPIC_EXCEPTION' || type === 'TOPIC_AUTHORIZATION_FAILED';
-          throw sendError(
-            `topic ${topic}: ${(err as Error).message}`,
-            !fatal && isRetriable(err),
-            type,
-            err,
-          );
-        }
-      })().finally(() => this.preparing.delete(topic));
-      this.preparing.set(topic, p);
-    }
-    return p;
+    return this.counts.prepare(topic, async () => {
+      if (!this.admin || !this.connected) {
+        throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
+      }
+      try {
+        await this.createTopic(topic);
+        const meta = await this.admin.fetchTopicMetadata({ topics: [topic] });
+        return meta.topics[0]?.partitions.length ?? 0;
+      } catch (err) {
+        const type = errorType(err);
+        // An invalid name or a refused creation will not get better by trying again.
+        const fatal = type === 'INVALID_TOPIC_EXCEPTION' || type === 'TOPIC_AUTHORIZATION_FAILED';
+        throw sendError(
+          `topic ${topic}: ${(err as Error).message}`,
+          !fatal && isRetriable(err),
+          type,
+          err,
+        );
+      }
+    });
   }
 
   /**
@@ -323,15 +313,13 @@ export class KafkaSender implements BatchSender {
    * partitions it does not know): a fresh sender, which loads the new counts, is asked for.
    */
   async refreshPartitions(): Promise<number> {
-    const own = isTopicTemplate(this.options.topic) ? [] : [this.options.topic];
-    const topics = [...own, ...this.otherTopics.keys()];
+    const topics = this.counts.topics();
     if (topics.length === 0) return this.partitionCount;
     const meta = await this.admin!.fetchTopicMetadata({ topics });
     for (const t of meta.topics) {
       const count = t.partitions.length;
       if (count === 0) continue;
-      const known =
-        t.name === this.options.topic ? this.partitionCount : this.otherTopics.get(t.name);
+      const known = this.counts.get(t.name);
       if (known !== undefined && count !== known) {
         this.markStale(`topic ${t.name} has ${count} partitions, this client knows ${known}`);
       }
@@ -357,11 +345,7 @@ export class KafkaSender implements BatchSender {
   }
 
   partition(hash: number, topic?: string): number {
-    if (topic === undefined || topic === this.options.topic) {
-      return this.partitionCount > 0 ? partitionFor(hash, this.partitionCount) : -1;
-    }
-    const count = this.otherTopics.get(topic);
-    return count === undefined ? -1 : partitionFor(hash, count);
+    return this.counts.partition(hash, topic);
   }
 
   /**

@@ -20,7 +20,6 @@ import {
   type Writer,
 } from '@platformatic/kafka';
 import type { CompressionName } from '../config/fleetsim.config.js';
-import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord, RecordHeaders } from './outgoing.record.js';
 import { platformaticSecurityOptions } from '../kafka/kafka-security.js';
 import {
@@ -34,6 +33,7 @@ import {
   type SenderOptions,
   type SendResult,
   tellLaneOffsets,
+  TopicPartitions,
 } from './sender.js';
 import { EncodePool, produceParser, produceRequest } from './record.batch.js';
 
@@ -179,18 +179,12 @@ export class PlatformaticSender implements BatchSender {
   private readonly sequences = new Map<string, number>();
   /** Buffers produce requests are encoded in (hot path; see record.batch.ts). */
   private readonly encodePool = new EncodePool();
-  /**
-   * Partition count of the configured topic as the broker reported it; 0 until then (records
-   * are not routed by kafka.topicPartitions, which an existing topic may not have).
-   */
-  partitionCount = 0;
-  /** Partition counts of the other topics records named (fleet topics, the label topic). */
-  private readonly otherTopics = new Map<string, number>();
-  /** Topics being created or looked up, so that concurrent asks share one. */
-  private readonly preparing = new Map<string, Promise<void>>();
+  /** What records are routed by (see TopicPartitions). */
+  private readonly counts: TopicPartitions;
   connected = false;
 
   constructor(private readonly options: SenderOptions) {
+    this.counts = new TopicPartitions(options.topic);
     checkPlatformaticCodec(options.compression);
     this.acks = options.idempotent ? -1 : options.requiredAcks;
   }
@@ -241,7 +235,11 @@ export class PlatformaticSender implements BatchSender {
   async ensureTopic(): Promise<void> {
     if (isTopicTemplate(this.options.topic)) return;
     await this.createTopic(this.options.topic);
-    this.partitionCount = await this.waitForLeaders(this.options.topic);
+    this.counts.update(this.options.topic, await this.waitForLeaders(this.options.topic));
+  }
+
+  get partitionCount(): number {
+    return this.counts.own;
   }
 
   private async createTopic(topic: string): Promise<void> {
@@ -298,36 +296,24 @@ export class PlatformaticSender implements BatchSender {
 
   /** Creates `topic` if it is missing (configured partitions) and learns its partition count. */
   prepareTopic(topic: string): Promise<void> {
-    if (topic === this.options.topic || this.otherTopics.has(topic)) return Promise.resolve();
-    let p = this.preparing.get(topic);
-    if (!p) {
-      p = (async () => {
-        if (!this.connected) {
-          throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
-        }
-        try {
-          await this.createTopic(topic);
-          this.otherTopics.set(topic, await this.waitForLeaders(topic));
-        } catch (err) {
-          const error = platformaticSendError(err);
-          const refused = TOPIC_REFUSED.find((t) => findErrorBy(err as Error, 'apiId', t));
-          throw sendError(
-            `topic ${topic}: ${error.message}`,
-            !refused && ((err as Partial<SendError>).retriable ?? error.retriable),
-            refused ?? (err as Partial<SendError>).type ?? error.type,
-            err,
-          );
-        }
-      })().finally(() => this.preparing.delete(topic));
-      this.preparing.set(topic, p);
-    }
-    return p;
-  }
-
-  /** The topics whose partition counts this sender knows. */
-  private knownTopics(): string[] {
-    const own = isTopicTemplate(this.options.topic) ? [] : [this.options.topic];
-    return [...own, ...this.otherTopics.keys()];
+    return this.counts.prepare(topic, async () => {
+      if (!this.connected) {
+        throw sendError('producer is not connected', true, 'NETWORK_EXCEPTION');
+      }
+      try {
+        await this.createTopic(topic);
+        return await this.waitForLeaders(topic);
+      } catch (err) {
+        const error = platformaticSendError(err);
+        const refused = TOPIC_REFUSED.find((t) => findErrorBy(err as Error, 'apiId', t));
+        throw sendError(
+          `topic ${topic}: ${error.message}`,
+          !refused && ((err as Partial<SendError>).retriable ?? error.retriable),
+          refused ?? (err as Partial<SendError>).type ?? error.type,
+          err,
+        );
+      }
+    });
   }
 
   /**
@@ -336,18 +322,13 @@ export class PlatformaticSender implements BatchSender {
    * the configured topic's.
    */
   async refreshPartitions(): Promise<number> {
-    const topics = this.knownTopics();
+    const topics = this.counts.topics();
     if (topics.length === 0) {
       await this.producer.metadata({ topics: [], forceUpdate: true });
       return this.partitionCount;
     }
     const meta = await this.producer.metadata({ topics, forceUpdate: true });
-    for (const [name, t] of meta.topics) {
-      const count = t.partitionsCount;
-      if (count <= 0) continue;
-      if (name === this.options.topic) this.partitionCount = count;
-      else if (this.otherTopics.has(name)) this.otherTopics.set(name, count);
-    }
+    for (const [name, t] of meta.topics) this.counts.update(name, t.partitionsCount);
     return this.partitionCount;
   }
 
@@ -362,11 +343,7 @@ export class PlatformaticSender implements BatchSender {
   }
 
   partition(hash: number, topic?: string): number {
-    if (topic === undefined || topic === this.options.topic) {
-      return this.partitionCount > 0 ? partitionFor(hash, this.partitionCount) : -1;
-    }
-    const count = this.otherTopics.get(topic);
-    return count === undefined ? -1 : partitionFor(hash, count);
+    return this.counts.partition(hash, topic);
   }
 
   producerIdentity(): string | undefined {

@@ -1,5 +1,6 @@
 import type { CompressionName } from '../config/fleetsim.config.js';
 import type { KafkaSecurity } from '../kafka/kafka-security.js';
+import { partitionFor } from '../model/fnv1a.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 
 /**
@@ -119,6 +120,65 @@ export interface BatchSender {
 /** Whether kafka.topic is a template naming one topic per fleet (`{fleetId}`). */
 export function isTopicTemplate(topic: string): boolean {
   return topic.includes('{fleetId}');
+}
+
+/**
+ * The partition counts a sender routes by: the configured topic's as the broker reported it
+ * (0 until then) and those of the other topics records named (fleet topics, the label topic),
+ * with one look-up at a time per topic however many records ask.
+ */
+export class TopicPartitions {
+  /** The configured topic's count; 0 until the broker reported it. */
+  own = 0;
+  private readonly others = new Map<string, number>();
+  private readonly preparing = new Map<string, Promise<void>>();
+
+  constructor(private readonly topic: string) {}
+
+  /** See BatchSender.partition. */
+  partition(hash: number, topic?: string): number {
+    if (topic === undefined || topic === this.topic) {
+      return this.own > 0 ? partitionFor(hash, this.own) : -1;
+    }
+    const count = this.others.get(topic);
+    return count === undefined ? -1 : partitionFor(hash, count);
+  }
+
+  /** The count this sender routes `topic` by (0 or undefined: not known yet). */
+  get(topic: string): number | undefined {
+    return topic === this.topic ? this.own : this.others.get(topic);
+  }
+
+  /** Takes a count the broker reported for the configured topic or a topic already asked for. */
+  update(topic: string, count: number): void {
+    if (count <= 0) return;
+    if (topic === this.topic) this.own = count;
+    else if (this.others.has(topic)) this.others.set(topic, count);
+  }
+
+  /** The topics whose counts are known or asked for (the configured one unless a template). */
+  topics(): string[] {
+    const own = isTopicTemplate(this.topic) ? [] : [this.topic];
+    return [...own, ...this.others.keys()];
+  }
+
+  /**
+   * Learns another topic's count by `lookUp` (which creates the topic when missing), once: a
+   * look-up under way is shared, a known topic resolves at once.
+   */
+  prepare(topic: string, lookUp: () => Promise<number>): Promise<void> {
+    if (topic === this.topic || this.others.has(topic)) return Promise.resolve();
+    let p = this.preparing.get(topic);
+    if (!p) {
+      p = lookUp()
+        .then((count) => {
+          if (count > 0) this.others.set(topic, count);
+        })
+        .finally(() => this.preparing.delete(topic));
+      this.preparing.set(topic, p);
+    }
+    return p;
+  }
 }
 
 /** The settings every engine is built with. */
