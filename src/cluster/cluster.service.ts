@@ -100,6 +100,8 @@ export class ClusterService
   /** Partitions assigned to it and being taken over. */
   private readonly acquiring = new Set<number>();
   private readonly releasing = new Set<Promise<void>>();
+  /** Partitions being released (flushed, handover record written): not taken back meanwhile. */
+  private readonly leaving = new Set<number>();
   private partitions = 1;
   private readonly handovers = new Map<number, HandoverRecord>();
   private readonly members = new Map<string, MemberRecord>();
@@ -471,7 +473,10 @@ export class ClusterService
         void this.followPartitions();
         continue;
       }
-      if (!this.owned.has(p) && !this.acquiring.has(p)) {
+      // Assigned again while its release is under way (the group took it away and gave it
+      // back, e.g. after a rejoin): taken over once the release wrote its handover record, so
+      // that the slots sent before the release are not sent again from an older checkpoint.
+      if (!this.owned.has(p) && !this.acquiring.has(p) && !this.leaving.has(p)) {
         this.acquiring.add(p);
         void this.acquire(p)
           .catch((err: Error) =>
@@ -524,15 +529,20 @@ export class ClusterService
     const at = Date.now();
     for (const p of partitions) {
       this.owned.delete(p);
+      this.leaving.add(p);
       this.labelsReleased.set(p, { from: this.labelsFrom.get(p) ?? -Infinity, at });
       this.labelsFrom.delete(p);
     }
-    const fleets = this.positions();
-    await this.producer.flush();
-    for (const p of partitions) {
-      await this.store!.write('handover', String(p), this.handoverRecord(true, at, fleets));
+    try {
+      const fleets = this.positions();
+      await this.producer.flush();
+      for (const p of partitions) {
+        await this.store!.write('handover', String(p), this.handoverRecord(true, at, fleets));
+      }
+      this.logger.log(`released partitions ${partitions.join(',')}`);
+    } finally {
+      for (const p of partitions) this.leaving.delete(p);
     }
-    this.logger.log(`released partitions ${partitions.join(',')}`);
   }
 
   private assigned(p: number): boolean {

@@ -1,7 +1,7 @@
 import {
   Admin,
   Consumer,
-  type MessagesStream,
+  type Message,
   MessagesStreamModes,
   Producer,
   ProduceAcks,
@@ -11,6 +11,7 @@ import {
 import { type KafkaSecurity, platformaticSecurityOptions } from '../kafka/kafka-security.js';
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { ResumingStream } from './resuming.stream.js';
 
 /** One record of the control topic: key `kind:id`, value JSON, null for a tombstone. */
 export interface ControlRecord {
@@ -41,12 +42,14 @@ export class ControlStore {
   private readonly producer: Producer<string, string, string, string>;
   private readonly consumer: Consumer<string, string, string, string>;
   private readonly admin: Admin;
-  private stream?: MessagesStream<string, string, string, string>;
+  /** Reads the topic; opens another stream when one fails (a broker died, see ResumingStream). */
+  private reader?: ResumingStream<Message<string, string, string, string>>;
+  /** Offset of the last record read and queued to be applied (-1 before any). */
+  private taken = -1;
   /** Offset of the last record applied (-1 before any). */
   private applied = -1;
   private readonly waiters: Array<{ offset: number; resolve: () => void }> = [];
   private applying: Promise<void> = Promise.resolve();
-  private failure?: Error;
   /**
    * The async context of each write of this process, by key: its record is applied in the
    * context of the request that wrote it (its log lines carry the request id).
@@ -82,46 +85,57 @@ export class ControlStore {
     const metadata = await this.admin.metadata({ topics: [this.options.topic] });
     this.topicId = metadata.topics.get(this.options.topic)?.id ?? '';
     const end = await this.endOffset();
-    this.stream = await this.consumer.consume({
-      topics: [this.options.topic],
-      mode: MessagesStreamModes.EARLIEST,
-      autocommit: false,
+    const topic = this.options.topic;
+    this.reader = new ResumingStream<Message<string, string, string, string>>({
+      // From the start, then (after a failure) from the record after the last one taken.
+      open: () =>
+        this.consumer.consume(
+          this.taken < 0
+            ? { topics: [topic], mode: MessagesStreamModes.EARLIEST, autocommit: false }
+            : {
+                topics: [topic],
+                mode: MessagesStreamModes.MANUAL,
+                offsets: [{ topic, partition: 0, offset: BigInt(this.taken + 1) }],
+                autocommit: false,
+              },
+        ),
+      data: (message) => this.take(message),
+      name: 'control topic reader',
+      log: this.options.log,
     });
-    this.stream.on('data', (message) => {
-      const offset = Number(message.offset);
-      const key = message.key ?? '';
-      const colon = key.indexOf(':');
-      const record: ControlRecord = {
-        kind: colon < 0 ? key : key.slice(0, colon),
-        id: colon < 0 ? '' : key.slice(colon + 1),
-        value: message.value ? (JSON.parse(message.value) as unknown) : null,
-        offset,
-      };
-      const scope = this.scopes.get(key);
-      this.scopes.delete(key);
-      this.applying = this.applying.then(async () => {
-        try {
-          if (scope) await scope.runInAsyncScope(() => this.options.apply(record));
-          else await this.options.apply(record);
-        } catch (err) {
-          this.options.log(
-            `control record ${key}@${offset} not applied: ${(err as Error).message}`,
-          );
-        }
-        this.applied = offset;
-        this.release();
-      });
-    });
-    this.stream.on('error', (err: Error) => {
-      this.failure = err;
-      this.options.log(`control topic reader failed: ${err.message}`);
-    });
+    await this.reader.start();
     if (end > 0) await this.until(end - 1);
+  }
+
+  /** Applies a record read from the topic, after those before it; once per offset. */
+  private take(message: Message<string, string, string, string>): void {
+    const offset = Number(message.offset);
+    if (offset <= this.taken) return; // read again by a stream opened after a failure
+    this.taken = offset;
+    const key = message.key ?? '';
+    const colon = key.indexOf(':');
+    const record: ControlRecord = {
+      kind: colon < 0 ? key : key.slice(0, colon),
+      id: colon < 0 ? '' : key.slice(colon + 1),
+      value: message.value ? (JSON.parse(message.value) as unknown) : null,
+      offset,
+    };
+    const scope = this.scopes.get(key);
+    this.scopes.delete(key);
+    this.applying = this.applying.then(async () => {
+      try {
+        if (scope) await scope.runInAsyncScope(() => this.options.apply(record));
+        else await this.options.apply(record);
+      } catch (err) {
+        this.options.log(`control record ${key}@${offset} not applied: ${(err as Error).message}`);
+      }
+      this.applied = offset;
+      this.release();
+    });
   }
 
   /** Writes `kind:id` (null deletes it) and resolves once the record is applied here. */
   async write(kind: string, id: string, value: unknown): Promise<void> {
-    if (this.failure) throw this.failure;
     const key = `${kind}:${id}`;
     this.scopes.set(key, new AsyncResource('fleetsim.control'));
     const result = await this.producer
@@ -157,7 +171,7 @@ export class ControlStore {
   }
 
   async close(): Promise<void> {
-    await this.stream?.close().catch(() => {});
+    await this.reader?.close();
     await Promise.allSettled([
       this.consumer.close(true),
       this.producer.close(),

@@ -1,11 +1,6 @@
-import {
-  Admin,
-  Consumer,
-  type MessagesStream,
-  MessagesStreamModes,
-  stringDeserializers,
-} from '@platformatic/kafka';
+import { Admin, Consumer, MessagesStreamModes, stringDeserializers } from '@platformatic/kafka';
 import { type KafkaSecurity, platformaticSecurityOptions } from '../kafka/kafka-security.js';
+import { ResumingStream } from './resuming.stream.js';
 
 export interface OwnershipGroupOptions {
   brokers: string[];
@@ -36,7 +31,7 @@ export interface OwnershipGroupOptions {
 export class OwnershipGroup {
   private readonly admin: Admin;
   private consumer?: Consumer<string, string, string, string>;
-  private stream?: MessagesStream<string, string, string, string>;
+  private stream?: ResumingStream<unknown>;
   /** Whether this member computed the group's last assignment. */
   private leader = false;
 
@@ -109,12 +104,22 @@ export class OwnershipGroup {
       },
     );
     this.consumer.on('consumer:group:rebalance', o.changed);
-    this.stream = await this.consumer.consume({
-      topics: [o.topic],
-      mode: MessagesStreamModes.LATEST,
-      autocommit: false,
+    const consumer = this.consumer;
+    // The stream is what subscribes the member to the topic (it is never read): one the client
+    // destroyed (e.g. its offsets not listed after a rejoin while a broker was down) would leave
+    // the member subscribed to nothing at the next rebalance, so it is opened again (which
+    // rejoins the group with the topic).
+    this.stream = new ResumingStream({
+      open: () =>
+        consumer.consume({
+          topics: [o.topic],
+          mode: MessagesStreamModes.LATEST,
+          autocommit: false,
+        }),
+      name: 'ownership group stream',
+      log: o.log,
     });
-    this.stream.on('error', (err: Error) => o.log(`ownership group failed: ${err.message}`));
+    await this.stream.start();
   }
 
   /**
@@ -181,7 +186,7 @@ export class OwnershipGroup {
 
   /** Leaves the group (the consumer's close leaves it at once, so a rebalance starts now). */
   async leave(): Promise<void> {
-    await this.stream?.close().catch(() => {});
+    await this.stream?.close();
     await this.consumer?.close(true).catch(() => {});
   }
 
