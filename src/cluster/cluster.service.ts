@@ -93,6 +93,8 @@ export class ClusterService
   private startedAt = 0;
   /** Resolves once the control topic has been read to its end (at boot). */
   private loaded?: Promise<void>;
+  /** Whether `loaded` has resolved (until then nothing is produced: see applyRun). */
+  private caughtUp = false;
   private group?: OwnershipGroup;
   private readonly keys = new RecordKeys();
   /** Partitions this process produces now. */
@@ -249,6 +251,16 @@ export class ClusterService
       for (const fleet of this.fleets.all()) {
         if (fleet.anchorMs !== undefined) fleet.anchorMs += shift;
       }
+    }
+    if (!this.caughtUp) {
+      // Still reading the control topic at boot (nothing produced yet): the fleets applied so
+      // far were placed against the run state of that moment (before the topic's last
+      // `simulation:state` record, the initial one), so their slot index is counted on the
+      // wrong clock; shifting them would leave them the whole stopped time ahead (a flood of
+      // future-dated readings at the takeover, then silence). Put them where the cluster's
+      // schedules stand: now, or the stop.
+      scheduler.placeAt(scheduleTime(next, Date.now()));
+    } else if (shift !== 0) {
       scheduler.shift(shift);
       // Already running (a start applied while this process catches up at boot): no start
       // will rebase its schedules, so one left far behind jumps to now here.
@@ -257,10 +269,10 @@ export class ClusterService
     if (next.running) scheduler.pausedAt = undefined;
     else {
       // Fleets added while stopped start where the simulation stopped. A process that has
-      // produced nothing yet (one joining a stopped cluster) placed its schedules at its
-      // start: they go back to the stop, where the cluster's schedules stand.
+      // produced nothing yet goes back to the stop, where the cluster's schedules stand (a
+      // takeover under way has emitted nothing either: it emits all at once, then owns).
       scheduler.pausedAt = next.stoppedAt;
-      if (next.stoppedAt !== undefined && this.owned.size === 0 && this.acquiring.size === 0) {
+      if (next.stoppedAt !== undefined && this.owned.size === 0) {
         scheduler.holdAt(next.stoppedAt);
       }
     }
@@ -339,8 +351,7 @@ export class ClusterService
     // at least), and nothing is taken over before the control topic is applied (acquire syncs).
     const joined = this.joinGroup(brokers, clientId);
     joined.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
-    this.loaded = this.store.start();
-    await this.loaded;
+    await this.load(this.store.start());
     this.logger.log(
       `member ${this.member} joined cluster ${this.name}: ${this.fleets.size} fleets from the control topic`,
     );
@@ -360,6 +371,14 @@ export class ClusterService
       version: () => this.sharedConfigOffset + 1,
     };
     await joined;
+  }
+
+  /** Reads the control topic to its end at boot (`started`: the store's start). */
+  private load(started: Promise<void>): Promise<void> {
+    this.loaded = started.then(() => {
+      this.caughtUp = true;
+    });
+    return this.loaded;
   }
 
   private async apply(r: ControlRecord): Promise<void> {
@@ -601,6 +620,10 @@ export class ClusterService
         : 'crash';
     let caughtUp = 0;
     let skipped = 0;
+    // Slots due after now are never sent late: a schedule that stands ahead of the clock
+    // (it should not) would otherwise send them all at once, then nothing until they are due.
+    const cap = Date.now() + 1;
+    let ahead = 0;
     const starting = Date.now() < this.startedAt + c.sessionTimeoutMs + c.handoverTimeoutMs;
     for (const fleet of this.fleets.all()) {
       const now = this.simulation.scheduler.nextDue(fleet.id);
@@ -617,7 +640,9 @@ export class ClusterService
       for (const device of fleet.devices) {
         if (this.partitionOf(device) !== p) continue;
         const first = firstSlotFrom(fleet, device, from);
-        const until = firstSlotFrom(fleet, device, now);
+        const due = firstSlotFrom(fleet, device, now);
+        const until = Math.min(due, firstSlotFrom(fleet, device, cap));
+        ahead += Math.max(0, due - Math.max(first, until));
         if (kind === 'crash' && stood !== undefined && stood < horizon) {
           skipped += Math.max(
             0,
@@ -648,6 +673,11 @@ export class ClusterService
       );
     }
     if (skipped) this.takeoverReadings.inc({ member: this.member, kind: 'skipped' }, skipped);
+    if (ahead) {
+      this.logger.warn(
+        `partition ${p}: ${ahead} slots of the schedule stand ahead of the clock and were not sent late`,
+      );
+    }
     const text = `took over partition ${p} (${kind}${record ? ` from ${record.member}` : ''}): ${caughtUp} readings sent late`;
     if (kind === 'crash') {
       this.logger.warn(

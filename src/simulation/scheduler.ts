@@ -72,8 +72,16 @@ class FleetSchedule {
     this.rebuild();
     // Anchored (cluster mode): a fleet still in its first cycle starts at its top, so slots its
     // record's round trip made late are sent at once and every device begins at seq 0.
-    const anchor = fleet.anchorMs;
-    if (anchor !== undefined) this.position(now - anchor < fleet.intervalMs ? anchor : now);
+    if (fleet.anchorMs !== undefined) this.placeAt(now);
+  }
+
+  /**
+   * Anchored fleets: puts the schedule at `now` on the shared grid, forwards or back (see
+   * position). A fleet still in its first cycle starts at its top.
+   */
+  placeAt(now: number): void {
+    const anchor = this.fleet.anchorMs!;
+    this.position(now - anchor < this.fleet.intervalMs ? anchor : now);
   }
 
   /** Event time of the next slot not yet taken. */
@@ -261,6 +269,17 @@ export class Scheduler {
   realign(now = this.clock.now()): void {
     for (const s of this.schedules.values()) {
       if (s.fleet.anchorMs !== undefined) s.rebase(now, this.resumeWithinMs);
+    }
+  }
+
+  /**
+   * Anchored fleets: puts every schedule at `at`, forwards or back, as a schedule added at `at`
+   * would stand (a process that has produced nothing learns where the schedules stand from the
+   * control topic; see ClusterService.applyRun).
+   */
+  placeAt(at: number): void {
+    for (const s of this.schedules.values()) {
+      if (s.fleet.anchorMs !== undefined) s.placeAt(at);
     }
   }
 

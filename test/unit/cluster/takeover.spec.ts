@@ -1,0 +1,277 @@
+/**
+ * ClusterService itself (not a copy of its logic) around stop/start and takeovers: the real
+ * service and FleetService, a real Scheduler, and fakes for the control store (records are
+ * applied when written, or at the next sync when another member wrote them), the ownership
+ * group and the producer. Date is mocked: every time below is on one clock.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ClusterService, type HandoverRecord } from '../../../src/cluster/cluster.service.js';
+import { type RunState, startAt } from '../../../src/cluster/run.state.js';
+import type { ConfigService } from '../../../src/config/config.service.js';
+import { FleetService, type FleetState } from '../../../src/devices/fleet.service.js';
+import type { Device, Fleet } from '../../../src/model/fleet.js';
+import { FleetRegistry } from '../../../src/simulation/fleet.registry.js';
+import { Scheduler } from '../../../src/simulation/scheduler.js';
+
+const INTERVAL = 500;
+const DEVICES = 40;
+const PARTITIONS = 4;
+const T0 = 1_700_000_000_000;
+
+interface Reading {
+  device: number;
+  seq: number;
+  at: number;
+}
+
+/** One member: the real ClusterService with its dependencies faked. */
+class Member {
+  readonly registry = new FleetRegistry();
+  readonly scheduler: Scheduler;
+  readonly cluster: ClusterService;
+  readonly readings: Reading[] = [];
+  private gate?: (fleet: Fleet, device: Device, due: number) => boolean;
+  /** Records another member wrote: in the topic, applied here at the next sync. */
+  readonly pending: Array<{ key: string; value: unknown }> = [];
+  /** Records this member wrote. */
+  readonly written: Array<{ key: string; value: unknown }> = [];
+  assigned = new Set<number>();
+  alive: (groupMember: string) => boolean = () => false;
+  onFlush: () => Promise<void> = async () => {};
+  private offset = 0;
+  private loadDone!: () => void;
+
+  constructor() {
+    const clock = { now: () => Date.now(), setTimeout: () => 0, clearTimeout: () => {} };
+    this.scheduler = new Scheduler(
+      clock,
+      (fleet, device, due) => {
+        if (this.gate && !this.gate(fleet, device, due)) return true;
+        this.emit(device);
+        return true;
+      },
+      { tickMs: 10 },
+    );
+    const simulation = {
+      scheduler: this.scheduler,
+      setGate: (g: typeof this.gate) => (this.gate = g),
+      emit: (_f: Fleet, device: Device) => this.emit(device),
+      applyRunning: (running: boolean) => {
+        if (running && !this.scheduler.running) {
+          this.scheduler.realign(Date.now()); // what Scheduler.start does to anchored schedules
+          this.scheduler.running = true;
+        } else if (!running) this.scheduler.running = false;
+      },
+      attach: (fleet: Fleet) => {
+        this.registry.add(fleet);
+        this.scheduler.add(fleet);
+      },
+      detach: (id: string) => {
+        this.scheduler.remove(id);
+        this.registry.delete(id);
+      },
+      resized: (fleet: Fleet) => this.scheduler.resized(fleet),
+      retimed: (fleet: Fleet, before: number, anchor?: number) =>
+        this.scheduler.retimed(fleet, before, anchor),
+    };
+    const config = {
+      config: {
+        cluster: {
+          enabled: true,
+          name: 'test',
+          sessionTimeoutMs: 10_000,
+          handoverTimeoutMs: 5_000,
+          checkpointMs: 1_000,
+        },
+        simulation: { autoStart: true },
+        producer: { shutdownFlushMs: 2_000 },
+        kafka: { clientId: 'test', topic: 'readings', topicPartitions: PARTITIONS },
+        server: { requireIfMatch: false },
+      },
+      sources: new Map(),
+    } as unknown as ConfigService;
+    const producer = { flush: () => this.onFlush(), topicInfo: () => ({ partitions: PARTITIONS }) };
+    this.cluster = new ClusterService(
+      config,
+      { connect: true, brokers: [] } as never,
+      simulation as never,
+      producer as never,
+      this.registry,
+      {} as never,
+    );
+    new FleetService(this.registry, simulation as never, producer as never, config, this.cluster);
+    const self = this.internals;
+    // What join() sets, and simulation.autoStart: running from the boot on.
+    this.scheduler.resumeWithinMs = self.takeoverSpan();
+    this.scheduler.running = true;
+    self.partitions = PARTITIONS;
+    self.startedAt = Date.now();
+    simulation.setGate(self.gate);
+    self.group = {
+      assigned: () => this.assigned,
+      alive: async (id: string) => this.alive(id),
+      memberId: 'me',
+    };
+    self.store = {
+      write: async (kind: string, id: string, value: unknown) => {
+        this.written.push({ key: `${kind}:${id}`, value });
+        await this.applyRecord(`${kind}:${id}`, value);
+      },
+      sync: async () => {
+        while (this.pending.length) {
+          const r = this.pending.shift()!;
+          await this.applyRecord(r.key, r.value);
+        }
+      },
+    };
+    void self.load(new Promise<void>((resolve) => (this.loadDone = resolve)));
+  }
+
+  /** The service's private members. */
+  get internals(): Record<string, any> {
+    return this.cluster as unknown as Record<string, any>;
+  }
+
+  private emit(device: Device): void {
+    this.readings.push({ device: device.index, seq: device.seq, at: 0 });
+    device.seq++; // as generateReading does
+  }
+
+  /** Applies a record of the control topic, as the store does. */
+  async applyRecord(key: string, value: unknown): Promise<void> {
+    const colon = key.indexOf(':');
+    await this.internals.apply({
+      kind: key.slice(0, colon),
+      id: key.slice(colon + 1),
+      value,
+      offset: this.offset++,
+    });
+  }
+
+  /** The control topic has been read to its end. */
+  async loaded(): Promise<void> {
+    this.loadDone();
+    await this.internals.loaded;
+  }
+
+  /** The group assigns `partitions`; resolves once they are taken over. */
+  async assign(partitions: number[]): Promise<void> {
+    this.assigned = new Set(partitions);
+    this.internals.reconcile();
+    while (this.internals.acquiring.size) await new Promise((r) => setImmediate(r));
+  }
+
+  tick(): void {
+    if (this.scheduler.running) this.scheduler.tick(Date.now());
+  }
+
+  fleet(): Fleet {
+    return this.registry.get('f')!;
+  }
+}
+
+function fleetRecord(anchorMs: number): FleetState {
+  return {
+    id: 'f',
+    name: 'f',
+    deviceCount: DEVICES,
+    intervalMs: INTERVAL,
+    sensors: ['temperature'],
+    layout: { buildings: 1, floorsPerBuilding: 1, roomsPerFloor: 4 },
+    seed: 1,
+    createdAt: new Date(T0).toISOString(),
+    anchorMs,
+  };
+}
+
+/** A clean handover record of another member that stood at `position` (wall clock of `run`). */
+function handover(run: RunState, at: number, position: number, clean = true): HandoverRecord {
+  return {
+    member: 'old',
+    groupMember: 'old-g',
+    clean,
+    at,
+    fleets: { f: position },
+    pausedMs: run.pausedMs,
+    clock: run.running || run.stoppedAt === undefined ? at : run.stoppedAt,
+  };
+}
+
+/** Seq every device should continue from: slot of `position` on the fleet anchored at `anchorWall`. */
+function seqAt(position: number, anchorWall: number): number {
+  return Math.ceil((position - anchorWall) / INTERVAL - 1e-9);
+}
+
+test('a member that joins a running cluster after a stop/start takes over at now: no future-dated flood, then streams', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: T0 });
+  const P = 60_000;
+  // The fleet was created 100 s before the stop; the cluster stopped for P and runs again.
+  const shared = T0 - 200_000;
+  const run: RunState = { running: true, pausedMs: P };
+  const wallAnchor = shared + P;
+  // The old owner left cleanly 1 s ago, its schedule at about then.
+  const position = T0 - 1_000;
+  const m = new Member();
+  // Compacted: the fleet record comes before the last simulation:state record.
+  await m.applyRecord('fleet:f', fleetRecord(shared));
+  await m.applyRecord('simulation:state', run);
+  for (let p = 0; p < PARTITIONS; p++) {
+    await m.applyRecord(`handover:${p}`, handover(run, T0 - 1_000, position));
+  }
+  await m.loaded();
+  assert.equal(m.fleet().anchorMs, wallAnchor);
+  const due = m.scheduler.nextDue('f')!;
+  assert.ok(due <= T0 + INTERVAL, `the schedule stands at now, not ${due - T0} ms ahead`);
+  await m.assign([0, 1, 2, 3]);
+  // Every device sent its slots of the last second late (about 2 each), none dated later.
+  assert.ok(m.readings.length <= 3 * DEVICES, `${m.readings.length} readings sent late`);
+  const first = seqAt(position, wallAnchor);
+  for (const r of m.readings) assert.ok(r.seq >= first - 1 && r.seq <= first + 2);
+  // And it streams on at once.
+  const before = m.readings.length;
+  for (let i = 0; i < 100; i++) {
+    t.mock.timers.tick(10);
+    m.tick();
+  }
+  assert.ok(m.readings.length - before >= DEVICES, 'streams after the takeover');
+  assert.equal(m.scheduler.behind(Date.now()), 0);
+});
+
+test('a member that joins while stopped, assigned before the stop is applied, sends nothing until the start', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: T0 });
+  const P = 60_000;
+  const shared = T0 - 200_000;
+  const stopped: RunState = { running: false, pausedMs: P, stoppedAt: T0 - 30_000 };
+  const m = new Member();
+  await m.applyRecord('fleet:f', fleetRecord(shared));
+  // The group assigns the partitions while the control topic is still being read.
+  const assigned = m.assign([0, 1, 2, 3]);
+  await m.applyRecord('simulation:state', stopped);
+  for (let p = 0; p < PARTITIONS; p++) {
+    await m.applyRecord(
+      `handover:${p}`,
+      handover(stopped, stopped.stoppedAt!, stopped.stoppedAt! + 100),
+    );
+  }
+  await m.loaded();
+  await assigned;
+  assert.equal(m.readings.length, 0, 'nothing sent while stopped');
+  assert.ok(m.scheduler.nextDue('f')! <= stopped.stoppedAt! + INTERVAL);
+  // The start: the stream continues from the old owner's position, with no gap.
+  t.mock.timers.tick(5_000);
+  const started = startAt(stopped, Date.now());
+  await m.applyRecord('simulation:state', started);
+  for (let i = 0; i < 100; i++) {
+    t.mock.timers.tick(10);
+    m.tick();
+  }
+  const first = seqAt(stopped.stoppedAt! + 100, shared + P);
+  const byDevice = new Map<number, number[]>();
+  for (const r of m.readings) byDevice.set(r.device, [...(byDevice.get(r.device) ?? []), r.seq]);
+  assert.equal(byDevice.size, DEVICES);
+  for (const [d, seqs] of byDevice) {
+    assert.ok(seqs[0] >= first - 1 && seqs[0] <= first + 1, `device ${d} starts at ${seqs[0]}`);
+    seqs.forEach((s, i) => assert.equal(s, seqs[0] + i, `device ${d}: no gap, no repeat`));
+  }
+});
