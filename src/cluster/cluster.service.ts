@@ -525,13 +525,14 @@ export class ClusterService
   }
 
   /** The handover record this process writes: where its schedules stand (see HandoverRecord). */
-  private handoverRecord(clean: boolean, at: number, fleets = this.positions()): HandoverRecord {
+  private handoverRecord(clean: boolean, at: number): HandoverRecord {
     return {
       member: this.member,
       groupMember: this.group?.memberId ?? '',
       clean,
       at,
-      fleets,
+      // The positions and the pausedMs of one moment: a start applied later moves both.
+      fleets: this.positions(),
       pausedMs: this.run.pausedMs,
       clock: scheduleTime(this.run, at),
     };
@@ -553,10 +554,12 @@ export class ClusterService
       this.labelsFrom.delete(p);
     }
     try {
-      const fleets = this.positions();
+      // Where the schedules stand now, with the pausedMs they stand on: a start applied while
+      // the producer flushes (or between the writes) moves the schedules, not this record.
+      const record = this.handoverRecord(true, at);
       await this.producer.flush();
       for (const p of partitions) {
-        await this.store!.write('handover', String(p), this.handoverRecord(true, at, fleets));
+        await this.store!.write('handover', String(p), record);
       }
       this.logger.log(`released partitions ${partitions.join(',')}`);
     } finally {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ClusterService, type HandoverRecord } from '../../../src/cluster/cluster.service.js';
-import { type RunState, startAt } from '../../../src/cluster/run.state.js';
+import { type RunState, startAt, stopAt } from '../../../src/cluster/run.state.js';
 import type { ConfigService } from '../../../src/config/config.service.js';
 import { FleetService, type FleetState } from '../../../src/devices/fleet.service.js';
 import type { Device, Fleet } from '../../../src/model/fleet.js';
@@ -273,5 +273,36 @@ test('a member that joins while stopped, assigned before the stop is applied, se
   for (const [d, seqs] of byDevice) {
     assert.ok(seqs[0] >= first - 1 && seqs[0] <= first + 1, `device ${d} starts at ${seqs[0]}`);
     seqs.forEach((s, i) => assert.equal(s, seqs[0] + i, `device ${d}: no gap, no repeat`));
+  }
+});
+
+test('a clean release keeps positions and pausedMs of one moment, even when a start is applied during the flush', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: T0 });
+  const m = new Member();
+  await m.applyRecord('fleet:f', fleetRecord(T0));
+  await m.loaded();
+  await m.assign([0, 1, 2, 3]);
+  for (let i = 0; i < 200; i++) {
+    t.mock.timers.tick(10);
+    m.tick();
+  }
+  const stopped = stopAt(m.internals.run as RunState, Date.now());
+  await m.applyRecord('simulation:state', stopped);
+  t.mock.timers.tick(10_000);
+  const started = startAt(stopped, Date.now());
+  // The group takes the partitions away; the start is applied while the producer flushes.
+  m.onFlush = () => m.applyRecord('simulation:state', started);
+  m.assigned = new Set();
+  await m.internals.release([0, 1, 2, 3]);
+  const records = m.written.filter(
+    (r) => r.key.startsWith('handover:') && (r.value as HandoverRecord).clean,
+  );
+  assert.equal(records.length, PARTITIONS);
+  const after = m.scheduler.nextDue('f')!;
+  for (const { value } of records) {
+    const r = value as HandoverRecord;
+    // What a new owner reads: the position moved on by the stopped time since the record.
+    const stood = r.fleets.f + (started.pausedMs - (r.pausedMs ?? 0));
+    assert.equal(stood, after, 'the record says where the schedule stands');
   }
 });
