@@ -589,6 +589,12 @@ export class ClusterService
       await this.store!.sync();
       record = this.handovers.get(p);
     }
+    if (record && !record.clean && record.member !== this.member) {
+      // The old owner may have written its clean record just before it left the group (or
+      // the deadline passed): read up to now before taking its last checkpoint for it.
+      await this.store!.sync();
+      record = this.handovers.get(p);
+    }
     if (this.stopping || !this.assigned(p)) return;
     // After a crash, replay at most this far back; older slots count as skipped.
     // Label events: from where the previous owner stopped (or checkpointed), all of them when

@@ -306,3 +306,30 @@ test('a clean release keeps positions and pausedMs of one moment, even when a st
     assert.equal(stood, after, 'the record says where the schedule stands');
   }
 });
+
+test('a takeover whose old owner wrote its clean record just before it left reads it, not the checkpoint', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: T0 });
+  const run: RunState = { running: true, pausedMs: 0 };
+  const m = new Member();
+  await m.applyRecord('fleet:f', fleetRecord(T0 - 100_000));
+  // The old owner's last checkpoint, 900 ms old; its clean record is on its way.
+  await m.applyRecord('handover:0', handover(run, T0 - 900, T0 - 900, false));
+  await m.loaded();
+  let asked = 0;
+  m.alive = () => {
+    // The clean record reaches the topic right after this process's sync, then the owner leaves.
+    if (++asked === 1) return true;
+    m.pending.push({ key: 'handover:0', value: handover(run, T0 - 50, T0 - 50) });
+    return false;
+  };
+  await m.assign([0]);
+  // From the clean record: 50 ms of slots, not the 900 ms since the checkpoint.
+  const devices = m.fleet().devices.filter((d) => m.internals.partitionOf(d) === 0).length;
+  assert.ok(m.readings.length <= devices, `${m.readings.length} readings sent late`);
+  const takeovers = (await import('prom-client')).register.getSingleMetric(
+    'fleetsim_cluster_takeovers_total',
+  );
+  const values = (await takeovers!.get()).values;
+  assert.ok(values.some((v) => v.labels.kind === 'clean' && v.value === 1));
+  assert.ok(!values.some((v) => v.labels.kind === 'crash'));
+});
