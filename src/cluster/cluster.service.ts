@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { Counter, Gauge, register } from 'prom-client';
 import { ConfigPatchService } from '../config/config.patch.service.js';
 import { ConfigService } from '../config/config.service.js';
+import { DomainError } from '../model/domain.error.js';
 import { KafkaSecurityFactory } from '../kafka/kafka-security.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import type { Device, Fleet } from '../model/fleet.js';
@@ -345,6 +346,7 @@ export class ClusterService
       security: this.security.build(this.config.config.kafka),
       apply: (r) => this.apply(r),
       log: (m) => this.logger.warn(m),
+      applyTimeoutMs: APPLY_TIMEOUT_MS,
     });
     // Join the ownership group while the control topic is read: a group's first join is the
     // slow part of a start (on a broker with the default group.initial.rebalance.delay.ms, 3 s
@@ -824,12 +826,28 @@ export class ClusterService
         `no clean handover within ${budget} ms (Kafka does not answer): the partitions move on from the last checkpoint`,
       );
     }
+    // Requests still waiting for their record to be applied answer now (503): the HTTP
+    // server's close, which comes next, waits for them.
+    this.store.fail(
+      new DomainError(
+        'UNAVAILABLE',
+        'fleetsim is shutting down: this member applies no more changes of the control topic',
+      ),
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
     await within(Promise.allSettled([this.store?.close(), this.group?.close()]), CLOSE_WAIT_MS);
   }
 }
+
+/**
+ * Longest a change over REST (and a checkpoint) waits for its control record to be applied by
+ * this member: past it, it answers 503 (the record is written; it applies once the member's
+ * reader of the control topic is back). Above a broker's failover (about 9 s) and the reader's
+ * first reopen.
+ */
+const APPLY_TIMEOUT_MS = 15_000;
 
 /** How long closing the control store and the group may take at shutdown. */
 const CLOSE_WAIT_MS = 3_000;

@@ -28,7 +28,11 @@ export const DOMAIN_ERROR_CODES = [
   'STALE_VERSION',
   /** A change must name the version it was based on (server.requireIfMatch) and did not. */
   'VERSION_REQUIRED',
-  /** fleetsim cannot do it now (Kafka unreachable, shutting down); nothing was changed. */
+  /**
+   * fleetsim cannot do it now (Kafka unreachable, shutting down); nothing was changed. In
+   * cluster mode also: a change written to the control topic that this member has not applied
+   * in time (it applies later; the message says which).
+   */
   'UNAVAILABLE',
 ] as const;
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];
