@@ -129,3 +129,39 @@ test('without a data handler the stream is not read (the ownership group only su
   assert.equal(stream.listenerCount('error'), 1);
   await reader.close();
 });
+
+test('a stream that opens and then fails again at once is opened again with a growing backoff, reset once it stays healthy', async () => {
+  const opens: number[] = [];
+  let failFast = 5;
+  const streams: FakeStream[] = [];
+  const reader = new ResumingStream<number>({
+    open: async () => {
+      const s = new FakeStream();
+      streams.push(s);
+      opens.push(performance.now());
+      // Opens, then fails the same way (e.g. a JoinGroup that keeps failing).
+      if (streams.length > 1 && failFast-- > 0) {
+        setImmediate(() => s.emit('error', new Error('fetch failed 4 times.')));
+      }
+      return s;
+    },
+    data: () => {},
+    name: 'test reader',
+    log: () => {},
+    retryMs: 10,
+    maxRetryMs: 160,
+  });
+  await reader.start();
+  streams[0].emit('error', new Error('fetch failed 4 times.'));
+  await until('7 streams', () => streams.length === 7, 5_000);
+  const gaps = opens.slice(1).map((t, i) => t - opens[i]);
+  // 10, 20, 40, 80, 160 ms (±20 %), not 10 ms each.
+  assert.ok(gaps[4] >= 60, `gaps ${gaps.map(Math.round).join(', ')} ms`);
+  // Healthy for longer than maxRetryMs: the next failure is retried after retryMs again.
+  await sleep(200);
+  streams[6].emit('error', new Error('fetch failed 4 times.'));
+  const failedAt = performance.now();
+  await until('an 8th stream', () => streams.length === 8, 2_000);
+  assert.ok(opens[7] - failedAt < 100, `reopened after ${Math.round(opens[7] - failedAt)} ms`);
+  await reader.close();
+});

@@ -36,8 +36,13 @@ export class ResumingStream<T> {
   private stream?: ConsumerStream<T>;
   private closed = false;
   private timer?: NodeJS.Timeout;
-  /** Consecutive failed tries to open a stream again. */
+  /**
+   * Consecutive failed tries: a stream that could not be opened, or that failed before it had
+   * stayed open for maxRetryMs (opened, then failed the same way: the backoff grows).
+   */
   private failures = 0;
+  /** When the stream open now was opened. */
+  private openedAt = 0;
 
   constructor(private readonly options: ResumingStreamOptions<T>) {}
 
@@ -48,6 +53,10 @@ export class ResumingStream<T> {
     this.attach(stream);
   }
 
+  private get maxRetryMs(): number {
+    return this.options.maxRetryMs ?? 5_000;
+  }
+
   /** Whether a stream is open now (false while one is being opened again). */
   get open(): boolean {
     return this.stream !== undefined;
@@ -55,6 +64,7 @@ export class ResumingStream<T> {
 
   private attach(stream: ConsumerStream<T>): void {
     this.stream = stream;
+    this.openedAt = Date.now();
     // Without a data listener the stream does not fetch (the ownership group reads nothing).
     const data = this.options.data;
     if (data) {
@@ -69,16 +79,15 @@ export class ResumingStream<T> {
     if (this.stream !== stream || this.closed) return;
     this.stream = undefined;
     void stream.close().catch(() => {}); // destroyed already; this only releases what is left
+    // Healthy for a while: start the backoff again; else it counts as one more failed try.
+    if (Date.now() - this.openedAt >= this.maxRetryMs) this.failures = 0;
+    else this.failures++;
     this.options.log(`${this.options.name} failed (${error.message}): opening it again`);
     this.retry();
   }
 
   private retry(): void {
-    const delay = backoffMs(
-      this.failures,
-      this.options.retryMs ?? 500,
-      this.options.maxRetryMs ?? 5_000,
-    );
+    const delay = backoffMs(this.failures, this.options.retryMs ?? 500, this.maxRetryMs);
     this.timer = setTimeout(() => void this.reopen(), delay);
   }
 
@@ -97,7 +106,6 @@ export class ResumingStream<T> {
       return;
     }
     if (this.closed) return void (await stream.close().catch(() => {}));
-    this.failures = 0;
     this.attach(stream);
     this.options.log(`${this.options.name} opened again`);
   }
