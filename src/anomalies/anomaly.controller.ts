@@ -2,7 +2,11 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ANOMALY_EXAMPLE, ANOMALY_LIST_EXAMPLE } from '../http/api-examples.js';
-import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
+import {
+  ApiProblems,
+  BODYLESS_CHANGE_415,
+  CONTROL_TOPIC_503,
+} from '../http/api-problems.decorator.js';
 import { ApiCreated, setLocation } from '../http/created.js';
 import { AnomalyDto, AnomalyListDto, AnomalyQueryDto, CreateAnomalyDto } from './anomaly.dto.js';
 import { AnomalyService } from './anomaly.service.js';
@@ -48,6 +52,7 @@ export class AnomalyController {
     example: ANOMALY_EXAMPLE,
   })
   @ApiProblems({
+    503: CONTROL_TOPIC_503,
     400: 'Malformed, or the kind does not apply to the sensor, or the magnitude is out of its range for the sensor, or the fleet does not carry the sensor; `errors` names each field and rule',
     404: 'No fleet with target.fleetId',
     413: true,
@@ -87,7 +92,7 @@ export class AnomalyController {
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Cancelled (or it had already ended)' })
-  @ApiProblems({ 404: NO_ANOMALY, 415: BODYLESS_CHANGE_415 })
+  @ApiProblems({ 404: NO_ANOMALY, 415: BODYLESS_CHANGE_415, 503: CONTROL_TOPIC_503 })
   async cancel(@Param('id') id: string): Promise<void> {
     await this.anomalies.withdraw(id);
   }

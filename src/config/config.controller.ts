@@ -76,7 +76,7 @@ export class ConfigController {
     422: 'Every value of the patch is valid, but the configuration it leaves breaks a rule between settings (`errors` names the field and rule): the boot fleets past limits.maxDevices (maxDevices) or limits.maxTargetRate (maxTargetRate), producer.bufferMemory past the memory the process may use (maxProcessMemory), producer.shutdownFlushMs past the grace period (withinGracePeriod), producer.batchSize past limits.maxBatchSize (maxBatchSize), kafka.tls.ca, cert or key without kafka.tls.enabled (enabledWithMaterial), a kafka.tls.cert without its key, a kafka.sasl.mechanism without its credentials, a `{fleetId}` kafka.topic with kafka.schemaRegistry.url set (schemaRegistrySubject)',
     412: 'If-Match names a version that is no longer in force',
     428: 'server.requireIfMatch is on and If-Match is missing',
-    503: 'A new Kafka client was needed and could not connect; nothing was changed',
+    503: 'A new Kafka client was needed and could not connect; nothing was changed. Or, in cluster mode, the change was written to the control topic but not applied here within 15 s (its reader is down; it applies once the reader is back)',
   })
   @ApiHeader({
     name: 'if-match',

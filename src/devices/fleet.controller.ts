@@ -13,7 +13,11 @@ import {
 } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
+import {
+  ApiProblems,
+  BODYLESS_CHANGE_415,
+  CONTROL_TOPIC_503,
+} from '../http/api-problems.decorator.js';
 import { ApiCreated, setLocation } from '../http/created.js';
 import { etagOf } from '../model/etag.js';
 import { DevicePageDto, DeviceQueryDto } from './device.dto.js';
@@ -55,6 +59,7 @@ export class FleetController {
     headers: { ETag: { description: 'Its version', schema: { type: 'string' } } },
   })
   @ApiProblems({
+    503: CONTROL_TOPIC_503,
     400: true,
     409: 'A fleet with the id made from this name already exists',
     413: true,
@@ -119,6 +124,7 @@ export class FleetController {
     headers: { ETag: { description: 'Its new version', schema: { type: 'string' } } },
   })
   @ApiProblems({
+    503: CONTROL_TOPIC_503,
     400: 'Neither deviceCount nor intervalMs, a wrong type, a value out of range or an unknown field',
     404: NO_FLEET,
     413: true,
@@ -148,7 +154,7 @@ export class FleetController {
   @Delete(':id')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted; its devices send nothing more' })
-  @ApiProblems({ 404: NO_FLEET, 415: BODYLESS_CHANGE_415 })
+  @ApiProblems({ 404: NO_FLEET, 415: BODYLESS_CHANGE_415, 503: CONTROL_TOPIC_503 })
   delete(@Param('id') id: string): Promise<void> {
     return this.fleets.delete(id);
   }

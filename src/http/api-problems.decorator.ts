@@ -94,6 +94,13 @@ const DEFAULT_DESCRIPTIONS: Record<ProblemStatus, string> = {
   503: 'Kafka cannot be reached right now',
 };
 
+/**
+ * The 503 of a change in cluster mode (docs/scale-out.md): the control topic's reader did not
+ * apply it within 15 s.
+ */
+export const CONTROL_TOPIC_503 =
+  'Cluster mode: the change was written to the control topic but not applied here within 15 s (its reader is down; it applies once the reader is back), or, if it was not written, nothing was changed';
+
 /** The 415 of a change without a body (src/http/access.control.ts, step 5). */
 export const BODYLESS_CHANGE_415 =
   'Without an API key, a change must say content-type: application/json, even without a body; with one, a content type other than JSON';

@@ -13,7 +13,11 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { SCENARIO_EXAMPLE, SCENARIO_RUN_EXAMPLE } from '../http/api-examples.js';
-import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
+import {
+  ApiProblems,
+  BODYLESS_CHANGE_415,
+  CONTROL_TOPIC_503,
+} from '../http/api-problems.decorator.js';
 import { ApiCreated, setLocation } from '../http/created.js';
 import { ProblemException } from '../http/problem.js';
 import {
@@ -72,6 +76,7 @@ export class ScenarioController {
     example: SCENARIO_EXAMPLE,
   })
   @ApiProblems({
+    503: CONTROL_TOPIC_503,
     400: 'Malformed, or a stage anomaly whose kind does not apply to its sensor or whose magnitude is out of range; `errors` names each field and rule',
     409: 'A scenario with this name exists',
     413: true,
@@ -100,6 +105,7 @@ export class ScenarioController {
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiProblems({
+    503: CONTROL_TOPIC_503,
     404: NO_SCENARIO,
     409: 'A built-in scenario cannot be deleted',
     415: BODYLESS_CHANGE_415,
@@ -126,6 +132,7 @@ export class ScenarioController {
     example: SCENARIO_RUN_EXAMPLE,
   })
   @ApiProblems({
+    503: CONTROL_TOPIC_503,
     400: 'The body is not an object, or has an unknown field or a wrong type',
     404: NO_SCENARIO,
     413: true,
@@ -157,6 +164,7 @@ export class ScenarioController {
     example: { ...SCENARIO_RUN_EXAMPLE, state: 'stopped' },
   })
   @ApiProblems({
+    503: CONTROL_TOPIC_503,
     404: NO_SCENARIO,
     409: 'The scenario is not running',
     415: BODYLESS_CHANGE_415,

@@ -1,7 +1,11 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { SIMULATION_EXAMPLE } from '../http/api-examples.js';
-import { ApiProblems, BODYLESS_CHANGE_415 } from '../http/api-problems.decorator.js';
+import {
+  ApiProblems,
+  BODYLESS_CHANGE_415,
+  CONTROL_TOPIC_503,
+} from '../http/api-problems.decorator.js';
 import { SimulationStatusDto } from './simulation.dto.js';
 import { SimulationService } from './simulation.service.js';
 
@@ -30,7 +34,7 @@ export class SimulationController {
     description: 'The simulation, running (starting a running one changes nothing)',
     example: SIMULATION_EXAMPLE,
   })
-  @ApiProblems({ 415: BODYLESS_CHANGE_415 })
+  @ApiProblems({ 415: BODYLESS_CHANGE_415, 503: CONTROL_TOPIC_503 })
   async start(): Promise<SimulationStatusDto> {
     await this.simulation.request(true);
     return this.simulation.status();
@@ -44,7 +48,7 @@ export class SimulationController {
     description: 'The simulation, stopped (stopping a stopped one changes nothing)',
     example: { ...SIMULATION_EXAMPLE, state: 'stopped' },
   })
-  @ApiProblems({ 415: BODYLESS_CHANGE_415 })
+  @ApiProblems({ 415: BODYLESS_CHANGE_415, 503: CONTROL_TOPIC_503 })
   async stop(): Promise<SimulationStatusDto> {
     await this.simulation.request(false);
     return this.simulation.status();
