@@ -48,6 +48,18 @@ async function main(): Promise<number> {
     console.log(
       `peak RSS ${(peakRss / MB).toFixed(0)} MB (limit bufferMemory ${(bufferMemory / MB).toFixed(0)} MB + 256 MB = ${(limit / MB).toFixed(0)} MB): ${peakRss <= limit ? 'within' : 'OVER'}`,
     );
+    const phases = r.peakRssByPhase;
+    if (phases) {
+      const mb = (b: number) => `${(b / MB).toFixed(0)} MB`;
+      console.log(
+        `peak RSS before the outage ${mb(phases.before)}, during it ${mb(phases.fault)}, after the return ${mb(phases.after)}`,
+      );
+    }
+    if (r.steadyRate !== undefined) {
+      console.log(
+        `steady rate before the outage ${Math.round(r.steadyRate)} msg/s (target ${rate}); peak one-second rate ${Math.round(r.peakRate ?? 0)} msg/s`,
+      );
+    }
     console.log(`books: ${JSON.stringify(r.books)}`);
     console.log(`audit: ${JSON.stringify(r.audit)}`);
     if (r.notes.length) console.log(`notes: ${r.notes.join('; ')}`);

@@ -66,6 +66,13 @@ export interface FaultResult {
   peakRssBytes?: number;
   /** Highest one-second ack rate seen. */
   peakRate?: number;
+  /**
+   * Highest RSS before the fault, from the fault to the return, and after the return, bytes
+   * (undefined for a fault that ends fleetsim).
+   */
+  peakRssByPhase?: { before: number; fault: number; after: number };
+  /** Ack rate sustained over the steady window before the fault, msg/s. */
+  steadyRate?: number;
   /** The harness itself failed (the figures are then meaningless). */
   error?: string;
   notes: string[];
@@ -213,8 +220,20 @@ export class RateMonitor {
     return peak;
   }
 
-  peakRss(): number {
-    return Math.max(0, ...this.samples.map((s) => s.rssBytes ?? 0));
+  peakRss(from = -Infinity, to = Infinity): number {
+    let peak = 0;
+    for (const s of this.samples) {
+      if (s.t >= from && s.t <= to) peak = Math.max(peak, s.rssBytes ?? 0);
+    }
+    return peak;
+  }
+
+  /** Acknowledged per second between `from` and `to` (the samples nearest inside). */
+  rateBetween(from: number, to: number): number | undefined {
+    const first = this.samples.find((s) => s.t >= from);
+    const last = this.samples.filter((s) => s.t <= to).at(-1);
+    if (!first || !last || last.t <= first.t) return undefined;
+    return ((last.acknowledged - first.acknowledged) * 1000) / (last.t - first.t);
   }
 }
 
@@ -479,15 +498,12 @@ export class FaultHarness {
       // "Full rate" is the target, or what fleetsim sustained before the fault when the machine
       // could not reach the target: recovery means getting back to where it was.
       let fullRate = options.rate;
-      if (reached === null) {
-        const first = monitor.samples.find((s) => s.t >= windowFrom);
-        const last = monitor.samples.at(-1);
-        if (first && last && last.t > first.t) {
-          fullRate = ((last.acknowledged - first.acknowledged) * 1000) / (last.t - first.t);
-          notes.push(
-            `full rate taken as the ${Math.round(fullRate)} msg/s sustained before the fault`,
-          );
-        }
+      const steadyRate = monitor.rateBetween(windowFrom, Date.now());
+      if (reached === null && steadyRate !== undefined) {
+        fullRate = steadyRate;
+        notes.push(
+          `full rate taken as the ${Math.round(fullRate)} msg/s sustained before the fault`,
+        );
       }
       log(
         `${fault.name}: injecting (steady at ~${Math.round(monitor.rateAt(Date.now()) ?? 0)} msg/s)`,
@@ -529,7 +545,8 @@ export class FaultHarness {
       await sleep(options.steadySeconds * 1000);
       const stallMs = monitor.belowRateMs(faultAt, Date.now(), fullRate);
 
-      await http(server.url, 'POST', '/api/v1/simulation/stop');
+      const stopped = await http(server.url, 'POST', '/api/v1/simulation/stop');
+      if (stopped.status !== 200) notes.push(`POST /api/v1/simulation/stop: ${stopped.status}`);
       const drained = await waitFor(
         'the producer to drain',
         async () => {
@@ -557,6 +574,12 @@ export class FaultHarness {
         stallMs,
         peakRssBytes: monitor.peakRss(),
         peakRate: monitor.peakRate(),
+        peakRssByPhase: {
+          before: monitor.peakRss(-Infinity, faultAt),
+          fault: monitor.peakRss(faultAt, returnedAt),
+          after: monitor.peakRss(returnedAt),
+        },
+        steadyRate,
       });
     } finally {
       monitor.stop();
