@@ -564,6 +564,15 @@ export class FaultHarness {
       monitor.stop();
       const exit = await terminate(server, 90_000);
       if (exit.code !== 0) notes.push(`fleetsim exited with ${exit.code ?? exit.signal}`);
+      // Before the audit, which may take minutes (or stall on a loaded machine).
+      log(
+        `${fault.name}: peak RSS ${Math.round(monitor.peakRss() / 2 ** 20)} MB ` +
+          `(before the fault ${Math.round(monitor.peakRss(-Infinity, faultAt) / 2 ** 20)}, ` +
+          `during ${Math.round(monitor.peakRss(faultAt, returnedAt) / 2 ** 20)}, ` +
+          `after ${Math.round(monitor.peakRss(returnedAt) / 2 ** 20)}); ` +
+          `steady ${Math.round(steadyRate ?? 0)} msg/s before it; books ${JSON.stringify(books)}; ` +
+          `notes: ${notes.join('; ') || 'none'}`,
+      );
       const audit = await auditTopic(cluster.brokers, topic);
       await admin.deleteTopics({ topics: [topic] }).catch(() => {});
       const base = outcome.ackBase ?? 0;
