@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import type { EmbeddedKafkaCluster, EmbeddedKafkaNode } from '../../src/kafka/embedded-kafka.js';
+import { registerCompressionCodecs } from '../../src/producer/compression.codecs.js';
 import { http, waitFor } from './app.js';
 import { type ServerProcess, spawnServer, terminate } from './server.js';
 
@@ -322,6 +323,9 @@ function seqOf(value: Buffer): number {
  * duplicates, order per device within each partition, and gaps in each device's seqs.
  */
 export async function auditTopic(brokers: string[], topic: string): Promise<TopicAudit> {
+  // fleetsim writes lz4 here; kafkajs ships only gzip (the server registers the other codecs
+  // only when it uses the kafkajs engine).
+  registerCompressionCodecs();
   const kafka = new kafkajs.Kafka({
     clientId: 'fleetsim-fault-audit',
     brokers,
