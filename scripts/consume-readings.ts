@@ -8,11 +8,14 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import '../src/kafka/kafkajs.patch.js';
+import { registerCompressionCodecs } from '../src/producer/compression.codecs.js';
 
 const brokers = (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(',');
 const topic = process.env.KAFKA_TOPIC || 'fleetsim.readings';
 const rateOnly = process.argv.includes('--rate');
 
+// Topics written with snappy, lz4 or zstd: kafkajs ships only gzip.
+registerCompressionCodecs();
 const kafka = new kafkajs.Kafka({
   clientId: 'fleetsim-consume',
   brokers,

@@ -20,6 +20,7 @@ import { registerRequestContext, requestIdOf } from './http/request.context.js';
 import { KafkaTarget } from './kafka/kafka-target.js';
 import { FleetsimLogger } from './logging/fleetsim.logger.js';
 import { FleetsimMetrics } from './metrics/fleetsim.metrics.js';
+import { loadEngine } from './producer/engines.js';
 
 export interface CreateAppOptions {
   /** False to boot without touching Kafka (OpenAPI generation). */
@@ -76,6 +77,9 @@ export async function createApp(
       'Security',
     );
   }
+  // The producer builds its sender as the app is created: the kafkajs engine's modules are
+  // loaded only when it is the one configured (or a configuration change switches to it).
+  await loadEngine(config.kafka.client);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(loaded, new KafkaTarget(brokers, embedded, options.connectKafka ?? true)),
     adapter,

@@ -2,7 +2,7 @@ import { createApp } from './app.factory.js';
 import { isWorker, runPrimary, workerCount } from './cluster/workers.js';
 import { ConfigError, loadConfig } from './config/config.loader.js';
 import { FleetService } from './devices/fleet.service.js';
-import { EmbeddedKafka, EmbeddedKafkaError } from './kafka/embedded-kafka.js';
+import type { EmbeddedKafka } from './kafka/embedded-kafka.js';
 import { FleetsimLogger } from './logging/fleetsim.logger.js';
 
 const logger = new FleetsimLogger({ json: process.env.LOG_FORMAT !== 'text', context: 'fleetsim' });
@@ -31,6 +31,9 @@ async function main(): Promise<void> {
   let brokers = config.kafka.brokers;
   if (brokers.length === 0) {
     logger.log('no brokers configured (KAFKA_BROKERS): starting an embedded Apache Kafka');
+    // Loaded only here: it brings kafkajs (its admin client), which a fleetsim producing with
+    // @platformatic/kafka to a broker of its own never needs.
+    const { EmbeddedKafka, EmbeddedKafkaError } = await import('./kafka/embedded-kafka.js');
     embedded = new EmbeddedKafka({
       port: config.kafka.embedded.port,
       heap: config.kafka.embedded.heap,

@@ -15,7 +15,6 @@ import {
 } from '../kafka/kafka-security.js';
 import { KafkaTarget } from '../kafka/kafka-target.js';
 import { DomainError } from '../model/domain.error.js';
-import { kafkajsLogCreator } from '../kafka/kafkajs.logger.js';
 import {
   BatchingProducer,
   type BatchingOptions,
@@ -23,7 +22,7 @@ import {
 } from './batching.producer.js';
 import type { BreakerState } from './circuit.breaker.js';
 import type { DeliveryStats } from './delivery.stats.js';
-import { createSender } from './engines.js';
+import { createSender, loadEngine } from './engines.js';
 import type { OutgoingRecord } from './outgoing.record.js';
 import type { BatchSender } from './sender.js';
 
@@ -186,7 +185,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
       security: this.security.build(c.kafka),
     };
     return createSender(c.kafka.client, options, {
-      logCreator: kafkajsLogCreator(new Logger('kafkajs')),
+      logger: new Logger('kafkajs'),
       onStale: (sender, reason) => this.renew(sender, reason),
     });
   }
@@ -233,6 +232,7 @@ export class ProducerService implements OnApplicationBootstrap, OnApplicationShu
   }: ConfigChange): Promise<PreparedChange | undefined> {
     const changed = changedClientSettings(changedPaths);
     if (changed.length === 0) return undefined;
+    await loadEngine(next.kafka.client);
     let sender: BatchSender;
     try {
       sender = this.buildSender(next);

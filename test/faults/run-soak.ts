@@ -4,12 +4,14 @@
  * bufferMemory + 256 MB), what was lost, the books and the recovery. Not part of CI.
  *
  *   npm run soak -- [--minutes 10] [--rate 50000] [--outage-seconds <minutes × 12>]
- *                   [--node-options="<NODE_OPTIONS of fleetsim; default the image's --max-semi-space-size=16>"]
+ *                   [--node-options="<NODE_OPTIONS of fleetsim; default the Docker image's>"]
  */
 import { FaultHarness, type Fault, faultTable } from '../support/faults.js';
 import { flag, log, startCluster } from './cli.js';
 
 const MB = 1024 * 1024;
+/** The Dockerfile's NODE_OPTIONS (keep the two the same). */
+const IMAGE_NODE_OPTIONS = '--max-semi-space-size=16 --max-old-space-size=512';
 
 async function main(): Promise<number> {
   const minutes = Number(flag('minutes', '10'));
@@ -37,7 +39,7 @@ async function main(): Promise<number> {
       recoveryTimeoutMs: 300_000,
       log,
       // As the Docker image runs it (its NODE_OPTIONS); --node-options tries other V8 settings.
-      env: { NODE_OPTIONS: flag('node-options', '--max-semi-space-size=16') },
+      env: { NODE_OPTIONS: flag('node-options', IMAGE_NODE_OPTIONS) },
     });
     log(`soak: ${minutes} min at ${rate} msg/s, outage ${outageSeconds} s after ~${sideSeconds} s`);
     const r = await harness.run(outage);
@@ -48,6 +50,18 @@ async function main(): Promise<number> {
     console.log(
       `peak RSS ${(peakRss / MB).toFixed(0)} MB (limit bufferMemory ${(bufferMemory / MB).toFixed(0)} MB + 256 MB = ${(limit / MB).toFixed(0)} MB): ${peakRss <= limit ? 'within' : 'OVER'}`,
     );
+    const phases = r.peakRssByPhase;
+    if (phases) {
+      const mb = (b: number) => `${(b / MB).toFixed(0)} MB`;
+      console.log(
+        `peak RSS before the outage ${mb(phases.before)}, during it ${mb(phases.fault)}, after the return ${mb(phases.after)}`,
+      );
+    }
+    if (r.steadyRate !== undefined) {
+      console.log(
+        `steady rate before the outage ${Math.round(r.steadyRate)} msg/s (target ${rate}); peak one-second rate ${Math.round(r.peakRate ?? 0)} msg/s`,
+      );
+    }
     console.log(`books: ${JSON.stringify(r.books)}`);
     console.log(`audit: ${JSON.stringify(r.audit)}`);
     if (r.notes.length) console.log(`notes: ${r.notes.join('; ')}`);

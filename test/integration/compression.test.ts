@@ -27,7 +27,7 @@ import {
 } from '../../src/producer/compression.codecs.js';
 import { fnv1a32Bytes, partitionFor } from '../../src/model/fnv1a.js';
 import { recordKey } from '../../src/producer/record.key.js';
-import { createSender } from '../../src/producer/engines.js';
+import { createSender, loadEngine } from '../../src/producer/engines.js';
 import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
 import { Rng } from '../../src/model/random.js';
 import { generateReading } from '../../src/simulation/reading.generator.js';
@@ -179,6 +179,7 @@ const logSize = new Map<string, number>();
 const compressedBy = new Map<CompressionName, number>();
 
 before(async () => {
+  await loadEngine(ENGINE);
   // fleetsim produces every codec's topic, in batches of 150 (several produce requests).
   for (const codec of COMPRESSIONS) {
     const topic = uniqueTopic(`codec-fleetsim-${codec}`);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { KAFKA_CLIENTS } from '../../src/config/fleetsim.config.js';
 import { BatchingProducer } from '../../src/producer/batching.producer.js';
-import { createSender } from '../../src/producer/engines.js';
+import { createSender, loadEngine } from '../../src/producer/engines.js';
 import { fnv1a32Bytes } from '../../src/model/fnv1a.js';
 import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
 import type { SendError } from '../../src/producer/sender.js';
@@ -47,6 +47,9 @@ async function createTopic(topic: string): Promise<void> {
   });
   await admin.disconnect();
 }
+
+// The kafkajs engine's modules are loaded on demand (as the app does at start).
+await Promise.all(KAFKA_CLIENTS.map((engine) => loadEngine(engine)));
 
 function senderFor(engine: (typeof KAFKA_CLIENTS)[number], topic: string) {
   return createSender(engine, {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import kafkajs from 'kafkajs';
 import type { EmbeddedKafkaCluster, EmbeddedKafkaNode } from '../../src/kafka/embedded-kafka.js';
+import { registerCompressionCodecs } from '../../src/producer/compression.codecs.js';
 import { http, waitFor } from './app.js';
 import { type ServerProcess, spawnServer, terminate } from './server.js';
 
@@ -66,6 +67,13 @@ export interface FaultResult {
   peakRssBytes?: number;
   /** Highest one-second ack rate seen. */
   peakRate?: number;
+  /**
+   * Highest RSS before the fault, from the fault to the return, and after the return, bytes
+   * (undefined for a fault that ends fleetsim).
+   */
+  peakRssByPhase?: { before: number; fault: number; after: number };
+  /** Ack rate sustained over the steady window before the fault, msg/s. */
+  steadyRate?: number;
   /** The harness itself failed (the figures are then meaningless). */
   error?: string;
   notes: string[];
@@ -213,8 +221,20 @@ export class RateMonitor {
     return peak;
   }
 
-  peakRss(): number {
-    return Math.max(0, ...this.samples.map((s) => s.rssBytes ?? 0));
+  peakRss(from = -Infinity, to = Infinity): number {
+    let peak = 0;
+    for (const s of this.samples) {
+      if (s.t >= from && s.t <= to) peak = Math.max(peak, s.rssBytes ?? 0);
+    }
+    return peak;
+  }
+
+  /** Acknowledged per second between `from` and `to` (the samples nearest inside). */
+  rateBetween(from: number, to: number): number | undefined {
+    const first = this.samples.find((s) => s.t >= from);
+    const last = this.samples.filter((s) => s.t <= to).at(-1);
+    if (!first || !last || last.t <= first.t) return undefined;
+    return ((last.acknowledged - first.acknowledged) * 1000) / (last.t - first.t);
   }
 }
 
@@ -303,6 +323,9 @@ function seqOf(value: Buffer): number {
  * duplicates, order per device within each partition, and gaps in each device's seqs.
  */
 export async function auditTopic(brokers: string[], topic: string): Promise<TopicAudit> {
+  // fleetsim writes lz4 here; kafkajs ships only gzip (the server registers the other codecs
+  // only when it uses the kafkajs engine).
+  registerCompressionCodecs();
   const kafka = new kafkajs.Kafka({
     clientId: 'fleetsim-fault-audit',
     brokers,
@@ -479,15 +502,12 @@ export class FaultHarness {
       // "Full rate" is the target, or what fleetsim sustained before the fault when the machine
       // could not reach the target: recovery means getting back to where it was.
       let fullRate = options.rate;
-      if (reached === null) {
-        const first = monitor.samples.find((s) => s.t >= windowFrom);
-        const last = monitor.samples.at(-1);
-        if (first && last && last.t > first.t) {
-          fullRate = ((last.acknowledged - first.acknowledged) * 1000) / (last.t - first.t);
-          notes.push(
-            `full rate taken as the ${Math.round(fullRate)} msg/s sustained before the fault`,
-          );
-        }
+      const steadyRate = monitor.rateBetween(windowFrom, Date.now());
+      if (reached === null && steadyRate !== undefined) {
+        fullRate = steadyRate;
+        notes.push(
+          `full rate taken as the ${Math.round(fullRate)} msg/s sustained before the fault`,
+        );
       }
       log(
         `${fault.name}: injecting (steady at ~${Math.round(monitor.rateAt(Date.now()) ?? 0)} msg/s)`,
@@ -529,7 +549,8 @@ export class FaultHarness {
       await sleep(options.steadySeconds * 1000);
       const stallMs = monitor.belowRateMs(faultAt, Date.now(), fullRate);
 
-      await http(server.url, 'POST', '/api/v1/simulation/stop');
+      const stopped = await http(server.url, 'POST', '/api/v1/simulation/stop');
+      if (stopped.status !== 200) notes.push(`POST /api/v1/simulation/stop: ${stopped.status}`);
       const drained = await waitFor(
         'the producer to drain',
         async () => {
@@ -547,6 +568,15 @@ export class FaultHarness {
       monitor.stop();
       const exit = await terminate(server, 90_000);
       if (exit.code !== 0) notes.push(`fleetsim exited with ${exit.code ?? exit.signal}`);
+      // Before the audit, which may take minutes (or stall on a loaded machine).
+      log(
+        `${fault.name}: peak RSS ${Math.round(monitor.peakRss() / 2 ** 20)} MB ` +
+          `(before the fault ${Math.round(monitor.peakRss(-Infinity, faultAt) / 2 ** 20)}, ` +
+          `during ${Math.round(monitor.peakRss(faultAt, returnedAt) / 2 ** 20)}, ` +
+          `after ${Math.round(monitor.peakRss(returnedAt) / 2 ** 20)}); ` +
+          `steady ${Math.round(steadyRate ?? 0)} msg/s before it; books ${JSON.stringify(books)}; ` +
+          `notes: ${notes.join('; ') || 'none'}`,
+      );
       const audit = await auditTopic(cluster.brokers, topic);
       await admin.deleteTopics({ topics: [topic] }).catch(() => {});
       const base = outcome.ackBase ?? 0;
@@ -557,6 +587,12 @@ export class FaultHarness {
         stallMs,
         peakRssBytes: monitor.peakRss(),
         peakRate: monitor.peakRate(),
+        peakRssByPhase: {
+          before: monitor.peakRss(-Infinity, faultAt),
+          fault: monitor.peakRss(faultAt, returnedAt),
+          after: monitor.peakRss(returnedAt),
+        },
+        steadyRate,
       });
     } finally {
       monitor.stop();

@@ -1,8 +1,13 @@
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import '../../src/kafka/kafkajs.patch.js';
+import { registerCompressionCodecs } from '../../src/producer/compression.codecs.js';
 import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
 import type { BatchSender, LaneFailure } from '../../src/producer/sender.js';
+
+// The tests' kafkajs consumers read what fleetsim wrote with any codec; kafkajs ships only gzip,
+// and the server's code registers the others only when it uses the kafkajs engine.
+registerCompressionCodecs();
 
 /** The brokers `npm test` started (or KAFKA_BROKERS); tests must run through `npm test`. */
 export function testBrokers(): string[] {
