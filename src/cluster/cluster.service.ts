@@ -92,6 +92,12 @@ export class ClusterService
   private store?: ControlStore;
   /** When this process began to join (its first takeovers catch up from there). */
   private startedAt = 0;
+  /**
+   * The readings topic's partition count when this process joined: a partition at or above it
+   * came with a growth of the topic, and its devices were produced (under their old partitions)
+   * until it was assigned.
+   */
+  private partitionsAtJoin = 0;
   /** Resolves once the control topic has been read to its end (at boot). */
   private loaded?: Promise<void>;
   /** Whether `loaded` has resolved (until then nothing is produced: see applyRun). */
@@ -471,6 +477,7 @@ export class ClusterService
     const readings = this.config.config.kafka.topic;
     this.partitions =
       (await this.group.partitionsOf(readings)) ?? this.config.config.kafka.topicPartitions;
+    this.partitionsAtJoin = this.partitions;
     await this.group.ensureTopic(this.partitions);
     await this.group.join();
     if (!this.enabled) return; // the boot failed meanwhile: standalone
@@ -635,7 +642,9 @@ export class ClusterService
     // (it should not) would otherwise send them all at once, then nothing until they are due.
     const cap = Date.now() + 1;
     let ahead = 0;
-    const starting = Date.now() < this.startedAt + c.sessionTimeoutMs + c.handoverTimeoutMs;
+    const starting =
+      p < this.partitionsAtJoin &&
+      Date.now() < this.startedAt + c.sessionTimeoutMs + c.handoverTimeoutMs;
     for (const fleet of this.fleets.all()) {
       const now = this.simulation.scheduler.nextDue(fleet.id);
       if (now === undefined) continue;

@@ -106,6 +106,7 @@ class Member {
     this.scheduler.resumeWithinMs = self.takeoverSpan();
     this.scheduler.running = true;
     self.partitions = PARTITIONS;
+    self.partitionsAtJoin = PARTITIONS;
     self.startedAt = Date.now();
     simulation.setGate(self.gate);
     self.group = {
@@ -332,4 +333,33 @@ test('a takeover whose old owner wrote its clean record just before it left read
   const values = (await takeovers!.get()).values;
   assert.ok(values.some((v) => v.labels.kind === 'clean' && v.value === 1));
   assert.ok(!values.some((v) => v.labels.kind === 'crash'));
+});
+
+test('partitions a grown topic adds, taken over soon after the start, continue from now: no slot twice', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: T0 });
+  const m = new Member();
+  await m.applyRecord('fleet:f', fleetRecord(T0));
+  await m.loaded();
+  await m.assign([0, 1, 2, 3]);
+  // Three seconds of the schedule (well within the start's session + handover timeout).
+  for (let i = 0; i < 300; i++) {
+    t.mock.timers.tick(10);
+    m.tick();
+  }
+  const produced = m.readings.length;
+  assert.ok(produced >= 5 * DEVICES, `${produced} readings in 3 s`);
+  // The readings topic grows to twice the partitions; the group assigns all of them here.
+  m.internals.partitions = 2 * PARTITIONS;
+  await m.assign([0, 1, 2, 3, 4, 5, 6, 7]);
+  for (let i = 0; i < 100; i++) {
+    t.mock.timers.tick(10);
+    m.tick();
+  }
+  const seen = new Set<string>();
+  for (const r of m.readings) {
+    const key = `${r.device}:${r.seq}`;
+    assert.ok(!seen.has(key), `device ${r.device} seq ${r.seq} sent twice`);
+    seen.add(key);
+  }
+  assert.ok(m.readings.length > produced + DEVICES, 'streams on after the growth');
 });
