@@ -567,7 +567,15 @@ export class FaultHarness {
       notes.push(...problems);
       monitor.stop();
       const exit = await terminate(server, 90_000);
-      if (exit.code !== 0) notes.push(`fleetsim exited with ${exit.code ?? exit.signal}`);
+      if (exit.code !== 0) {
+        // Why: its last error lines (or, without any, its last lines).
+        const errors = server.lines.filter((l) => l.level === 'error' || l.level === 'fatal');
+        const last = (errors.length ? errors : server.lines)
+          .slice(-3)
+          .map((l) => l.message)
+          .concat(server.other.slice(-3));
+        notes.push(`fleetsim exited with ${exit.code ?? exit.signal}: ${last.join(' | ')}`);
+      }
       // Before the audit, which may take minutes (or stall on a loaded machine).
       log(
         `${fault.name}: peak RSS ${Math.round(monitor.peakRss() / 2 ** 20)} MB ` +
