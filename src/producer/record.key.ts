@@ -1,4 +1,3 @@
-import type { Device } from '../model/fleet.js';
 import { fnv1a32Bytes } from '../model/fnv1a.js';
 
 /** A record's Kafka key and its FNV-1a hash (partition = hash mod the partition count). */
@@ -12,18 +11,4 @@ export interface RecordKey {
 export function recordKey(deviceId: string): RecordKey {
   const key = Buffer.from(deviceId, 'utf8');
   return { key, hash: fnv1a32Bytes(key) };
-}
-
-/** Each device's key and hash, built once per device (the hot path reads them per message). */
-export class RecordKeys {
-  private readonly keys = new WeakMap<Device, RecordKey>();
-
-  of(device: Device): RecordKey {
-    let k = this.keys.get(device);
-    if (!k) {
-      k = recordKey(device.id);
-      this.keys.set(device, k);
-    }
-    return k;
-  }
 }
