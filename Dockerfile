@@ -53,13 +53,14 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # V8's heap (docs/faults.md, "Where the soak's memory goes"): at tens of thousands of readings
-# a second V8 grows its young generation to 128 MB on Node 24 (16 MB semi-spaces: 32 MB), and
+# a second V8 grows its young generation to 128 MB on Node 24 (8 MB semi-spaces: 16 MB), and
 # on a host with much memory it lets the old space fill with garbage up to about 4x its live
 # size between full collections; a 512 MB old-space limit (what Node picks by itself in the
 # chart's 2 GiB container) keeps that slack small. Together they cut a 50,000 msg/s run's RSS
-# from ~320 to ~205 MB. A bigger simulation (limits.maxDevices, producer.bufferMemory) needs
+# from ~320 to ~200 MB, and a 10-minute soak with a 2-minute outage peaked at 259 MB (290 MB
+# with 16 MB semi-spaces). A bigger simulation (limits.maxDevices, producer.bufferMemory) needs
 # a bigger --max-old-space-size: set NODE_OPTIONS (docs/security.md).
-ENV NODE_OPTIONS="--max-semi-space-size=16 --max-old-space-size=512"
+ENV NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=512"
 
 # node is PID 1 and handles SIGTERM itself: it stops the scheduler and flushes the producer.
 STOPSIGNAL SIGTERM

@@ -11,7 +11,7 @@ import { flag, log, startCluster } from './cli.js';
 
 const MB = 1024 * 1024;
 /** The Dockerfile's NODE_OPTIONS (keep the two the same). */
-const IMAGE_NODE_OPTIONS = '--max-semi-space-size=16 --max-old-space-size=512';
+const IMAGE_NODE_OPTIONS = '--max-semi-space-size=8 --max-old-space-size=512';
 
 async function main(): Promise<number> {
   const minutes = Number(flag('minutes', '10'));
