@@ -19,7 +19,8 @@
  * Knobs (environment): BENCH_MEASURE_S (20), BENCH_WARMUP_S (5), BENCH_ONLY (comma list of
  * run names, e.g. "flat-out,pp,sarama"), BENCH_ENGINES (platformatic,kafkajs), BENCH_GZIP=0
  * (skip the gzip runs), BENCH_PROFILE=1 (CPU profile of each flat-out window into
- * bench/results/profiles/).
+ * bench/results/profiles/), BENCH_NODE_OPTIONS (NODE_OPTIONS of the fleetsim processes under
+ * test; default the Docker image's, empty for Node's defaults).
  */
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -31,6 +32,7 @@ import { deriveLayout } from '../src/model/layout.js';
 import { Fleet } from '../src/model/fleet.js';
 import { EmbeddedKafka, pinnedKafkaVersion } from '../src/kafka/embedded-kafka.js';
 import { projectRoot } from '../src/kafka/project-root.js';
+import { imageNodeOptions } from '../scripts/image-node-options.js';
 import { generateReading } from '../src/simulation/reading.generator.js';
 import { JsonReadingSerializer } from '../src/simulation/reading.serializer.js';
 import { SENSOR_NAMES } from '../src/model/sensors/sensor.model.js';
@@ -90,6 +92,15 @@ const TUNABLE = [
 const tuning = Object.fromEntries(
   TUNABLE.filter((k) => env[k] !== undefined).map((k) => [k, env[k]!]),
 );
+/**
+ * NODE_OPTIONS of the fleetsim processes under test (Part 2 and 2b): the Docker image's unless
+ * BENCH_NODE_OPTIONS is set (empty: Node's defaults, as `npm start` runs).
+ */
+const serverNodeOptions = env.BENCH_NODE_OPTIONS ?? imageNodeOptions(root);
+const nodeOptionsLabel = () =>
+  serverNodeOptions
+    ? `NODE_OPTIONS="${serverNodeOptions}"${env.BENCH_NODE_OPTIONS === undefined ? " (the Docker image's)" : ''}`
+    : "Node's defaults (BENCH_NODE_OPTIONS empty)";
 
 interface RunPlan {
   name: string;
@@ -131,6 +142,7 @@ function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
       execArgv: [...process.execArgv, '--disable-warning=FSTWRN004'],
       env: {
         ...env,
+        NODE_OPTIONS: serverNodeOptions,
         KAFKA_CLIENT: spec.engine,
         BENCH_PIPELINE_SPEC: JSON.stringify(spec),
         KAFKAJS_NO_PARTITIONER_WARNING: '1',
@@ -224,7 +236,8 @@ function printPipeline(runs: PipelineResult[]): void {
   if (!runs.length) return;
   console.log(
     `\nPart 2 — the real pipeline, acks=1, ${PARTITIONS} partitions, fresh topic per run, ` +
-      `${fmt(measureMs / 1000)} s window after ${fmt(warmupMs / 1000)} s warm-up`,
+      `${fmt(measureMs / 1000)} s window after ${fmt(warmupMs / 1000)} s warm-up, ` +
+      `server ${nodeOptionsLabel()}`,
   );
   const name = (r: PipelineResult) => `${r.name} · ${engineLabel(r)} (${r.compression})`;
   console.log(
@@ -308,7 +321,7 @@ function printWorkers(runs: WorkersResult[]): void {
   if (!runs.length) return;
   console.log(
     `\nPart 2b — flat out as \`npm start\` runs it with FLEETSIM_WORKERS (node dist/src/main.js, one cluster, default engine), ` +
-      `${fmt(measureMs / 1000)} s window after ${fmt(warmupMs / 1000)} s warm-up`,
+      `${fmt(measureMs / 1000)} s window after ${fmt(warmupMs / 1000)} s warm-up, ${nodeOptionsLabel()}`,
   );
   console.log(
     table(
@@ -823,7 +836,7 @@ async function main(): Promise<void> {
           warmupMs,
           measureMs,
           brokerPid,
-          env: tuning,
+          env: { ...tuning, NODE_OPTIONS: serverNodeOptions },
         },
         root,
       );
@@ -901,6 +914,7 @@ async function main(): Promise<void> {
       acks: 1,
       engines,
       tuning,
+      serverNodeOptions,
     },
     generation,
     pipeline: runs,

@@ -6,12 +6,11 @@
  *   npm run soak -- [--minutes 10] [--rate 50000] [--outage-seconds <minutes × 12>]
  *                   [--node-options="<NODE_OPTIONS of fleetsim; default the Docker image's>"]
  */
+import { imageNodeOptions } from '../../scripts/image-node-options.js';
 import { FaultHarness, type Fault, faultTable } from '../support/faults.js';
 import { flag, log, startCluster } from './cli.js';
 
 const MB = 1024 * 1024;
-/** The Dockerfile's NODE_OPTIONS (keep the two the same). */
-const IMAGE_NODE_OPTIONS = '--max-semi-space-size=8 --max-old-space-size=512';
 
 async function main(): Promise<number> {
   const minutes = Number(flag('minutes', '10'));
@@ -39,7 +38,7 @@ async function main(): Promise<number> {
       recoveryTimeoutMs: 300_000,
       log,
       // As the Docker image runs it (its NODE_OPTIONS); --node-options tries other V8 settings.
-      env: { NODE_OPTIONS: flag('node-options', IMAGE_NODE_OPTIONS) },
+      env: { NODE_OPTIONS: flag('node-options', imageNodeOptions()) },
     });
     log(`soak: ${minutes} min at ${rate} msg/s, outage ${outageSeconds} s after ~${sideSeconds} s`);
     const r = await harness.run(outage);
