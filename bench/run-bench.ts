@@ -32,6 +32,7 @@ import { deriveLayout } from '../src/model/layout.js';
 import { Fleet } from '../src/model/fleet.js';
 import { EmbeddedKafka, pinnedKafkaVersion } from '../src/kafka/embedded-kafka.js';
 import { projectRoot } from '../src/kafka/project-root.js';
+import { missingNodeFlags, NODE_FLAGS } from '../src/runtime/node.flags.js';
 import { imageNodeOptions } from '../scripts/image-node-options.js';
 import { generateReading } from '../src/simulation/reading.generator.js';
 import { JsonReadingSerializer } from '../src/simulation/reading.serializer.js';
@@ -98,9 +99,10 @@ const tuning = Object.fromEntries(
  */
 const serverNodeOptions = env.BENCH_NODE_OPTIONS ?? imageNodeOptions(root);
 const nodeOptionsLabel = () =>
-  serverNodeOptions
+  `node ${NODE_FLAGS.join(' ')} (as npm start), ` +
+  (serverNodeOptions
     ? `NODE_OPTIONS="${serverNodeOptions}"${env.BENCH_NODE_OPTIONS === undefined ? " (the Docker image's)" : ''}`
-    : "Node's defaults (BENCH_NODE_OPTIONS empty)";
+    : "Node's default heap (BENCH_NODE_OPTIONS empty)");
 
 interface RunPlan {
   name: string;
@@ -139,7 +141,7 @@ function runPipeline(spec: PipelineSpec): Promise<PipelineResult> {
   return new Promise((resolve, reject) => {
     const child = fork(join(root, 'dist', 'bench', 'pipeline-run.js'), [], {
       // createApp replaces Fastify's error handler on purpose; its warning is noise here.
-      execArgv: [...process.execArgv, '--disable-warning=FSTWRN004'],
+      execArgv: [...process.execArgv, '--disable-warning=FSTWRN004', ...missingNodeFlags()],
       env: {
         ...env,
         NODE_OPTIONS: serverNodeOptions,
@@ -915,6 +917,7 @@ async function main(): Promise<void> {
       engines,
       tuning,
       serverNodeOptions,
+      serverNodeFlags: [...NODE_FLAGS],
     },
     generation,
     pipeline: runs,

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { procCpuSeconds, procRssBytes } from './stats.js';
+import { NODE_FLAGS } from '../src/runtime/node.flags.js';
 
 export interface WorkersSpec {
   name: string;
@@ -65,28 +66,32 @@ function childrenOf(pid: number): number[] {
 }
 
 export async function runWorkers(spec: WorkersSpec, root: string): Promise<WorkersResult> {
-  const child: ChildProcess = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      LOG_LEVEL: 'warn',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      KAFKA_BROKERS: spec.brokers.join(','),
-      KAFKA_TOPIC: spec.topic,
-      KAFKA_TOPIC_PARTITIONS: String(spec.partitions),
-      KAFKA_ACKS: '1',
-      KAFKA_COMPRESSION: 'none',
-      FLEETSIM_BACKPRESSURE: 'block',
-      FLEETSIM_ANOMALY_RATE: '0.01',
-      FLEETSIM_TREND_ENABLED: 'true',
-      FLEETSIM_MAX_TARGET_RATE: '10000000',
-      FLEETSIM_WORKERS: String(spec.workers),
-      FLEETSIM_CLUSTER_NAME: `bench-${randomUUID().slice(0, 8)}`,
-      ...spec.env,
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...NODE_FLAGS, join(root, 'dist', 'src', 'main.js')],
+    {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH,
+        LOG_LEVEL: 'warn',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        KAFKA_BROKERS: spec.brokers.join(','),
+        KAFKA_TOPIC: spec.topic,
+        KAFKA_TOPIC_PARTITIONS: String(spec.partitions),
+        KAFKA_ACKS: '1',
+        KAFKA_COMPRESSION: 'none',
+        FLEETSIM_BACKPRESSURE: 'block',
+        FLEETSIM_ANOMALY_RATE: '0.01',
+        FLEETSIM_TREND_ENABLED: 'true',
+        FLEETSIM_MAX_TARGET_RATE: '10000000',
+        FLEETSIM_WORKERS: String(spec.workers),
+        FLEETSIM_CLUSTER_NAME: `bench-${randomUUID().slice(0, 8)}`,
+        ...spec.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let url: string | undefined;
   const tail: string[] = [];
   for (const stream of [child.stdout!, child.stderr!]) {

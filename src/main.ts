@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config/config.loader.js';
 import { FleetService } from './devices/fleet.service.js';
 import type { EmbeddedKafka } from './kafka/embedded-kafka.js';
 import { FleetsimLogger } from './logging/fleetsim.logger.js';
+import { missingNodeFlags } from './runtime/node.flags.js';
 
 const logger = new FleetsimLogger({ json: process.env.LOG_FORMAT !== 'text', context: 'fleetsim' });
 
@@ -19,6 +20,13 @@ async function main(): Promise<void> {
     throw err;
   }
   const { config } = loaded;
+  const missing = missingNodeFlags();
+  if (missing.length > 0) {
+    logger.log(
+      `node was started without ${missing.join(' ')} (npm start and the Docker image pass it): ` +
+        'under load expect more full garbage collections, hence more event-loop delay (src/runtime/node.flags.ts)',
+    );
+  }
   let workers = 1;
   try {
     workers = isWorker() ? 1 : workerCount(process.env.FLEETSIM_WORKERS);

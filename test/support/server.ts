@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { projectRoot } from '../../src/kafka/project-root.js';
+import { NODE_FLAGS } from '../../src/runtime/node.flags.js';
 import { testBrokers } from './kafka.js';
 import { uniqueClusterName, waitFor } from './app.js';
 
@@ -24,12 +25,12 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `node dist/src/main.js` as an operator would, with JSON logs, against the test
+ * Starts `node dist/src/main.js` as an operator would (with the flags of `npm start`), with JSON logs, against the test
  * broker on a free port, and resolves once it logs the URL it listens on.
  */
 export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
   const root = projectRoot();
-  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, join(root, 'dist', 'src', 'main.js')], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
