@@ -10,6 +10,7 @@ import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
+import '../src/kafka/kafkajs.patch.js';
 import { createApp } from '../src/app.factory.js';
 import { BackfillService } from '../src/backfill/backfill.service.js';
 import { loadConfig } from '../src/config/config.loader.js';

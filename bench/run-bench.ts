@@ -28,6 +28,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
+import '../src/kafka/kafkajs.patch.js';
 import { deriveLayout } from '../src/model/layout.js';
 import { Fleet } from '../src/model/fleet.js';
 import { EmbeddedKafka, pinnedKafkaVersion } from '../src/kafka/embedded-kafka.js';
