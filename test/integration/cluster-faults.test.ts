@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, type TestContext, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { EmbeddedKafkaCluster } from '../../src/kafka/embedded-kafka.js';
 import { uniqueClusterName, waitFor } from '../support/app.js';
-import { type Fault, type FaultResult, FaultHarness, killLeader } from '../support/faults.js';
+import {
+  type Fault,
+  type FaultResult,
+  FaultHarness,
+  type HarnessOptions,
+  killLeader,
+} from '../support/faults.js';
 import { testKafka, topicSize, uniqueTopic } from '../support/kafka.js';
 
 // The 3-broker mode of the embedded Kafka, the per-node handles fault tests rely on, and the
@@ -161,20 +167,25 @@ test('SIGSTOP freezes a broker until SIGCONT; SIGTERM and start bring it back', 
 });
 
 test('fleetsim under a SIGKILL of the leader and its restart: nothing lost, doubled or reordered', async (t) => {
-  const harness = new FaultHarness(cluster, {
+  // In cluster mode (the default), as `npm run faults` runs it. The broker it kills may lead
+  // the cluster's control topic too: the case below makes sure of that.
+  const harness = new FaultHarness(cluster, quickCase(t));
+  const r = await harness.run(killLeader);
+  t.diagnostic(JSON.stringify({ ...r, books: undefined }));
+  assertAccounted(r);
+});
+
+/** The quick cases' harness settings: 5,000 msg/s, idempotent, 6 partitions, 3 s steady. */
+function quickCase(t: TestContext): HarnessOptions {
+  return {
     rate: 5000,
     idempotent: true,
     partitions: 6,
     steadySeconds: 3,
     recoveryTimeoutMs: 90_000,
     log: (m) => t.diagnostic(m),
-    // In cluster mode (the default), as `npm run faults` runs it. The broker it kills may
-    // lead the cluster's control topic too: the case below makes sure of that.
-  });
-  const r = await harness.run(killLeader);
-  t.diagnostic(JSON.stringify({ ...r, books: undefined }));
-  assertAccounted(r);
-});
+  };
+}
 
 /** The fault suite's checks: nothing lost, doubled or reordered, and the books balance. */
 function assertAccounted(r: FaultResult): void {
@@ -224,12 +235,7 @@ test('fleetsim in cluster mode under a SIGKILL of the control topic leader and i
     },
   };
   const harness = new FaultHarness(cluster, {
-    rate: 5000,
-    idempotent: true,
-    partitions: 6,
-    steadySeconds: 3,
-    recoveryTimeoutMs: 90_000,
-    log: (m) => t.diagnostic(m),
+    ...quickCase(t),
     env: { FLEETSIM_CLUSTER_NAME: name },
   });
   const r = await harness.run(killControlLeader);
