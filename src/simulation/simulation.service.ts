@@ -50,7 +50,7 @@ export class SimulationService
   readonly scheduler: Scheduler;
   /** The hot path: generate → serialize → producer. */
   private readonly pipeline: ReadingPipeline;
-  private lastTick: TickResult = { emitted: 0, held: false, behindMs: 0 };
+  private lastTick: TickResult = { emitted: 0, held: false, behindMs: 0, cut: false };
   private rateTimer?: NodeJS.Timeout;
   private lastRate = { at: Date.now(), generated: 0, acknowledged: 0 };
   /** Reports the cluster (members, partitions, rates) in cluster mode, set by the cluster service. */

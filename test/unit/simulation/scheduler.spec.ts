@@ -210,3 +210,37 @@ test('the schedule lag is observed once per tick and fleet: the oldest reading t
   assert.equal(lags.length, 2);
   for (const s of lags) assert.ok(s > 1.9 && s <= 2.1, `lag ${s}`);
 });
+
+test(
+  'a running scheduler whose tick stopped at its work budget comes straight back, however little behind',
+  { timeout: 20_000 },
+  async (t) => {
+    // 10,000 devices all due within the last second, a tick of 10 s and no time budget: every
+    // tick stops after 256 readings (its time check). Coming back only at the next tick (10 s)
+    // while less than a tick behind would leave the rest for later; it must come back at once.
+    const f = fleet(10_000, 1000);
+    const clock = new FakeClock(1_000_000);
+    let taken = 0;
+    let ticks = 0;
+    let done!: () => void;
+    const all = new Promise<void>((resolve) => (done = resolve));
+    const scheduler = new Scheduler(
+      clock,
+      () => {
+        if (++taken === 10_000) done();
+        return true;
+      },
+      { tickMs: 10_000, maxTickWorkMs: 0 },
+    );
+    scheduler.add(f);
+    scheduler.start((result) => {
+      ticks++;
+      if (taken < 10_000) assert.ok(result.cut, `tick ${ticks} stopped at its budget`);
+      assert.ok(result.behindMs < 10_000);
+    });
+    t.after(() => scheduler.stop());
+    clock.time += 1000; // a whole cycle is due, none of it a tick late
+    await all;
+    assert.ok(ticks >= 10_000 / 256, `${ticks} ticks of at most 256 readings`);
+  },
+);
