@@ -4,7 +4,6 @@
  * measures the whole path scheduler → generator → serializer → producer → broker over a
  * window after a warm-up. Reports one PipelineResult over IPC.
  */
-import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -24,6 +23,7 @@ import type { OutgoingRecord } from '../src/producer/outgoing.record.js';
 import { ProducerService } from '../src/producer/producer.service.js';
 import { SimulationService } from '../src/simulation/simulation.service.js';
 import { MsHistogram, percentile, procCpuSeconds } from './stats.js';
+import { benchServerEnv } from './server-env.js';
 
 /** fleetsim's producer engines (`kafka.client`, env KAFKA_CLIENT). */
 export type Engine = 'platformatic' | 'kafkajs';
@@ -122,24 +122,9 @@ export interface PipelineResult {
 
 async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const loaded = loadConfig({
-    LOG_LEVEL: 'warn',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    KAFKA_BROKERS: spec.brokers.join(','),
-    KAFKA_TOPIC: spec.topic,
-    KAFKA_TOPIC_PARTITIONS: String(spec.partitions),
-    KAFKA_ACKS: String(spec.acks),
-    KAFKA_COMPRESSION: spec.compression,
-    FLEETSIM_BACKPRESSURE: 'block',
+    ...benchServerEnv(spec),
     FLEETSIM_AUTOSTART: 'false',
-    FLEETSIM_ANOMALY_RATE: '0.01',
-    FLEETSIM_TREND_ENABLED: 'true',
     KAFKA_CLIENT: spec.engine,
-    // The flat-out runs schedule far more than the default global cap (limits.maxTargetRate)
-    // on purpose: backpressure, not the schedule, sets their rate.
-    FLEETSIM_MAX_TARGET_RATE: '10000000',
-    // The default (cluster mode), as a cluster of its own: runs share one broker.
-    FLEETSIM_CLUSTER_NAME: `bench-${randomUUID().slice(0, 8)}`,
     ...spec.env,
   });
   const app = await createApp(loaded, spec.brokers, false, { json: true });

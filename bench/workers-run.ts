@@ -6,7 +6,6 @@
  * n processes), and the CPU is summed over the primary and every worker.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import { procCpuSeconds, procRssBytes } from './stats.js';
 import { NODE_FLAGS } from '../src/runtime/node.flags.js';
+import { benchServerEnv } from './server-env.js';
 
 export interface WorkersSpec {
   name: string;
@@ -73,20 +73,8 @@ export async function runWorkers(spec: WorkersSpec, root: string): Promise<Worke
       cwd: root,
       env: {
         PATH: process.env.PATH,
-        LOG_LEVEL: 'warn',
-        PORT: '0',
-        HOST: '127.0.0.1',
-        KAFKA_BROKERS: spec.brokers.join(','),
-        KAFKA_TOPIC: spec.topic,
-        KAFKA_TOPIC_PARTITIONS: String(spec.partitions),
-        KAFKA_ACKS: '1',
-        KAFKA_COMPRESSION: 'none',
-        FLEETSIM_BACKPRESSURE: 'block',
-        FLEETSIM_ANOMALY_RATE: '0.01',
-        FLEETSIM_TREND_ENABLED: 'true',
-        FLEETSIM_MAX_TARGET_RATE: '10000000',
+        ...benchServerEnv({ ...spec, acks: 1, compression: 'none' }),
         FLEETSIM_WORKERS: String(spec.workers),
-        FLEETSIM_CLUSTER_NAME: `bench-${randomUUID().slice(0, 8)}`,
         ...spec.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
