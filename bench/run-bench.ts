@@ -726,6 +726,7 @@ async function main(): Promise<void> {
   const perf: ProducerPerfResult[] = [];
   const sarama: SaramaResult[] = [];
   const workerRuns: WorkersResult[] = [];
+  const workerErrors: Array<{ name: string; error: string }> = [];
   const profileTops: { engine: Engine; top: ReturnType<typeof topSelfTime> }[] = [];
   let payload: string | undefined;
 
@@ -826,6 +827,7 @@ async function main(): Promise<void> {
       const name = `workers-${n}`;
       if (!wanted(name)) continue;
       log(`part 2b: ${name}: FLEETSIM_WORKERS=${n}, flat out as flat-out`);
+      // A failed worker run is reported and the bench goes on to the yardsticks.
       const result = await runWorkers(
         {
           name,
@@ -842,7 +844,12 @@ async function main(): Promise<void> {
           env: { ...tuning, NODE_OPTIONS: serverNodeOptions },
         },
         root,
-      );
+      ).catch((err: Error) => {
+        log(`  ${name} FAILED: ${err.message}`);
+        workerErrors.push({ name, error: err.message });
+        return undefined;
+      });
+      if (!result) continue;
       workerRuns.push(result);
       log(`  ${name}: ${fmt(result.offsetsPerSec)} msg/s by offsets`);
     }
@@ -923,6 +930,7 @@ async function main(): Promise<void> {
     generation,
     pipeline: runs,
     workers: workerRuns,
+    workerErrors,
     producerPerformance: perf,
     sarama: {
       build: saramaBuild && ('skipped' in saramaBuild ? saramaBuild : { go: saramaBuild.go }),

@@ -156,7 +156,8 @@ export async function runWorkers(spec: WorkersSpec, root: string): Promise<Worke
       if (shares.length >= spec.workers && shares.every((n) => n > 0)) break;
       if (exited || Date.now() > deadline) {
         throw new Error(
-          `run ${spec.name}: the workers did not share the partitions: ${shares.join(', ')}`,
+          `run ${spec.name}: the workers did not share the partitions: ${shares.join(', ')}; ` +
+            `its last output: ${tail.slice(-5).join(' | ')}`,
         );
       }
       await sleep(200);
