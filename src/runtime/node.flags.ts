@@ -12,8 +12,8 @@
  * is enough for V8 to tenure their sites: from then on every record and value is garbage in the
  * old generation, freed only by full (mark-compact) collections. In the bench at 50,000 msg/s
  * that was a full collection every 1.1–1.4 s with pauses of up to 35 ms, the event-loop delay
- * and send latency p99 followed them; with the flag the same run had no full collection after
- * its start (bench/README.md, "GC and the event loop").
+ * and send latency p99 followed them; with the flag the same run had 0–3 in its 20 s window
+ * instead of 15 (bench/README.md, "GC and the event loop").
  *
  * NODE_OPTIONS does not accept this V8 flag, and `v8.setFlagsFromString` once the process runs
  * did not help (V8 reads it when the heap is set up), so it is a command-line flag.
