@@ -9,6 +9,7 @@ import {
   stringSerializers,
 } from '@platformatic/kafka';
 import { type KafkaSecurity, platformaticSecurityOptions } from '../kafka/kafka-security.js';
+import { isTopicAlreadyExists } from '../kafka/topic-exists.error.js';
 import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../model/domain.error.js';
@@ -295,7 +296,7 @@ export class ControlStore {
       });
       this.options.log(`created the control topic ${this.options.topic}`);
     } catch (err) {
-      if (!/already exists/i.test(String((err as Error).message) + JSON.stringify(err))) throw err;
+      if (!isTopicAlreadyExists(err)) throw err; // another member made it meanwhile
     }
   }
 

@@ -1,5 +1,6 @@
 import { Admin, Consumer, MessagesStreamModes, stringDeserializers } from '@platformatic/kafka';
 import { type KafkaSecurity, platformaticSecurityOptions } from '../kafka/kafka-security.js';
+import { isTopicAlreadyExists } from '../kafka/topic-exists.error.js';
 import { ResumingStream } from './resuming.stream.js';
 
 export interface OwnershipGroupOptions {
@@ -61,7 +62,7 @@ export class OwnershipGroup {
       await this.admin
         .createTopics({ topics: [this.options.topic], partitions, replicas: -1 })
         .catch((err: Error) => {
-          if (!/already exists/i.test(err.message + JSON.stringify(err))) throw err;
+          if (!isTopicAlreadyExists(err)) throw err; // another member made it meanwhile
         });
     } else if (current < partitions) {
       await this.admin

@@ -22,6 +22,7 @@ import {
 import type { CompressionName } from '../config/fleetsim.config.js';
 import type { OutgoingRecord, RecordHeaders } from './outgoing.record.js';
 import { platformaticSecurityOptions } from '../kafka/kafka-security.js';
+import { isTopicAlreadyExists } from '../kafka/topic-exists.error.js';
 import {
   ALL_SENT,
   type BatchSender,
@@ -261,7 +262,7 @@ export class PlatformaticSender implements BatchSender {
             replicas: this.options.topicReplicationFactor,
           })
           .catch((err: unknown) => {
-            if (!findErrorBy(err as Error, 'apiId', 'TOPIC_ALREADY_EXISTS')) throw err;
+            if (!isTopicAlreadyExists(err)) throw err;
           });
       }
     } finally {
