@@ -103,10 +103,6 @@ export class ClusterService
   /** Whether `loaded` has resolved (until then nothing is produced: see applyRun). */
   private caughtUp = false;
   private group?: OwnershipGroup;
-  /** See hashesOf. */
-  private readonly keyHashes = new WeakMap<Fleet, Uint32Array>();
-  private lastHashesOf?: Fleet;
-  private lastHashes: Uint32Array = new Uint32Array(0);
   /** Partitions this process produces now. */
   private readonly owned = new Set<number>();
   /** Partitions assigned to it and being taken over. */
@@ -398,7 +394,7 @@ export class ClusterService
 
   /** The sink's gate: owned partitions only; seq from the schedule, never backwards. */
   private readonly gate = (fleet: Fleet, device: Device, due: number): boolean => {
-    if (!this.owned.has(this.partitionOf(fleet, device))) return false;
+    if (!this.owned.has(this.partitionOf(device))) return false;
     const k = slotIndex(fleet, device, due);
     if (k < device.seq) return false;
     if (k > device.seq && device.lastTs >= 0)
@@ -458,33 +454,8 @@ export class ClusterService
   }
 
   /** The readings partition of a device (FNV-1a of its key modulo the partition count). */
-  private partitionOf(fleet: Fleet, device: Device): number {
-    let hashes = this.lastHashes;
-    if (this.lastHashesOf !== fleet || device.index >= hashes.length) {
-      hashes = this.hashesOf(fleet);
-    }
-    let hash = hashes[device.index];
-    // 0: not computed yet (a key that hashes to 0 is hashed again each time, which is harmless).
-    if (hash === 0) hash = hashes[device.index] = fnv1a32(device.id);
-    return partitionFor(hash, this.partitions);
-  }
-
-  /**
-   * A fleet's device key hashes by ordinal (a device's id, hence its key, is a function of its
-   * fleet and ordinal), kept as the last fleet's: the gate asks for every reading, fleet by
-   * fleet, and a look-up by device object cost ~8 % of the flat-out CPU.
-   */
-  private hashesOf(fleet: Fleet): Uint32Array {
-    let hashes = this.keyHashes.get(fleet);
-    if (hashes === undefined || hashes.length < fleet.devices.length) {
-      const grown = new Uint32Array(fleet.devices.length);
-      if (hashes !== undefined) grown.set(hashes);
-      hashes = grown;
-      this.keyHashes.set(fleet, hashes);
-    }
-    this.lastHashesOf = fleet;
-    this.lastHashes = hashes;
-    return hashes;
+  private partitionOf(device: Device): number {
+    return partitionFor(device.keyHash(), this.partitions);
   }
 
   private async joinGroup(brokers: string[], clientId: string): Promise<void> {
@@ -686,7 +657,7 @@ export class ClusterService
       let from = record ? (stood ?? Math.max(recordClock, fleet.anchorMs!)) : fresh;
       if (kind === 'crash' && from < horizon) from = horizon;
       for (const device of fleet.devices) {
-        if (this.partitionOf(fleet, device) !== p) continue;
+        if (this.partitionOf(device) !== p) continue;
         const first = firstSlotFrom(fleet, device, from);
         const due = firstSlotFrom(fleet, device, now);
         const until = Math.min(due, firstSlotFrom(fleet, device, cap));
@@ -809,7 +780,7 @@ export class ClusterService
     let rate = 0;
     for (const f of this.fleets.all()) {
       for (const d of f.devices) {
-        if (this.owned.has(this.partitionOf(f, d))) rate += 1000 / f.intervalMs;
+        if (this.owned.has(this.partitionOf(d))) rate += 1000 / f.intervalMs;
       }
     }
     return {

@@ -17,58 +17,90 @@ export function hashUnit(a: number, b: number, c = 0): number {
 }
 
 /**
- * sfc32, a small fast generator with 128 bits of state. Each device owns one, seeded from
- * the fleet seed and the device's ordinal, so its stream never depends on other devices.
+ * sfc32, a small fast generator with 128 bits of state, kept in an Int32Array at `o`
+ * (a, b, c, d, then 1 when a second normal is cached), with the cached normal in a
+ * Float64Array at `so`. Devices keep theirs in their state slot (Device), so that a reading
+ * touches one block of memory instead of a generator object and its boxed fields; Rng wraps
+ * the same functions around arrays of its own.
  */
+export const RNG_WORDS = 5;
+
+/** Seeds the sfc32 state at `o` as Rng's constructor does. */
+export function sfcSeed(w: Int32Array, o: number, seed: number): void {
+  const a = mix32(seed);
+  const b = mix32(a ^ 0x5bd1e995);
+  const c = mix32(b ^ 0x27d4eb2f);
+  w[o] = a;
+  w[o + 1] = b;
+  w[o + 2] = c;
+  w[o + 3] = 1;
+  w[o + 4] = 0;
+  for (let i = 0; i < 12; i++) sfcNext(w, o);
+}
+
+/** The next 32-bit output of the sfc32 state at `o` (unsigned). */
+export function sfcNext(w: Int32Array, o: number): number {
+  const a = w[o];
+  const b = w[o + 1];
+  const c = w[o + 2];
+  const d = w[o + 3];
+  const t = (((a + b) | 0) + d) | 0;
+  w[o + 3] = (d + 1) | 0;
+  w[o] = b ^ (b >>> 9);
+  w[o + 1] = (c + (c << 3)) | 0;
+  w[o + 2] = (((c << 21) | (c >>> 11)) + t) | 0;
+  return t >>> 0;
+}
+
+/** Uniform in [0, 1) from the state at `o`. */
+export function sfcUniform(w: Int32Array, o: number): number {
+  return sfcNext(w, o) / 4294967296;
+}
+
+/**
+ * Standard normal from the state at `o` (Marsaglia's polar method, caching the second value
+ * at `f[so]`).
+ */
+export function sfcNormal(w: Int32Array, o: number, f: Float64Array, so: number): number {
+  if (w[o + 4] !== 0) {
+    w[o + 4] = 0;
+    return f[so];
+  }
+  let u: number;
+  let v: number;
+  let s: number;
+  do {
+    u = sfcUniform(w, o) * 2 - 1;
+    v = sfcUniform(w, o) * 2 - 1;
+    s = u * u + v * v;
+  } while (s >= 1 || s === 0);
+  const k = Math.sqrt((-2 * Math.log(s)) / s);
+  f[so] = v * k;
+  w[o + 4] = 1;
+  return u * k;
+}
+
+/** An sfc32 generator of its own (see sfcSeed … sfcNormal). */
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-  private spare = 0;
-  private hasSpare = false;
+  private readonly w = new Int32Array(RNG_WORDS);
+  private readonly f = new Float64Array(1);
 
   constructor(seed: number) {
-    this.a = mix32(seed);
-    this.b = mix32(this.a ^ 0x5bd1e995);
-    this.c = mix32(this.b ^ 0x27d4eb2f);
-    this.d = 1;
-    for (let i = 0; i < 12; i++) this.nextUint32();
+    sfcSeed(this.w, 0, seed);
   }
 
   nextUint32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
+    return sfcNext(this.w, 0);
   }
 
   /** Uniform in [0, 1). */
   next(): number {
-    return this.nextUint32() / 4294967296;
+    return sfcUniform(this.w, 0);
   }
 
   /** Standard normal (Marsaglia's polar method, caching the second value). */
   normal(): number {
-    if (this.hasSpare) {
-      this.hasSpare = false;
-      return this.spare;
-    }
-    let u: number;
-    let v: number;
-    let s: number;
-    do {
-      u = this.next() * 2 - 1;
-      v = this.next() * 2 - 1;
-      s = u * u + v * v;
-    } while (s >= 1 || s === 0);
-    const f = Math.sqrt((-2 * Math.log(s)) / s);
-    this.spare = v * f;
-    this.hasSpare = true;
-    return u * f;
+    return sfcNormal(this.w, 0, this.f, 0);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Device, Fleet } from '../model/fleet.js';
+import { type Device, type Fleet, VALUES } from '../model/fleet.js';
 import { SENSOR_INDEX } from '../model/sensor.table.js';
 import { type ReadingSerializer, round2 } from './reading.serializer.js';
 import type { SensorName } from '../model/sensors/sensor.model.js';
@@ -70,10 +70,11 @@ export class ProtobufReadingSerializer implements ReadingSerializer {
     pos += parts.location.copy(buf, pos);
     buf[pos++] = TAG_READINGS;
     buf[pos++] = layout.size;
-    const values = d.values;
+    const state = d.state;
+    const values = d.at + VALUES;
     for (const { tag, index } of layout.numeric) {
       buf[pos++] = tag;
-      pos = buf.writeDoubleLE(round2(values[index]), pos);
+      pos = buf.writeDoubleLE(round2(state[values + index]), pos);
     }
     if (layout.hasSwitch) {
       buf[pos++] = TAG_SWITCH;

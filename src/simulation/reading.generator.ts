@@ -1,5 +1,5 @@
 import { type AnomalyKind, KIND_SENSORS, defaultMagnitude } from '../model/anomaly.js';
-import type { Device, Fleet } from '../model/fleet.js';
+import { DEVIATION, type Device, type Fleet, VALUES } from '../model/fleet.js';
 import { roomCount } from '../model/layout.js';
 import { hashUnit, mix32 } from '../model/random.js';
 import {
@@ -20,6 +20,7 @@ export interface GenerationParams {
 
 const TEMPERATURE = SENSOR_INDEX.temperature;
 const CURRENT = SENSOR_INDEX.current;
+const NUMERIC = NUMERIC_MODELS.length;
 
 /** Lag-1 autocorrelation of a device's own deviation: values move, they do not jump. */
 export const SMOOTHING = 0.9;
@@ -81,25 +82,22 @@ class RoomKnots {
     this.normals = new Float64Array(this.rooms * NUMERIC_MODELS.length * 2);
   }
 
-  /** roomNoise(seed, d.roomKey, sensor, ts) for a device of this fleet. */
-  noise(seed: number, d: Device, sensor: number, ts: number): number {
-    const x = ts / ROOM_PERIOD_MS;
-    const k = Math.floor(x);
-    const a = (Math.PI / 2) * (x - k);
-    const r = d.index % this.rooms;
-    const at = (r * NUMERIC_MODELS.length + sensor) * 2;
-    if (this.knots[r] !== k) {
-      const roomKey = d.roomKey;
-      for (let i = 0; i < NUMERIC_MODELS.length; i++) {
-        if (NUMERIC_MODELS[i].roomShare <= 0) continue;
-        const stream = mix32(roomKey * 8 + i);
-        const j = (r * NUMERIC_MODELS.length + i) * 2;
-        this.normals[j] = gaussAt(seed, stream, k);
-        this.normals[j + 1] = gaussAt(seed, stream, k + 1);
-      }
-      this.knots[r] = k;
+  /**
+   * Brings room `r`'s knots to knot `k` (a device of the room gives the room's key): after it,
+   * roomNoise(seed, roomKey, i, ts) = cos(a) × normals[(r × sensors + i) × 2] + sin(a) ×
+   * normals[… + 1], with k and a as `roomNoise` derives them from ts.
+   */
+  at(seed: number, d: Device, r: number, k: number): void {
+    if (this.knots[r] === k) return;
+    const roomKey = d.roomKey;
+    for (let i = 0; i < NUMERIC_MODELS.length; i++) {
+      if (NUMERIC_MODELS[i].roomShare <= 0) continue;
+      const stream = mix32(roomKey * 8 + i);
+      const j = (r * NUMERIC_MODELS.length + i) * 2;
+      this.normals[j] = gaussAt(seed, stream, k);
+      this.normals[j + 1] = gaussAt(seed, stream, k + 1);
     }
-    return Math.cos(a) * this.normals[at] + Math.sin(a) * this.normals[at + 1];
+    this.knots[r] = k;
   }
 }
 
@@ -129,7 +127,6 @@ const trendContext: TrendContext = { ts: 0, strength: 0, seed: 0 };
  * advances, so consumers see the gap.
  */
 export function generateReading(fleet: Fleet, d: Device, ts: number, p: GenerationParams): boolean {
-  const rng = d.rng;
   const strength = p.trendEnabled ? p.trendStrength : 0;
   const variation = p.dataVariation;
   const ctx = trendContext;
@@ -139,29 +136,42 @@ export function generateReading(fleet: Fleet, d: Device, ts: number, p: Generati
 
   // Random draws happen in a fixed order every reading, so a device's stream depends only on
   // its seed and event times.
-  const dev = d.deviation;
-  for (let i = 0; i < dev.length; i++) dev[i] = SMOOTHING * dev[i] + INNOVATION * rng.normal();
-  const uSwitch = rng.next();
-  const uAnomaly = rng.next();
-  const uPick = rng.next();
-  const zBurst = rng.normal();
+  const state = d.state;
+  const dev = d.at + DEVIATION;
+  for (let i = 0; i < NUMERIC; i++) {
+    state[dev + i] = SMOOTHING * state[dev + i] + INNOVATION * d.normal();
+  }
+  const uSwitch = d.uniform();
+  const uAnomaly = d.uniform();
+  const uPick = d.uniform();
+  const zBurst = d.normal();
 
-  const values = d.values;
+  // The room's environment (roomNoise) at this time: one blend of its knots for every sensor.
   const knots = knotsOf(fleet);
-  for (let i = 0; i < NUMERIC_MODELS.length; i++) {
+  const x = ts / ROOM_PERIOD_MS;
+  const k = Math.floor(x);
+  const a = (Math.PI / 2) * (x - k);
+  const r = d.index % knots.rooms;
+  knots.at(fleet.seed, d, r, k);
+  const cosA = Math.cos(a);
+  const sinA = Math.sin(a);
+  const normals = knots.normals;
+  const values = d.at + VALUES;
+  for (let i = 0; i < NUMERIC; i++) {
     const m = NUMERIC_MODELS[i];
-    let spread = dev[i];
+    let spread = state[dev + i];
     if (m.roomShare > 0) {
+      const j = (r * NUMERIC + i) * 2;
       spread =
-        Math.sqrt(m.roomShare) * knots.noise(fleet.seed, d, i, ts) +
+        Math.sqrt(m.roomShare) * (cosA * normals[j] + sinA * normals[j + 1]) +
         Math.sqrt(1 - m.roomShare) * spread;
     }
-    values[i] = m.mean + (strength > 0 ? m.trend(ctx) : 0) + m.sd * variation * spread;
+    state[values + i] = m.mean + (strength > 0 ? m.trend(ctx) : 0) + m.sd * variation * spread;
   }
   if (strength > 0) {
     // Machines under load warm their surroundings.
-    values[TEMPERATURE] +=
-      LOAD_HEATING * strength * (values[CURRENT] - NUMERIC_MODELS[CURRENT].mean);
+    state[values + TEMPERATURE] +=
+      LOAD_HEATING * strength * (state[values + CURRENT] - NUMERIC_MODELS[CURRENT].mean);
   }
 
   const target = switchSensor.targetOn(ts, p.trendEnabled, p.trendStrength);
@@ -180,9 +190,9 @@ export function generateReading(fleet: Fleet, d: Device, ts: number, p: Generati
   d.lastLabel = null;
   if (d.effects !== null) sent = applyEffects(d, ts, variation, zBurst);
 
-  for (let i = 0; i < NUMERIC_MODELS.length; i++) {
+  for (let i = 0; i < NUMERIC; i++) {
     const m = NUMERIC_MODELS[i];
-    values[i] = clamp(values[i], m.min, m.max);
+    state[values + i] = clamp(state[values + i], m.min, m.max);
   }
   d.seq++;
   d.lastTs = ts;
@@ -225,6 +235,8 @@ function pruneEffects(d: Device, ts: number): void {
 /** Applies the device's active anomalies; returns false when one silences it. */
 function applyEffects(d: Device, ts: number, variation: number, z: number): boolean {
   let sent = true;
+  const state = d.state;
+  const values = d.at + VALUES;
   for (const e of d.effects!) {
     if (ts < e.startsAt) continue;
     d.lastLabel ??= e;
@@ -233,23 +245,23 @@ function applyEffects(d: Device, ts: number, variation: number, z: number): bool
     switch (e.kind) {
       case 'spike':
       case 'overcurrent':
-        d.values[i] += e.magnitude;
+        state[values + i] += e.magnitude;
         break;
       case 'drift': {
         const progress = (ts - e.startsAt) / Math.max(1, e.endsAt - e.startsAt);
-        d.values[i] += e.magnitude * Math.min(1, progress + 0.1);
+        state[values + i] += e.magnitude * Math.min(1, progress + 0.1);
         break;
       }
       case 'noise':
-        d.values[i] += model.sd * Math.max(variation, 0.2) * e.magnitude * z;
+        state[values + i] += model.sd * Math.max(variation, 0.2) * e.magnitude * z;
         break;
       case 'stuck':
         if (e.sensor === 'switch') {
           e.stuckValue ??= d.switchOn ? 1 : 0;
           d.switchOn = e.stuckValue === 1;
         } else {
-          e.stuckValue ??= d.lastTs >= 0 ? d.values[i] : model.mean;
-          d.values[i] = e.stuckValue;
+          e.stuckValue ??= d.lastTs >= 0 ? state[values + i] : model.mean;
+          state[values + i] = e.stuckValue;
         }
         break;
       case 'flapping':

@@ -2,7 +2,6 @@ import type { BackpressurePolicy, ValueFormat } from '../config/fleetsim.config.
 import { SERIALIZATION_SAMPLE_EVERY } from '../metrics/fleetsim.metrics.js';
 import type { Device, Fleet } from '../model/fleet.js';
 import type { OutgoingRecord, RecordHeaders } from '../producer/outgoing.record.js';
-import { type RecordKey, recordKey } from '../producer/record.key.js';
 import { FramedSerializer } from './confluent.framing.js';
 import { ProtobufReadingSerializer } from './protobuf.serializer.js';
 import { ReadingHeaders } from './reading.headers.js';
@@ -42,11 +41,6 @@ interface FleetOutlet {
   topic: string | undefined;
   /** The headers of an unlabelled reading (undefined: headers off). */
   plain: RecordHeaders | undefined;
-  /**
-   * Each device's key and hash, by ordinal: a device's id, hence its key, is a function of its
-   * fleet and ordinal, so they hold for whichever Device object has that ordinal.
-   */
-  keys: Array<RecordKey | undefined>;
 }
 
 /**
@@ -164,16 +158,14 @@ export class ReadingPipeline {
       out = this.outletOf(fleet);
     }
     if (!generateReading(fleet, device, scheduledAt, out.params)) return;
-    const keys = out.keys;
-    let k = keys[device.index];
-    if (k === undefined) k = keys[device.index] = recordKey(device.id);
+    const hash = device.keyHash();
     const label = device.lastLabel;
     // Every field, in one order: records share one shape from the start (the producer sets
     // partition and lane).
     this.producer.offer({
-      key: k.key,
+      key: device.key!,
       value: this.serialize(fleet, device, scheduledAt),
-      hash: k.hash,
+      hash,
       topic: out.topic,
       partition: 0,
       lane: undefined,
@@ -193,7 +185,6 @@ export class ReadingPipeline {
         params: this.settings.params,
         topic: undefined,
         plain: undefined,
-        keys: [],
       };
       this.outlets.set(fleet.id, out);
     }

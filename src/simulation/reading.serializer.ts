@@ -1,4 +1,4 @@
-import type { Device, Fleet } from '../model/fleet.js';
+import { type Device, type Fleet, VALUES } from '../model/fleet.js';
 import { SENSOR_INDEX } from '../model/sensor.table.js';
 
 /** Rounds to two decimals, the precision every numeric reading carries. */
@@ -222,12 +222,13 @@ export class JsonReadingSerializer implements ReadingSerializer {
     pos = parts.place(d, pos);
     const names = parts.names;
     const indexes = parts.indexes;
-    const values = d.values;
+    const state = d.state;
+    const values = d.at + VALUES;
     for (let j = 0; j < names.length; j++) {
       pos = put(out, pos, names[j]);
       const i = indexes[j];
       if (i < 0) pos = put(out, pos, d.switchOn ? TRUE : FALSE);
-      else pos = writeRound2(out, pos, values[i]);
+      else pos = writeRound2(out, pos, state[values + i]);
     }
     pos = put(out, pos, READINGS_CLOSE);
     if (anomaly === undefined) pos = put(out, pos, NULL_CLOSE);

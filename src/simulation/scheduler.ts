@@ -1,5 +1,6 @@
 import type { Device, Fleet } from '../model/fleet.js';
 import type { Clock } from '../model/clock.js';
+import { phaseOrder } from '../model/phase.js';
 
 /**
  * Receives a due reading. Returns false to hold the schedule (backpressure): the reading is
@@ -8,53 +9,18 @@ import type { Clock } from '../model/clock.js';
  */
 export type ReadingSink = (fleet: Fleet, device: Device, scheduledAt: number) => boolean;
 
-/** Reverses the 32 bits of i. */
-function reverseBits(i: number): number {
-  i = ((i >>> 1) & 0x55555555) | ((i & 0x55555555) << 1);
-  i = ((i >>> 2) & 0x33333333) | ((i & 0x33333333) << 2);
-  i = ((i >>> 4) & 0x0f0f0f0f) | ((i & 0x0f0f0f0f) << 4);
-  i = ((i >>> 8) & 0x00ff00ff) | ((i & 0x00ff00ff) << 8);
-  return ((i >>> 16) | (i << 16)) >>> 0;
-}
-
-/**
- * The phase of device `index` within its fleet's interval, in [0, 1): the van der Corput
- * sequence (bit-reversed ordinal). Any first n devices are spread evenly (no gap wider than
- * 2/n of the interval), and a device's phase never depends on how many devices there are, so
- * scaling a fleet moves no existing device.
- */
-export function phaseOf(index: number): number {
-  return reverseBits(index) / 4294967296;
-}
-
-/** Ordinals below 2^17 reverse into the top 17 bits, which keeps sort keys exact. */
-const MAX_DEVICES = 131072;
-
-/** The device ordinals of a fleet of `n` in phase order, and their phases (0 … 1). */
-export function phaseOrder(n: number): {
-  order: Uint32Array<ArrayBuffer>;
-  phases: Float64Array<ArrayBuffer>;
-} {
-  if (n > MAX_DEVICES) throw new Error(`a fleet holds at most ${MAX_DEVICES} devices`);
-  // Sort ordinals by phase: key = top 17 bits of the reversed ordinal, then the ordinal.
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = (reverseBits(i) >>> 15) * MAX_DEVICES + i;
-  keys.sort();
-  const order = new Uint32Array(n);
-  const phases = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    const i = keys[j] % MAX_DEVICES;
-    order[j] = i;
-    phases[j] = phaseOf(i);
-  }
-  return { order, phases };
-}
+export { phaseOf, phaseOrder } from '../model/phase.js';
 
 class FleetSchedule {
   /** Device ordinals in phase order. */
   order = new Uint32Array(0);
   /** Phases (0 … 1) in the same order. */
   phases = new Float64Array(0);
+  /**
+   * The fleet's devices in the same order: the tick walks this array in order instead of
+   * jumping across `fleet.devices` (rebuilt with the order whenever the fleet is resized).
+   */
+  devices: Device[] = [];
   /** Position in `order` of the next device due. */
   cursor = 0;
   /** Time the current cycle began. */
@@ -126,6 +92,8 @@ class FleetSchedule {
     const { order, phases } = phaseOrder(n);
     this.order = order;
     this.phases = phases;
+    const devices = this.fleet.devices;
+    this.devices = Array.from(order, (i) => devices[i]);
     let lo = 0;
     let hi = n;
     while (lo < hi) {
@@ -323,7 +291,7 @@ export class Scheduler {
       const n = s.order.length;
       if (n === 0) continue;
       const interval = fleet.intervalMs;
-      const devices = fleet.devices;
+      const devices = s.devices;
       let taken = 0;
       for (;;) {
         if (s.cursor >= n) {
@@ -337,7 +305,7 @@ export class Scheduler {
           break outer;
         }
         const takenAt = taken === 0 && lag !== undefined ? this.clock.now() : 0;
-        if (!this.sink(fleet, devices[s.order[s.cursor]], due)) {
+        if (!this.sink(fleet, devices[s.cursor], due)) {
           held = true;
           break outer;
         }

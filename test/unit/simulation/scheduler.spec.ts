@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Device, Fleet } from '../../../src/model/fleet.js';
 import { FakeClock } from '../../support/fake.clock.js';
-import { phaseOf, Scheduler } from '../../../src/simulation/scheduler.js';
+import { phaseSorted } from '../../../src/model/phase.js';
+import { phaseOf, phaseOrder, Scheduler } from '../../../src/simulation/scheduler.js';
 
 function fleet(deviceCount: number, intervalMs: number, id = 'f'): Fleet {
   return new Fleet({
@@ -135,6 +136,41 @@ test('scaling keeps existing devices on their phase, with no gap and no extra re
   const added = [...times.entries()].filter(([id]) => Number(id.split('.d')[1]) > 1000);
   assert.equal(added.length, 4000);
   for (const [, t] of added) assert.ok(t.length >= 1 && t.length <= 3);
+});
+
+test('a fleet makes its devices in phase order, indexed by ordinal, the same as one by one', () => {
+  assert.deepEqual(phaseSorted(0, 1000), Array.from(phaseOrder(1000).order));
+  assert.deepEqual(
+    phaseSorted(600, 1000),
+    Array.from(phaseOrder(1000).order).filter((i) => i >= 600),
+  );
+  const grown = fleet(300, 1000);
+  grown.resize(1000);
+  const single = fleet(1, 1000);
+  for (let i = 0; i < 1000; i++) {
+    const d = grown.devices[i];
+    assert.equal(d.index, i);
+    single.resize(i + 1);
+    const alone = single.devices[i];
+    assert.equal(d.id, alone.id);
+    assert.deepEqual(Array.from(d.deviation), Array.from(alone.deviation));
+    assert.equal(d.switchOn, alone.switchOn);
+    assert.equal(d.normal(), alone.normal(), `${d.id}: the same random stream`);
+  }
+});
+
+test('after a shrink and a regrowth the schedule hands out the fleet’s new devices', () => {
+  const f = fleet(1000, 1000);
+  const h = harness([f]);
+  h.run(1000);
+  f.resize(100);
+  h.scheduler.resized(f);
+  f.resize(1000);
+  h.scheduler.resized(f);
+  h.out.length = 0;
+  h.run(1000);
+  assert.ok(h.out.length >= 900, `${h.out.length} readings`);
+  for (const e of h.out) assert.equal(e.device, f.devices[e.device.index], e.device.id);
 });
 
 test('changing the interval keeps the position in the cycle', () => {
