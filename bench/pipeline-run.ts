@@ -22,7 +22,7 @@ import {
 import type { OutgoingRecord } from '../src/producer/outgoing.record.js';
 import { ProducerService } from '../src/producer/producer.service.js';
 import { SimulationService } from '../src/simulation/simulation.service.js';
-import { MsHistogram, percentile, procCpuSeconds } from './stats.js';
+import { MsHistogram, percentile, procCpuSeconds, SETTLED_MS } from './stats.js';
 import { benchServerEnv } from './server-env.js';
 
 /** fleetsim's producer engines (`kafka.client`, env KAFKA_CLIENT). */
@@ -49,7 +49,18 @@ export interface PipelineSpec {
   env?: Record<string, string>;
   /** 'backfill': one backfill of fleets × devicesPerFleet devices at pace "max" instead of live. */
   mode?: 'live' | 'backfill';
+  /**
+   * Fixed-rate runs: after the warm-up, wait at most this long (ms) for the schedule to have
+   * caught up (SETTLED_MS) before the window starts: the start's backlog (the first reading of
+   * each device builds its key and parts; in cluster mode nothing is sent until the member
+   * owns its partitions, then the slots missed meanwhile go out at once) is not the steady
+   * state the targets are about. 0 or absent: the window starts after the warm-up.
+   */
+  settleMaxMs?: number;
 }
+
+/** Checks in a row, 100 ms apart, at which the schedule must be caught up (SETTLED_MS). */
+const SETTLED_CHECKS = 5;
 
 export interface PipelineResult {
   name: string;
@@ -98,6 +109,11 @@ export interface PipelineResult {
   peakRssMb: number;
   /** Scheduler lateness at the end of the window, ms. */
   behindMsAtEnd: number;
+  /**
+   * With settleMaxMs: ms from the simulation's start to the window's, and whether the
+   * schedule had caught up by then (false: the window started at settleMaxMs regardless).
+   */
+  settle?: { windowStartMs: number; caughtUp: boolean };
   /** Messages queued in the producer at the end of the window. */
   queuedAtEnd: number;
   /**
@@ -196,7 +212,19 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const eld = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
   eld.enable();
   if (!backfillId) simulation.start();
+  const startedAt = performance.now();
   await sleep(spec.warmupMs);
+  let settle: PipelineResult['settle'];
+  if (spec.settleMaxMs) {
+    const until = startedAt + spec.warmupMs + spec.settleMaxMs;
+    let inRow = 0;
+    while (inRow < SETTLED_CHECKS && performance.now() < until) {
+      inRow = simulation.scheduler.behind(Date.now()) <= SETTLED_MS ? inRow + 1 : 0;
+      if (inRow < SETTLED_CHECKS) await sleep(100);
+    }
+    const caughtUp = inRow >= SETTLED_CHECKS;
+    settle = { windowStartMs: Math.round(performance.now() - startedAt), caughtUp };
+  }
 
   let session: Session | undefined;
   if (spec.profileFile) {
@@ -301,6 +329,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
         : undefined,
     peakRssMb,
     behindMsAtEnd,
+    settle,
     queuedAtEnd,
     peakBufferShare: peakBuffered / p.bufferMemory,
     final: {

@@ -16,7 +16,8 @@
  * `--quick`: a smoke run (1 s warm-up, 3 s windows, no gzip, short ProducerPerformance)
  * that writes bench/results/<timestamp>-quick.json only; its figures mean nothing.
  *
- * Knobs (environment): BENCH_MEASURE_S (20), BENCH_WARMUP_S (5), BENCH_ONLY (comma list of
+ * Knobs (environment): BENCH_MEASURE_S (20), BENCH_WARMUP_S (5), BENCH_SETTLE_S (30: the most
+ * a fixed-rate run waits after its warm-up for the start's backlog), BENCH_ONLY (comma list of
  * run names, e.g. "flat-out,pp,sarama"), BENCH_ENGINES (platformatic,kafkajs), BENCH_GZIP=0
  * (skip the gzip runs), BENCH_PROFILE=1 (CPU profile of each flat-out window into
  * bench/results/profiles/), BENCH_NODE_OPTIONS (NODE_OPTIONS of the fleetsim processes under
@@ -43,7 +44,7 @@ import { type GenerationResult, runGeneration } from './generation.js';
 import type { Engine, PipelineResult, PipelineSpec } from './pipeline-run.js';
 import { type ProducerPerfResult, runProducerPerf } from './producer-perf.js';
 import { buildSarama, runSarama, type SaramaBuild, type SaramaResult } from './sarama-run.js';
-import { fmt, table } from './stats.js';
+import { fmt, SETTLED_MS, table } from './stats.js';
 import { runWorkers, type WorkersResult } from './workers-run.js';
 
 const root = projectRoot();
@@ -54,6 +55,15 @@ const env = process.env;
 const quick = process.argv.includes('--quick');
 const measureMs = Number(env.BENCH_MEASURE_S ?? (quick ? 3 : 20)) * 1000;
 const warmupMs = Number(env.BENCH_WARMUP_S ?? (quick ? 1 : 5)) * 1000;
+/** Fixed-rate runs: most time after the warm-up to wait for the start's backlog (BENCH_SETTLE_S). */
+const settleMaxMs = Number(env.BENCH_SETTLE_S ?? (quick ? 2 : 30)) * 1000;
+/** When a fixed-rate run's window started, and whether its schedule had caught up by then. */
+const settleNote = (r: PipelineResult) =>
+  r.settle === undefined
+    ? ''
+    : r.settle.caughtUp
+      ? `; window from ${fmt(r.settle.windowStartMs / 1000, 1)} s after the start (caught up)`
+      : `; window from ${fmt(r.settle.windowStartMs / 1000, 1)} s after the start, NOT caught up`;
 const only = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined;
 const withGzip = env.BENCH_GZIP ? env.BENCH_GZIP !== '0' : !quick;
 const profile = env.BENCH_PROFILE === '1';
@@ -113,12 +123,28 @@ interface RunPlan {
   compression: 'none' | 'gzip';
   /** 'backfill': one backfill at pace "max" instead of live streaming. */
   mode?: 'live' | 'backfill';
+  /** A fixed rate: the window waits for the start's backlog to be caught up (settleMaxMs). */
+  settles?: boolean;
 }
 
 /** Fixed rates, then flat out: a target far above what one process can do, block backpressure. */
 const PLANS: RunPlan[] = [
-  { name: '50k', fleets: 5, devicesPerFleet: 10_000, intervalMs: 1000, compression: 'none' },
-  { name: '100k', fleets: 10, devicesPerFleet: 10_000, intervalMs: 1000, compression: 'none' },
+  {
+    name: '50k',
+    fleets: 5,
+    devicesPerFleet: 10_000,
+    intervalMs: 1000,
+    compression: 'none',
+    settles: true,
+  },
+  {
+    name: '100k',
+    fleets: 10,
+    devicesPerFleet: 10_000,
+    intervalMs: 1000,
+    compression: 'none',
+    settles: true,
+  },
   { name: 'flat-out', fleets: 10, devicesPerFleet: 10_000, intervalMs: 100, compression: 'none' },
   // A backfill of 10,000 devices at 1 s over simulated days, as fast as the producer takes it.
   {
@@ -306,6 +332,16 @@ function printPipeline(runs: PipelineResult[]): void {
       "  buffer: peak of the producer's buffer / bufferMemory (at 80 % the block policy holds the scheduler)",
       '  books ok: after the final flush the topic holds exactly the acknowledged count, nothing failed or was',
       '  dropped, and generated = acknowledged + failed + dropped + queued + inFlight',
+      ...(runs.some((r) => r.settle)
+        ? [
+            `  fixed rates: the window starts once the start's backlog is caught up (behind ≤ ${SETTLED_MS} ms; at most`,
+            `  ${fmt(settleMaxMs / 1000)} s after the warm-up):` +
+              runs
+                .filter((r) => r.settle)
+                .map((r) => ` ${r.name} · ${engineLabel(r)}${settleNote(r).slice(1)}`)
+                .join(';'),
+          ]
+        : []),
       ...(runs.some((r) => r.engineConfigured !== r.engine)
         ? [
             '  *: this fleetsim took no kafka.client from KAFKA_CLIENT, so the row ran its only engine (kafkajs)',
@@ -748,13 +784,15 @@ async function main(): Promise<void> {
       acks: 1,
       warmupMs,
       measureMs,
+      settleMaxMs: plan.settles ? settleMaxMs : 0,
       brokerPid,
       profileFile,
       env: tuning,
     });
     runs.push(result);
     log(
-      `  ${plan.name} · ${engineLabel(result)}: ${fmt(result.ackedPerSec)} msg/s acknowledged (${fmt(result.offsetsPerSec)} by offsets)`,
+      `  ${plan.name} · ${engineLabel(result)}: ${fmt(result.ackedPerSec)} msg/s acknowledged (${fmt(result.offsetsPerSec)} by offsets)` +
+        settleNote(result),
     );
     if (profileFile) profileTops.push({ engine, top: topSelfTime(profileFile, 20) });
   };

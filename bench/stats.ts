@@ -96,3 +96,9 @@ export function table(header: string[], rows: string[][]): string {
       .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/**
+ * A fixed-rate run's schedule counts as caught up when its most overdue reading is at most
+ * this late (the lag target), at several checks in a row.
+ */
+export const SETTLED_MS = 50;
