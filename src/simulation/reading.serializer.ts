@@ -286,8 +286,9 @@ export function formatRound2(v: number): string {
 /** The reading as a plain object (for the REST API), matching the JSON value. */
 export function readingObject(fleet: Fleet, d: Device) {
   const readings: Record<string, number | boolean> = {};
+  const values = d.values;
   for (const s of fleet.sensors) {
-    readings[s] = s === 'switch' ? d.switchOn : round2(d.values[SENSOR_INDEX[s]]);
+    readings[s] = s === 'switch' ? d.switchOn : round2(values[SENSOR_INDEX[s]]);
   }
   const label = d.lastLabel;
   return {
