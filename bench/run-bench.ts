@@ -334,7 +334,7 @@ function printPipeline(runs: PipelineResult[]): void {
       '  dropped, and generated = acknowledged + failed + dropped + queued + inFlight',
       ...(runs.some((r) => r.settle)
         ? [
-            `  fixed rates: the window starts once the start's backlog is caught up (behind ≤ ${SETTLED_MS} ms; at most`,
+            `  fixed rates: the window starts once the start's backlog is caught up (nothing due or offered > ${SETTLED_MS} ms late; at most`,
             `  ${fmt(settleMaxMs / 1000)} s after the warm-up):` +
               runs
                 .filter((r) => r.settle)
