@@ -49,7 +49,12 @@ function harness(f: Fleet[], tickMs = 10) {
     const end = clock.time + ms;
     while (clock.time < end) scheduler.tick(clock.advance(tickMs));
   };
-  return { clock, out, scheduler, run, setAccept: (fn: () => boolean) => (accept = fn) };
+  /** Resizes a fleet as the fleet service does: the fleet, then its schedule. */
+  const resize = (fleet: Fleet, devices: number) => {
+    fleet.resize(devices);
+    scheduler.resized(fleet);
+  };
+  return { clock, out, scheduler, run, resize, setAccept: (fn: () => boolean) => (accept = fn) };
 }
 
 test('phases are van der Corput: stable per ordinal and evenly spread for any count', () => {
@@ -118,11 +123,9 @@ test('scaling keeps existing devices on their phase, with no gap and no extra re
   const f = fleet(1000, 1000);
   const h = harness([f]);
   h.run(1500);
-  f.resize(5000);
-  h.scheduler.resized(f);
+  h.resize(f, 5000);
   h.run(2000);
-  f.resize(200);
-  h.scheduler.resized(f);
+  h.resize(f, 200);
   h.run(2000);
   const times = new Map<string, number[]>();
   for (const e of h.out) times.set(e.device.id, [...(times.get(e.device.id) ?? []), e.at]);
@@ -163,10 +166,8 @@ test('after a shrink and a regrowth the schedule hands out the fleet’s new dev
   const f = fleet(1000, 1000);
   const h = harness([f]);
   h.run(1000);
-  f.resize(100);
-  h.scheduler.resized(f);
-  f.resize(1000);
-  h.scheduler.resized(f);
+  h.resize(f, 100);
+  h.resize(f, 1000);
   h.out.length = 0;
   h.run(1000);
   assert.ok(h.out.length >= 900, `${h.out.length} readings`);
