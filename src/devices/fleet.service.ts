@@ -6,7 +6,6 @@ import { DEFAULT_INTERVAL_MS } from '../config/fleet-spec.dto.js';
 import { DomainError, invalidField, notFound } from '../model/domain.error.js';
 import { checkIfMatch, etagOf } from '../model/etag.js';
 import { ProducerService } from '../producer/producer.service.js';
-import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
 import { readingObject } from '../simulation/reading.serializer.js';
 import { SENSOR_NAMES } from '../model/sensors/sensor.model.js';
@@ -375,7 +374,7 @@ export class FleetService {
       number: d.index + 1,
       location: { ...d.location },
       sensors: fleet.sensors,
-      partition: this.producer.partitionOf(recordKey(d.id).hash, this.simulation.topicOf(fleet.id)),
+      partition: this.producer.partitionOf(d.keyHash(), this.simulation.topicOf(fleet.id)),
       nextSeq: d.seq,
       lastReading: d.lastTs >= 0 ? readingObject(fleet, d) : null,
     };
