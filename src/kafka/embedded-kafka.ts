@@ -131,11 +131,24 @@ async function freePort(preferred = 0): Promise<number> {
     });
   if (preferred > 0) {
     const got = await tryListen(preferred);
-    if (got) return got;
+    if (got) return remember(got);
   }
-  const got = await tryListen(0);
-  if (!got) throw new EmbeddedKafkaError('no free TCP port for the embedded broker');
-  return got;
+  // The kernel may hand out a port again once it is closed: a broker's listener and its
+  // controller listener once got the same one. A port this process handed out before is
+  // skipped (its broker may not be listening yet).
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const got = await tryListen(0);
+    if (got && !portsHandedOut.has(got)) return remember(got);
+  }
+  throw new EmbeddedKafkaError('no free TCP port for the embedded broker');
+}
+
+/** Ports freePort() returned in this process. */
+const portsHandedOut = new Set<number>();
+
+function remember(port: number): number {
+  portsHandedOut.add(port);
+  return port;
 }
 
 /** One SASL user of the embedded SASL_SSL listener; `mechanism` is spelled as kafkajs spells it. */
