@@ -350,6 +350,13 @@ test('stop and start through different members, a member joining while stopped: 
   await waitFor('b to stop', async () => ((await state(b)) === 'stopped' ? true : undefined));
   const stoppedAt = Date.now();
   await new Promise((r) => setTimeout(r, 1000));
+  // What the members made before the stop is acknowledged before the topic is counted.
+  for (const s of [a, b]) {
+    await waitFor('the producer to have nothing queued or in flight', async () => {
+      const { body } = await http(s.url, 'GET', '/api/v1/producer');
+      return body.queued === 0 && body.inFlight === 0 ? true : undefined;
+    });
+  }
   const before = await consumeAll(topic);
   // A member joining the stopped cluster stays stopped and takes partitions over.
   const c = await member(cluster, topic);
