@@ -9,6 +9,9 @@
  *   Part 3  Kafka's own ProducerPerformance against the same broker, as the yardstick.
  *   Part 4  the reference design's stack, Go + IBM/sarama (bench/sarama), doing fleetsim's
  *           job against the same broker, flat out and at 100k msg/s (skipped without Go).
+ * The parts are reported in this order; they run in another: the fixed rates, the backfill
+ * and Part 2b first, then the runs the ratio targets compare back to back (the first engine
+ * flat out, ProducerPerformance, Sarama flat out), then the other engines flat out.
  * Then the targets of issue 9 as same-run figures, met or missed, per engine.
  * Starts an embedded broker (port 0) unless KAFKA_BROKERS is set. Writes
  * bench/results/<timestamp>.json and bench/results/latest.json. See bench/README.md.
@@ -853,14 +856,16 @@ async function main(): Promise<void> {
   };
 
   try {
-    // Each fixed rate and flat out once per engine, side by side; then the yardsticks right
-    // after the flat-out runs, under the same noise.
+    // Each fixed rate and the backfill once per engine, side by side; flat out last, so that
+    // the three runs the ratio targets compare come back to back, as close to the same noise
+    // as a shared machine allows: the first engine flat out, ProducerPerformance, the Sarama
+    // program flat out.
     const plain = PLANS.filter((p) => p.compression === 'none');
+    const flatPlan = plain.find((p) => p.name === 'flat-out')!;
     for (const plan of plain) {
-      if (!wanted(plan.name)) continue;
+      if (plan === flatPlan || !wanted(plan.name)) continue;
       for (const engine of engines) await pipeline(plan, engine);
     }
-    const flatPlan = plain.find((p) => p.name === 'flat-out')!;
     for (const n of WORKER_COUNTS) {
       const name = `workers-${n}`;
       if (!wanted(name)) continue;
@@ -891,8 +896,13 @@ async function main(): Promise<void> {
       workerRuns.push(result);
       log(`  ${name}: ${fmt(result.offsetsPerSec)} msg/s by offsets`);
     }
+    const [firstEngine, ...otherEngines] = engines;
+    if (wanted(flatPlan.name)) await pipeline(flatPlan, firstEngine);
     if (wanted('pp')) await producerPerf('pp', flatPlan);
     await saramaRun('sarama-flat-out', 'flat-out');
+    if (wanted(flatPlan.name)) {
+      for (const engine of otherEngines) await pipeline(flatPlan, engine);
+    }
     await saramaRun('sarama-100k', 'rate');
     if (withGzip) {
       const gzipPlan = PLANS.find((p) => p.name === 'flat-out-gzip')!;
@@ -905,6 +915,11 @@ async function main(): Promise<void> {
     if (embedded) await embedded.stop();
   }
 
+  // Reported in the plans' order, each plan's engines in BENCH_ENGINES order.
+  const planIndex = (r: PipelineResult) => PLANS.findIndex((p) => p.name === r.name);
+  runs.sort(
+    (a, b) => planIndex(a) - planIndex(b) || engines.indexOf(a.engine) - engines.indexOf(b.engine),
+  );
   printPipeline(runs);
   for (const b of runs.filter((r) => r.name === 'backfill')) {
     const live = runs.find((r) => r.name === 'flat-out' && r.engine === b.engine);
