@@ -897,7 +897,7 @@ async function main(): Promise<void> {
       log(`  ${name}: ${fmt(result.offsetsPerSec)} msg/s by offsets`);
     }
     const [firstEngine, ...otherEngines] = engines;
-    if (wanted(flatPlan.name)) await pipeline(flatPlan, firstEngine);
+    if (firstEngine && wanted(flatPlan.name)) await pipeline(flatPlan, firstEngine);
     if (wanted('pp')) await producerPerf('pp', flatPlan);
     await saramaRun('sarama-flat-out', 'flat-out');
     if (wanted(flatPlan.name)) {
