@@ -167,7 +167,7 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     lag.record(late);
     if (late > recentMaxLag) recentMaxLag = late;
     keyBytes += record.key.length;
-    valueBytes += record.value.length;
+    valueBytes += record.valueEnd - record.valueStart;
     offered++;
     return offer(record);
   };

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
 import type { AnomalyKind } from '../model/anomaly.js';
 import type { SensorName } from '../model/sensors/sensor.model.js';
-import { recordHeaders } from '../producer/outgoing.record.js';
+import { ownValue, recordHeaders } from '../producer/outgoing.record.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey } from '../producer/record.key.js';
 import type { AnomalyTarget } from './anomaly.target.js';
@@ -61,7 +61,7 @@ export class AnomalyLabels {
     const { key, hash } = recordKey(label.anomalyId);
     this.producer.offer({
       key,
-      value: Buffer.from(JSON.stringify(label), 'utf8'),
+      ...ownValue(Buffer.from(JSON.stringify(label), 'utf8')),
       hash,
       partition: 0,
       scheduledAt: Date.parse(label.at),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type BatchingOptions, BatchingProducer, type BatchSender } from './batching.producer.js';
-import { type OutgoingRecord, RECORD_OVERHEAD_BYTES } from './outgoing.record.js';
+import { type OutgoingRecord, ownValue, RECORD_OVERHEAD_BYTES } from './outgoing.record.js';
 import { ALL_SENT, type SendError, sendError, type SendResult } from './sender.js';
 
 const OPTIONS: BatchingOptions = {
@@ -19,7 +19,7 @@ const OPTIONS: BatchingOptions = {
 /** A record of `size` bytes in all (6-byte key). */
 function record(i: number, size = 100): OutgoingRecord {
   const key = Buffer.from(String(i).padStart(6, '0'));
-  return { key, value: Buffer.alloc(size - 6, 1), hash: i, partition: 0, scheduledAt: i };
+  return { key, ...ownValue(Buffer.alloc(size - 6, 1)), hash: i, partition: 0, scheduledAt: i };
 }
 
 /** A sender whose outcome the test decides; records what it was asked to send. */

@@ -11,7 +11,7 @@ import type { CompressionName } from '../config/fleetsim.config.js';
 import { kafkajsSecurityOptions } from '../kafka/kafka-security.js';
 import '../kafka/kafkajs.patch.js';
 import { registerCompressionCodecs } from './compression.codecs.js';
-import type { OutgoingRecord } from './outgoing.record.js';
+import { type OutgoingRecord, recordValue } from './outgoing.record.js';
 import {
   ALL_SENT,
   type BatchSender,
@@ -391,7 +391,7 @@ export class KafkaSender implements BatchSender {
       // Shared, frozen header objects: kafkajs only reads them.
       messages[i] = {
         key: r.key,
-        value: r.value,
+        value: recordValue(r),
         partition,
         headers: r.headers?.entries as Record<string, Buffer> | undefined,
       };

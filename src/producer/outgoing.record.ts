@@ -37,8 +37,15 @@ export interface RecordReceipt {
 export interface OutgoingRecord {
   /** Kafka key: the device id's UTF-8 bytes, built once per device. */
   key: Buffer;
-  /** Serialized reading. */
-  value: Buffer;
+  /**
+   * The buffer the serialized reading is in: its bytes are `slab[valueStart, valueEnd)`. The
+   * pipeline writes values one after the other into slabs it shares between records (see
+   * ValueSlabs), so a record costs no Buffer object of its own; a record made elsewhere may
+   * hold a buffer of its own (`ownValue`). Read it with `recordValue` off the hot path.
+   */
+  slab: Buffer;
+  valueStart: number;
+  valueEnd: number;
   /** FNV-1a hash of the key, computed once per device; partition = hash mod partitions. */
   hash: number;
   /**
@@ -58,18 +65,68 @@ export interface OutgoingRecord {
   receipt?: RecordReceipt;
 }
 
+/** The value fields of a record whose value is all of `value`. */
+export function ownValue(value: Buffer): Pick<OutgoingRecord, 'slab' | 'valueStart' | 'valueEnd'> {
+  return { slab: value, valueStart: 0, valueEnd: value.length };
+}
+
+/** The record's value as a Buffer (a view of its slab; allocates one: not for the hot path). */
+export function recordValue(record: OutgoingRecord): Buffer {
+  return record.slab.subarray(record.valueStart, record.valueEnd);
+}
+
 /** Bytes a record puts on the wire (key, value and header bytes): what batch sizes count. */
 export function recordBytes(record: OutgoingRecord): number {
-  return record.key.length + record.value.length + (record.headers?.bytes ?? 0);
+  return record.key.length + record.valueEnd - record.valueStart + (record.headers?.bytes ?? 0);
+}
+
+/** Size of the slabs the pipeline writes values into (ValueSlabs). */
+export const VALUE_SLAB_BYTES = 64 * 1024;
+
+/**
+ * Where the pipeline writes message values: one after the other in slabs of VALUE_SLAB_BYTES,
+ * each shared by the records whose values it holds and freed by the collector with the last
+ * of them. A value of its own Buffer (Node's pool, as Buffer.allocUnsafe makes) costs a
+ * typed-array object per message, ~100 bytes of heap that live as long as the record: at
+ * 100,000 messages a second they were a third of what the young generation promoted, and the
+ * full collections that follow. After `reserve(n)`, the value goes at
+ * `slab[start, start + n)`; `put` copies one there.
+ */
+export class ValueSlabs {
+  slab = Buffer.allocUnsafeSlow(VALUE_SLAB_BYTES);
+  /** Where the last value reserved starts and ends in `slab`. */
+  start = 0;
+  end = 0;
+
+  /** Room for a value of `n` bytes (a fresh slab when this one is short): sets start, end. */
+  reserve(n: number): void {
+    let at = this.end;
+    if (at + n > this.slab.length) {
+      // A value larger than a slab gets a buffer of its own.
+      this.slab = Buffer.allocUnsafeSlow(Math.max(VALUE_SLAB_BYTES, n));
+      at = 0;
+    }
+    this.start = at;
+    this.end = at + n;
+  }
+
+  /** Copies `src[from, to)` in as the next value. */
+  put(src: Buffer, from: number, to: number): void {
+    this.reserve(to - from);
+    src.copy(this.slab, this.start, from, to);
+  }
 }
 
 /**
- * Memory a held record costs beyond its `recordBytes`: the OutgoingRecord object, the value's
- * Buffer view, the queue's slot (its ring grows by doubling) and the batch arrays it passes
- * through. Measured on Node 24 (x64) by holding 1,000,000 records built as the pipeline builds
- * them (JSON values of 240 bytes in Node's shared buffer pool): heap and external memory grew
- * by 217 bytes a record beyond the value bytes; rounded up. `record.overhead.spec.ts` measures
- * it again and fails if a record ever costs more. The producer counts it against
- * `bufferMemory` for every record queued, held for a topic, parked for a retry or in flight.
+ * Memory a held record costs beyond its `recordBytes`: the OutgoingRecord object (with its
+ * boxed `scheduledAt`), the queue's slot (its ring grows by doubling) and the batch arrays it
+ * passes through. Measured on Node 24 (x64) by holding 1,000,000 records built as the pipeline
+ * builds them (240-byte values in shared ValueSlabs): heap and external memory grew by 137
+ * bytes a record beyond the value bytes (249 when each value was a Buffer of its own in Node's
+ * pool, as before ValueSlabs; 217 in an earlier measurement). Kept at 256, which leaves room
+ * for what a record picks up on its way (a retry's arrays, a stalled lane's copy).
+ * `test/unit/producer/buffer.accounting.spec.ts` measures it again and fails if a record ever
+ * costs more. The producer counts it against `bufferMemory` for every record queued, held for
+ * a topic, parked for a retry or in flight.
  */
 export const RECORD_OVERHEAD_BYTES = 256;

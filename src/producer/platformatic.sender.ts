@@ -20,7 +20,7 @@ import {
   type Writer,
 } from '@platformatic/kafka';
 import type { CompressionName } from '../config/fleetsim.config.js';
-import type { OutgoingRecord, RecordHeaders } from './outgoing.record.js';
+import { type OutgoingRecord, type RecordHeaders, recordValue } from './outgoing.record.js';
 import { platformaticSecurityOptions } from '../kafka/kafka-security.js';
 import { isTopicAlreadyExists } from '../kafka/topic-exists.error.js';
 import {
@@ -588,7 +588,7 @@ export class PlatformaticSender implements BatchSender {
           topic,
           partition,
           key: r.key,
-          value: r.value,
+          value: recordValue(r),
           headers: headerMap(r.headers),
         });
       }

@@ -9,7 +9,7 @@ import {
   readRecordsBatch,
 } from '@platformatic/kafka';
 import type { CompressionName } from '../config/fleetsim.config.js';
-import { type OutgoingRecord, recordHeaders } from './outgoing.record.js';
+import { type OutgoingRecord, recordHeaders, recordValue, ValueSlabs } from './outgoing.record.js';
 import {
   type BatchLane,
   EncodePool,
@@ -24,16 +24,26 @@ const NOW = 1_780_000_000_123;
 const shared = recordHeaders({ 'content-type': 'application/json', 'fleet-id': 'f-1' });
 const labelled = recordHeaders({ 'fleet-id': 'f-1', 'anomaly-kind': 'spike' });
 
-/** Records with keys and values of many lengths (varint sizes 1 and 2), some with headers. */
+/**
+ * Records with keys and values of many lengths (varint sizes 1 and 2), some with headers; their
+ * values are written one after the other into shared slabs, as the pipeline writes them.
+ */
 function records(n: number, seed = 1): OutgoingRecord[] {
-  return Array.from({ length: n }, (_, i) => ({
-    key: Buffer.from(`dev-${seed}-${i}`),
-    value: Buffer.from('x'.repeat((i * 37 + seed) % 300) + `{"i":${i}}`),
-    hash: i,
-    partition: 0,
-    scheduledAt: 0,
-    headers: i % 3 === 0 ? undefined : i % 3 === 1 ? shared : labelled,
-  }));
+  const slabs = new ValueSlabs();
+  return Array.from({ length: n }, (_, i) => {
+    const value = Buffer.from('x'.repeat((i * 37 + seed) % 300) + `{"i":${i}}`);
+    slabs.put(value, 0, value.length);
+    return {
+      key: Buffer.from(`dev-${seed}-${i}`),
+      slab: slabs.slab,
+      valueStart: slabs.start,
+      valueEnd: slabs.end,
+      hash: i,
+      partition: 0,
+      scheduledAt: 0,
+      headers: i % 3 === 0 ? undefined : i % 3 === 1 ? shared : labelled,
+    };
+  });
 }
 
 /** The same records as the library's message objects, at the time NOW. */
@@ -42,7 +52,7 @@ function messages(lane: BatchLane): MessageRecord[] {
     topic: lane.topic,
     partition: lane.partition,
     key: r.key,
-    value: r.value,
+    value: recordValue(r),
     timestamp: BigInt(NOW),
     headers: new Map(
       Object.entries(r.headers?.entries ?? {}).map(([k, v]) => [Buffer.from(k), v] as const),
@@ -81,7 +91,7 @@ for (const compression of CODECS) {
       back.records.forEach((r, i) => {
         assert.equal(r.offsetDelta, i);
         assert.deepEqual(r.key, lane.records[i].key);
-        assert.deepEqual(r.value, lane.records[i].value);
+        assert.deepEqual(r.value, recordValue(lane.records[i]));
         assert.equal(r.headers.length, Object.keys(lane.records[i].headers?.entries ?? {}).length);
       });
     }

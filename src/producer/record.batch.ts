@@ -127,7 +127,7 @@ function writeRecords(records: OutgoingRecord[], offset: number, space?: EncodeS
       headers = headerBytes(lastHeaders);
     }
     const k = r.key.length;
-    const v = r.value.length;
+    const v = r.valueEnd - r.valueStart;
     const body = 2 + varIntSize(i) + varIntSize(k) + k + varIntSize(v) + v + headers.length;
     total += varIntSize(body) + body;
   }
@@ -142,9 +142,8 @@ function writeRecords(records: OutgoingRecord[], offset: number, space?: EncodeS
       headers = headerBytes(lastHeaders);
     }
     const key = r.key;
-    const value = r.value;
     const k = key.length;
-    const v = value.length;
+    const v = r.valueEnd - r.valueStart;
     const body = 2 + varIntSize(i) + varIntSize(k) + k + varIntSize(v) + v + headers.length;
     pos = writeVarInt(buf, pos, body);
     buf[pos++] = 0; // attributes
@@ -153,7 +152,7 @@ function writeRecords(records: OutgoingRecord[], offset: number, space?: EncodeS
     pos = writeVarInt(buf, pos, k);
     buf.set(key, pos);
     pos = writeVarInt(buf, pos + k, v);
-    buf.set(value, pos);
+    r.slab.copy(buf, pos, r.valueStart, r.valueEnd);
     pos += v;
     if (headers.length === 1) buf[pos++] = headers[0];
     else {

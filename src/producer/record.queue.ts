@@ -53,8 +53,7 @@ export class RecordQueue {
   /** Copies every queued record's value into `arena` (see ValueArena), oldest first. */
   copyOut(arena: ValueArena): void {
     for (let i = 0; i < this.count; i++) {
-      const rec = this.items[(this.head + i) % this.items.length]!;
-      rec.value = arena.copy(rec.value);
+      arena.move(this.items[(this.head + i) % this.items.length]!);
     }
   }
 
@@ -75,36 +74,44 @@ export class RecordQueue {
 export const STALL_SLAB_BYTES = 16 * 1024;
 
 /**
- * Where a stalled lane's values are copied to. A value the serializer made is a slice of a
- * slab of Node's shared buffer pool (Buffer.from and Buffer.allocUnsafe of small sizes), and a
- * slab stays alive while any value in it is referenced: a lane that stalls while the others
- * flow keeps nearly every slab alive for its few records (6 partitions, one stalled: 14.5 MB
- * of slabs held for 2.4 MB of stalled values, buffer.accounting.spec.ts). Copied into slabs
- * of their own lane, a lane's values are released in the order it sends them, so a stalled
- * lane pins at most the slab it fills and the one it sends from (2 × STALL_SLAB_BYTES, which
- * the producer counts against bufferMemory while the lane is stalled).
+ * Where a stalled lane's values are copied to. A value the pipeline made is a slice of a slab
+ * it shares with the values written before and after it (ValueSlabs; Node's shared buffer
+ * pool is the same for Buffer.from and Buffer.allocUnsafe of small sizes), and a slab stays
+ * alive while any value in it is referenced: a lane that stalls while the others flow keeps
+ * nearly every slab alive for its few records (6 partitions, one stalled: 14.5 MB of slabs
+ * held for 2.4 MB of stalled values, buffer.accounting.spec.ts). Copied into slabs of their
+ * own lane, a lane's values are released in the order it sends them, so a stalled lane pins
+ * at most the slab it fills and the one it sends from (2 × STALL_SLAB_BYTES, which the
+ * producer counts against bufferMemory while the lane is stalled).
  */
 export class ValueArena {
   private slab = Buffer.allocUnsafeSlow(0);
   private used = 0;
 
-  /** The value's bytes in this arena (a value with a buffer of its own is kept as it is). */
-  copy(value: Buffer): Buffer {
-    const n = value.length;
-    if (value.byteOffset === 0 && value.buffer.byteLength === n) return value;
+  /** Moves the record's value into this arena (a value alone in its buffer stays). */
+  move(record: OutgoingRecord): void {
+    const from = record.slab;
+    const start = record.valueStart;
+    const n = record.valueEnd - start;
+    if (start === 0 && from.byteOffset === 0 && from.buffer.byteLength === n) return;
+    if (from === this.slab) return; // moved already
     if (n > STALL_SLAB_BYTES / 4) {
       const own = Buffer.allocUnsafeSlow(n);
-      value.copy(own);
-      return own;
+      from.copy(own, 0, start, start + n);
+      record.slab = own;
+      record.valueStart = 0;
+      record.valueEnd = n;
+      return;
     }
     if (this.used + n > this.slab.length) {
       this.slab = Buffer.allocUnsafeSlow(STALL_SLAB_BYTES);
       this.used = 0;
     }
-    value.copy(this.slab, this.used);
-    const out = this.slab.subarray(this.used, this.used + n);
+    from.copy(this.slab, this.used, start, start + n);
+    record.slab = this.slab;
+    record.valueStart = this.used;
+    record.valueEnd = this.used + n;
     this.used += n;
-    return out;
   }
 }
 
@@ -142,9 +149,7 @@ export class PartitionedQueue {
   push(record: OutgoingRecord, bytes: number): void {
     const p = record.lane ?? record.partition;
     const q = this.queues[p] ?? this.grow(p);
-    if (this.stalledCount !== 0 && this.stalled[p] !== undefined) {
-      record.value = this.stalled[p].copy(record.value);
-    }
+    if (this.stalledCount !== 0 && this.stalled[p] !== undefined) this.stalled[p].move(record);
     q.push(record, bytes);
     this.length++;
     this.bytes += bytes;
@@ -224,7 +229,7 @@ export class PartitionedQueue {
     // Oldest first: the batch goes out before what is queued behind it.
     for (const r of batch.records) {
       const lane = r.lane ?? r.partition;
-      if (fresh.includes(lane)) r.value = this.stalled[lane]!.copy(r.value);
+      if (fresh.includes(lane)) this.stalled[lane]!.move(r);
     }
     for (const p of fresh) this.queues[p]?.copyOut(this.stalled[p]!);
   }

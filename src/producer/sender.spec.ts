@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { OutgoingRecord } from './outgoing.record.js';
+import { type OutgoingRecord, ownValue } from './outgoing.record.js';
 import { byLane, TopicPartitions } from './sender.js';
 
 const rec = (n: number, partition: number, topic?: string): OutgoingRecord => ({
   key: Buffer.from(String(n)),
-  value: Buffer.from(String(n)),
+  ...ownValue(Buffer.from(String(n))),
   hash: n,
   topic,
   partition,

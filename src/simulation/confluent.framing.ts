@@ -1,5 +1,6 @@
 import type { ValueFormat } from '../config/fleetsim.config.js';
 import type { Device, Fleet } from '../model/fleet.js';
+import type { ValueSlabs } from '../producer/outgoing.record.js';
 import type { ReadingSerializer } from './reading.serializer.js';
 
 /**
@@ -39,6 +40,14 @@ export class FramedSerializer implements ReadingSerializer {
     prefix.copy(out, 0);
     value.copy(out, prefix.length);
     return out;
+  }
+
+  write(fleet: Fleet, d: Device, ts: number, out: ValueSlabs): void {
+    const value = this.inner.serialize(fleet, d, ts);
+    const prefix = this.prefix;
+    out.reserve(prefix.length + value.length);
+    prefix.copy(out.slab, out.start);
+    value.copy(out.slab, out.start + prefix.length);
   }
 
   forget(fleetId: string): void {

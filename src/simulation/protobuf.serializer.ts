@@ -1,5 +1,6 @@
 import { type Device, type Fleet, VALUES } from '../model/fleet.js';
 import { SENSOR_INDEX } from '../model/sensor.table.js';
+import type { ValueSlabs } from '../producer/outgoing.record.js';
 import { type ReadingSerializer, round2 } from './reading.serializer.js';
 import type { SensorName } from '../model/sensors/sensor.model.js';
 
@@ -19,6 +20,15 @@ export class ProtobufReadingSerializer implements ReadingSerializer {
   private readonly parts = new WeakMap<Device, DeviceParts>();
 
   serialize(fleet: Fleet, d: Device, ts: number): Buffer {
+    return this.encode(fleet, d, ts, undefined);
+  }
+
+  write(fleet: Fleet, d: Device, ts: number, out: ValueSlabs): void {
+    this.encode(fleet, d, ts, out);
+  }
+
+  /** Encodes into `out`'s next value, or into a buffer of its own (returned). */
+  private encode(fleet: Fleet, d: Device, ts: number, out: ValueSlabs | undefined): Buffer {
     let layout = this.layouts.get(fleet.id);
     if (!layout) {
       layout = readingsLayout(fleet.sensors);
@@ -51,8 +61,14 @@ export class ProtobufReadingSerializer implements ReadingSerializer {
       layout.size +
       (label !== null ? 1 + varintSize(anomalyBody) + anomalyBody : 0);
 
-    const buf = Buffer.allocUnsafe(size);
-    let pos = parts.head.copy(buf, 0);
+    let buf: Buffer;
+    let start = 0;
+    if (out) {
+      out.reserve(size);
+      buf = out.slab;
+      start = out.start;
+    } else buf = Buffer.allocUnsafe(size);
+    let pos = start + parts.head.copy(buf, start);
     if (seq !== 0) {
       buf[pos++] = TAG_SEQ;
       pos = writeVarint(buf, pos, seq);
@@ -87,7 +103,9 @@ export class ProtobufReadingSerializer implements ReadingSerializer {
       pos = writeStringField(buf, pos, TAG_ANOMALY_KIND, label.kind);
       pos = writeStringField(buf, pos, TAG_ANOMALY_SENSOR, label.sensor);
     }
-    if (pos !== size) throw new Error(`protobuf size mismatch: wrote ${pos} of ${size} bytes`);
+    if (pos !== start + size) {
+      throw new Error(`protobuf size mismatch: wrote ${pos - start} of ${size} bytes`);
+    }
     return buf;
   }
 

@@ -1,7 +1,11 @@
 import type { BackpressurePolicy, ValueFormat } from '../config/fleetsim.config.js';
 import { SERIALIZATION_SAMPLE_EVERY } from '../metrics/fleetsim.metrics.js';
 import type { Device, Fleet } from '../model/fleet.js';
-import type { OutgoingRecord, RecordHeaders } from '../producer/outgoing.record.js';
+import {
+  type OutgoingRecord,
+  type RecordHeaders,
+  ValueSlabs,
+} from '../producer/outgoing.record.js';
 import { FramedSerializer } from './confluent.framing.js';
 import { ProtobufReadingSerializer } from './protobuf.serializer.js';
 import { ReadingHeaders } from './reading.headers.js';
@@ -87,6 +91,8 @@ export class ReadingPipeline {
   private overrides: ParamOverrides[] = [];
   private paramsByFleet = new Map<string, GenerationParams>();
   private serialized = 0;
+  /** Where values are written (see ValueSlabs). */
+  private readonly slabs = new ValueSlabs();
   /** Per fleet id: see FleetOutlet; `last` is the fleet of the previous reading. */
   private readonly outlets = new Map<string, FleetOutlet>();
   private last?: FleetOutlet;
@@ -160,11 +166,15 @@ export class ReadingPipeline {
     if (!generateReading(fleet, device, scheduledAt, out.params)) return;
     const hash = device.keyHash();
     const label = device.lastLabel;
+    const slabs = this.slabs;
+    this.serialize(fleet, device, scheduledAt, slabs);
     // Every field, in one order: records share one shape from the start (the producer sets
     // partition and lane).
     this.producer.offer({
       key: device.key!,
-      value: this.serialize(fleet, device, scheduledAt),
+      slab: slabs.slab,
+      valueStart: slabs.start,
+      valueEnd: slabs.end,
       hash,
       topic: out.topic,
       partition: 0,
@@ -198,15 +208,18 @@ export class ReadingPipeline {
     return out;
   }
 
-  /** Serializes a reading, timing one in SERIALIZATION_SAMPLE_EVERY to keep the cost per message flat. */
-  private serialize(fleet: Fleet, device: Device, scheduledAt: number): Buffer {
+  /**
+   * Serializes a reading as the next value of `slabs`, timing one in SERIALIZATION_SAMPLE_EVERY
+   * to keep the cost per message flat.
+   */
+  private serialize(fleet: Fleet, device: Device, scheduledAt: number, slabs: ValueSlabs): void {
     if ((++this.serialized & (SERIALIZATION_SAMPLE_EVERY - 1)) !== 0) {
-      return this.serializer.serialize(fleet, device, scheduledAt);
+      this.serializer.write(fleet, device, scheduledAt, slabs);
+      return;
     }
     const started = performance.now();
-    const value = this.serializer.serialize(fleet, device, scheduledAt);
+    this.serializer.write(fleet, device, scheduledAt, slabs);
     this.observer.serialization.observe((performance.now() - started) / 1000);
-    return value;
   }
 
   /** Replaces the scenario overrides; they apply from the next reading. */

@@ -1,5 +1,6 @@
 import { type Device, type Fleet, VALUES } from '../model/fleet.js';
 import { SENSOR_INDEX } from '../model/sensor.table.js';
+import type { ValueSlabs } from '../producer/outgoing.record.js';
 
 /** Rounds to two decimals, the precision every numeric reading carries. */
 export const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -10,6 +11,8 @@ export interface ReadingSerializer {
   readonly contentType: string;
   /** The value of the reading `d` just made at event time `ts` (ms since the epoch). */
   serialize(fleet: Fleet, d: Device, ts: number): Buffer;
+  /** Writes the same value as the next one of `out` (the hot path: no Buffer of its own). */
+  write(fleet: Fleet, d: Device, ts: number, out: ValueSlabs): void;
   /** Forgets cached per-fleet state (when a fleet is removed). */
   forget(fleetId: string): void;
 }
@@ -181,9 +184,9 @@ function writeRound2(out: Buffer, pos: number, v: number): number {
 /**
  * Writes a device's latest reading as the JSON value documented in docs/reading.schema.json.
  * Written as bytes into a scratch buffer, from per-device and per-fleet parts built once and
- * digits computed from integers, then copied out once into a value of its own (Node's pool,
- * as Buffer.from allocates): this runs for every message, and strings (concatenation, then
- * UTF-8 encoding) cost several times as much.
+ * digits computed from integers, then copied out once: into the pipeline's value slabs
+ * (`write`), or into a value of its own (`serialize`). This runs for every message, and strings
+ * (concatenation, then UTF-8 encoding) cost several times as much.
  */
 export class JsonReadingSerializer implements ReadingSerializer {
   readonly contentType = 'application/json';
@@ -192,6 +195,19 @@ export class JsonReadingSerializer implements ReadingSerializer {
   private last?: FleetParts;
 
   serialize(fleet: Fleet, d: Device, ts: number): Buffer {
+    const n = this.compose(fleet, d, ts);
+    const value = Buffer.allocUnsafe(n);
+    this.last!.arena.copy(value, 0, 0, n);
+    return value;
+  }
+
+  write(fleet: Fleet, d: Device, ts: number, out: ValueSlabs): void {
+    const n = this.compose(fleet, d, ts);
+    out.put(this.last!.arena, 0, n);
+  }
+
+  /** Writes the value at the start of its fleet's arena (`this.last`); returns its length. */
+  private compose(fleet: Fleet, d: Device, ts: number): number {
     let parts = this.last;
     if (parts?.fleet !== fleet) {
       parts = this.fleets.get(fleet.id);
@@ -233,10 +249,7 @@ export class JsonReadingSerializer implements ReadingSerializer {
     pos = put(out, pos, READINGS_CLOSE);
     if (anomaly === undefined) pos = put(out, pos, NULL_CLOSE);
     else pos += out.write(anomaly, pos, 'utf8');
-
-    const value = Buffer.allocUnsafe(pos);
-    out.copy(value, 0, 0, pos);
-    return value;
+    return pos;
   }
 
   /** Forgets cached per-fleet parts (when a fleet is removed). */

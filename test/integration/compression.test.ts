@@ -28,7 +28,12 @@ import {
 import { fnv1a32Bytes, partitionFor } from '../../src/model/fnv1a.js';
 import { recordKey } from '../../src/producer/record.key.js';
 import { createSender, loadEngine } from '../../src/producer/engines.js';
-import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
+import {
+  type OutgoingRecord,
+  ownValue,
+  recordValue,
+  ValueSlabs,
+} from '../../src/producer/outgoing.record.js';
 import { Rng } from '../../src/model/random.js';
 import { generateReading } from '../../src/simulation/reading.generator.js';
 import { JsonReadingSerializer } from '../../src/simulation/reading.serializer.js';
@@ -75,14 +80,19 @@ function sampleRecords(): OutgoingRecord[] {
   const serializer = new JsonReadingSerializer();
   const params = { dataVariation: 1, trendEnabled: true, trendStrength: 1, anomalyRate: 0.05 };
   const out: OutgoingRecord[] = [];
+  // Values written into shared slabs, as the pipeline writes them.
+  const slabs = new ValueSlabs();
   for (let tick = 0; tick < 5; tick++) {
     const ts = Date.UTC(2026, 2, 1) + tick * 1000;
     for (const d of fleet.devices) {
       if (!generateReading(fleet, d, ts, params)) continue;
       const { key, hash } = recordKey(d.id);
+      serializer.write(fleet, d, ts, slabs);
       out.push({
         key,
-        value: serializer.serialize(fleet, d, ts),
+        slab: slabs.slab,
+        valueStart: slabs.start,
+        valueEnd: slabs.end,
         hash,
         partition: partitionFor(hash, PARTITIONS),
         scheduledAt: ts,
@@ -95,9 +105,15 @@ function sampleRecords(): OutgoingRecord[] {
   const edge = (key: string, value: Buffer): OutgoingRecord => {
     const k = Buffer.from(key);
     const hash = fnv1a32Bytes(k);
-    return { key: k, value, hash, partition: partitionFor(hash, PARTITIONS), scheduledAt: 0 };
+    return {
+      key: k,
+      ...ownValue(value),
+      hash,
+      partition: partitionFor(hash, PARTITIONS),
+      scheduledAt: 0,
+    };
   };
-  out.splice(100, 0, edge('edge-large', Buffer.concat(out.slice(0, 500).map((r) => r.value))));
+  out.splice(100, 0, edge('edge-large', Buffer.concat(out.slice(0, 500).map(recordValue))));
   out.splice(200, 0, edge('edge-incompressible', noise));
   out.splice(300, 0, edge('edge-empty', Buffer.alloc(0)));
   return out;
@@ -121,7 +137,7 @@ function assertSameRecords(got: Got[], sent: OutgoingRecord[], what: string): vo
       const at = `${what}: partition ${p} message ${i}`;
       assert.ok(actual[i].key.equals(expected[i].key), `${at}: key ${actual[i].key.toString()}`);
       assert.ok(
-        actual[i].value.equals(expected[i].value),
+        actual[i].value.equals(recordValue(expected[i])),
         `${at} (${expected[i].key.toString()}): value of ${actual[i].value.length} bytes differs`,
       );
     }
@@ -215,7 +231,7 @@ before(async () => {
     records
       .map(
         (r) =>
-          `${partitionFor(r.hash, PARTITIONS)} ${r.key.toString('base64')} ${r.value.toString('base64')}`,
+          `${partitionFor(r.hash, PARTITIONS)} ${r.key.toString('base64')} ${recordValue(r).toString('base64')}`,
       )
       .join('\n') + '\n',
   );

@@ -11,7 +11,7 @@ import { KAFKA_CLIENTS } from '../../src/config/fleetsim.config.js';
 import { BatchingProducer } from '../../src/producer/batching.producer.js';
 import { createSender, loadEngine } from '../../src/producer/engines.js';
 import { fnv1a32Bytes } from '../../src/model/fnv1a.js';
-import type { OutgoingRecord } from '../../src/producer/outgoing.record.js';
+import { type OutgoingRecord, ownValue } from '../../src/producer/outgoing.record.js';
 import type { SendError } from '../../src/producer/sender.js';
 import {
   consumeAll,
@@ -29,7 +29,7 @@ function record(partition: number, i: number, size = 100): OutgoingRecord {
   const value = Buffer.from(
     JSON.stringify({ deviceId: key.toString(), seq: i, pad: 'x'.repeat(size) }),
   );
-  return { key, value, hash: fnv1a32Bytes(key), partition, scheduledAt: 0 };
+  return { key, ...ownValue(value), hash: fnv1a32Bytes(key), partition, scheduledAt: 0 };
 }
 
 async function createTopic(topic: string): Promise<void> {

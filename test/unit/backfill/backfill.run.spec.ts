@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { BackfillRun, type BackfillPlan } from '../../../src/backfill/backfill.run.js';
 import { EventTimeReadings } from '../../../src/backfill/event-time.readings.js';
 import { Fleet, type FleetSpec } from '../../../src/model/fleet.js';
-import type { OutgoingRecord } from '../../../src/producer/outgoing.record.js';
+import { type OutgoingRecord, recordValue } from '../../../src/producer/outgoing.record.js';
 import {
   type PipelineSettings,
   ReadingPipeline,
@@ -88,7 +88,7 @@ test('a backfill from `from` gives the readings a live run started at `from` giv
   for (let t = FROM; t <= FROM + 60_000; t += 250) scheduler.tick(t);
   const liveValues = live.records
     .filter((r) => r.scheduledAt < FROM + 60_000)
-    .map((r) => r.value.toString());
+    .map((r) => recordValue(r).toString());
 
   const out = collector();
   const run = new BackfillRun(plan(), { producer: out, now: Date.now });
@@ -98,7 +98,7 @@ test('a backfill from `from` gives the readings a live run started at `from` giv
   assert.equal(run.generated, run.total);
   assert.equal(run.total, 13 * 60);
   assert.deepEqual(
-    out.records.map((r) => r.value.toString()),
+    out.records.map((r) => recordValue(r).toString()),
     liveValues,
     'same values, seq and times',
   );
@@ -138,7 +138,7 @@ test('anomalies and scenario stages act by event time and are labelled', async (
   await finished(run);
   const values = out.records.map((r) => ({
     ts: r.scheduledAt,
-    json: JSON.parse(r.value.toString()),
+    json: JSON.parse(recordValue(r).toString()),
   }));
   const spiked = values.filter((v) => v.json.anomaly?.id === 'bf-1-a1');
   assert.equal(spiked.length, 2 * 5, 'two devices, five readings each');

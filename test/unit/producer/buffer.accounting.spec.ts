@@ -1,7 +1,8 @@
 /**
  * What the producer counts against bufferMemory (issue 10 defect 5): every record's bytes and
  * its overhead (RECORD_OVERHEAD_BYTES), and the values of a stalled partition copied out of
- * Node's shared pool slabs, so a stall pins only its own records' memory.
+ * the slabs they share with other partitions' values, so a stall pins only its own records'
+ * memory.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,6 +17,7 @@ import {
   type OutgoingRecord,
   RECORD_OVERHEAD_BYTES,
   recordBytes,
+  ValueSlabs,
 } from '../../../src/producer/outgoing.record.js';
 import { STALL_SLAB_BYTES } from '../../../src/producer/record.queue.js';
 import { ALL_SENT, sendError, type SendResult } from '../../../src/producer/sender.js';
@@ -37,7 +39,7 @@ const OPTIONS: BatchingOptions = {
   breaker: { failureThreshold: 1_000_000_000, openMs: 1, maxOpenMs: 1 },
 };
 
-/** A JSON value as the serializer makes it: a slice of Node's shared 8 KiB pool. */
+/** A JSON value as the pipeline writes it: a slice of a slab shared with the values around it. */
 const VALUE = JSON.stringify({
   deviceId: 'plant-a.b1.f2.r3.d12345',
   fleetId: 'plant-a',
@@ -49,8 +51,20 @@ const VALUE = JSON.stringify({
 });
 const KEY = Buffer.from('plant-a.b1.f2.r3.d12345');
 
+const VALUE_BYTES = Buffer.from(VALUE, 'utf8');
+const SLABS = new ValueSlabs();
+
 function record(i: number): OutgoingRecord {
-  return { key: KEY, value: Buffer.from(VALUE, 'utf8'), hash: i, partition: 0, scheduledAt: i };
+  SLABS.put(VALUE_BYTES, 0, VALUE_BYTES.length);
+  return {
+    key: KEY,
+    slab: SLABS.slab,
+    valueStart: SLABS.start,
+    valueEnd: SLABS.end,
+    hash: i,
+    partition: 0,
+    scheduledAt: i,
+  };
 }
 
 /** Six partitions; sends to `stalled` fail with a retriable error, the others are written. */
@@ -116,8 +130,8 @@ test('bufferedBytes counts every held record with its overhead: queued, in fligh
 });
 
 test('RECORD_OVERHEAD_BYTES covers what a held record costs beyond its bytes', () => {
-  // As the pipeline offers them: a fresh record object and a pooled value per reading, the
-  // key shared by the device's readings, held in a queue.
+  // As the pipeline offers them: a fresh record object per reading, its value in a shared
+  // slab, the key shared by the device's readings, held in a queue.
   const n = 200_000;
   const sender = new StallingSender();
   sender.gate = new Promise<void>(() => {}); // nothing is ever answered
@@ -147,7 +161,7 @@ test('RECORD_OVERHEAD_BYTES covers what a held record costs beyond its bytes', (
   void p.close(0);
 });
 
-test('a stalled partition pins no shared pool slab: its values are copied out', async () => {
+test('a stalled partition pins no shared slab: its values are copied out', async () => {
   const sender = new StallingSender();
   sender.stalled = 5;
   const p = new BatchingProducer(sender, OPTIONS);
