@@ -45,6 +45,12 @@ export interface PipelineSpec {
   brokerPid?: number;
   /** Write a V8 CPU profile of the measurement window here. */
   profileFile?: string;
+  /**
+   * Write a sampled allocation profile of the measurement window here (V8's sampling heap
+   * profiler, counting objects the scavenger and the full collector freed as well as the
+   * survivors: where the bytes the collector has to deal with are allocated).
+   */
+  allocProfileFile?: string;
   /** Extra environment for loadConfig (KAFKA_BATCH_SIZE, …). */
   env?: Record<string, string>;
   /** 'backfill': one backfill of fleets × devicesPerFleet devices at pace "max" instead of live. */
@@ -244,6 +250,18 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
   }
+  if (spec.allocProfileFile) {
+    if (!session) {
+      session = new Session();
+      session.connect();
+    }
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 32768,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
   const snap = async () => {
     const offsets = await topicMessages();
     return {
@@ -277,11 +295,15 @@ async function run(spec: PipelineSpec): Promise<PipelineResult> {
   const lagSnapshot = { p50: lag.percentile(50), p99: lag.percentile(99), max: lag.max };
   const batchLatencies = latencies;
   const sampleBytes = { key: keyBytes / offered, value: valueBytes / offered };
-  if (session) {
+  if (session && spec.profileFile) {
     const { profile } = await session.post('Profiler.stop');
-    writeFileSync(spec.profileFile!, JSON.stringify(profile));
-    session.disconnect();
+    writeFileSync(spec.profileFile, JSON.stringify(profile));
   }
+  if (session && spec.allocProfileFile) {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(spec.allocProfileFile, JSON.stringify(profile));
+  }
+  session?.disconnect();
 
   // Stop generating, send what is queued, and check the books against the topic.
   if (backfillId) backfills.cancel(backfillId);

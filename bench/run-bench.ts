@@ -23,7 +23,8 @@
  * a fixed-rate run waits after its warm-up for the start's backlog), BENCH_ONLY (comma list of
  * run names, e.g. "flat-out,pp,sarama"), BENCH_ENGINES (platformatic,kafkajs), BENCH_GZIP=0
  * (skip the gzip runs), BENCH_PROFILE=1 (CPU profile of each flat-out window into
- * bench/results/profiles/), BENCH_NODE_OPTIONS (NODE_OPTIONS of the fleetsim processes under
+ * bench/results/profiles/), BENCH_PROFILE=alloc (sampled allocation profile of each flat-out
+ * and fixed-rate window, there too), BENCH_NODE_OPTIONS (NODE_OPTIONS of the fleetsim processes under
  * test; default the Docker image's, empty for Node's defaults).
  */
 import { fork } from 'node:child_process';
@@ -42,6 +43,7 @@ import { imageNodeOptions } from '../scripts/image-node-options.js';
 import { generateReading } from '../src/simulation/reading.generator.js';
 import { JsonReadingSerializer } from '../src/simulation/reading.serializer.js';
 import { SENSOR_NAMES } from '../src/model/sensors/sensor.model.js';
+import { topAllocations } from './allocprofile-top.js';
 import { topSelfTime } from './cpuprofile-top.js';
 import { type GenerationResult, runGeneration } from './generation.js';
 import type { Engine, PipelineResult, PipelineSpec } from './pipeline-run.js';
@@ -70,6 +72,7 @@ const settleNote = (r: PipelineResult) =>
 const only = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined;
 const withGzip = env.BENCH_GZIP ? env.BENCH_GZIP !== '0' : !quick;
 const profile = env.BENCH_PROFILE === '1';
+const allocProfile = env.BENCH_PROFILE === 'alloc';
 const wanted = (name: string) =>
   !only ||
   only.has(name) ||
@@ -767,6 +770,7 @@ async function main(): Promise<void> {
   const workerRuns: WorkersResult[] = [];
   const workerErrors: Array<{ name: string; error: string }> = [];
   const profileTops: { engine: Engine; top: ReturnType<typeof topSelfTime> }[] = [];
+  const allocTops: { run: string; top: ReturnType<typeof topAllocations>; perMsg: number }[] = [];
   let payload: string | undefined;
 
   const pipeline = async (plan: RunPlan, engine: Engine) => {
@@ -774,7 +778,13 @@ async function main(): Promise<void> {
       profile && plan.name === 'flat-out'
         ? join(resultsDir, 'profiles', `${stamp}-flat-out-${engine}.cpuprofile`)
         : undefined;
-    if (profileFile) mkdirSync(join(resultsDir, 'profiles'), { recursive: true });
+    const allocProfileFile =
+      allocProfile && !plan.name.includes('gzip') && plan.mode !== 'backfill'
+        ? join(resultsDir, 'profiles', `${stamp}-${plan.name}-${engine}.heapprofile`)
+        : undefined;
+    if (profileFile || allocProfileFile) {
+      mkdirSync(join(resultsDir, 'profiles'), { recursive: true });
+    }
     log(
       `part 2: ${plan.name} · ${engine}: ${plan.fleets} × ${fmt(plan.devicesPerFleet)} devices every ${plan.intervalMs} ms, ${plan.compression}`,
     );
@@ -790,6 +800,7 @@ async function main(): Promise<void> {
       settleMaxMs: plan.settles ? settleMaxMs : 0,
       brokerPid,
       profileFile,
+      allocProfileFile,
       env: tuning,
     });
     runs.push(result);
@@ -798,6 +809,11 @@ async function main(): Promise<void> {
         settleNote(result),
     );
     if (profileFile) profileTops.push({ engine, top: topSelfTime(profileFile, 20) });
+    if (allocProfileFile) {
+      const top = topAllocations(allocProfileFile, 15);
+      const messages = result.ackedPerSec * result.windowSec;
+      allocTops.push({ run: `${plan.name} · ${engine}`, top, perMsg: top.totalBytes / messages });
+    }
   };
 
   const producerPerf = async (ppName: string, plan: RunPlan) => {
@@ -956,6 +972,18 @@ async function main(): Promise<void> {
         top.owners.map((o) => `${o.area} ${fmt(o.selfPct, 1)} %`).join(', '),
     );
     for (const r of top.rows) console.log(`  ${pct(r.selfPct)}  ${r.fn}  ${r.where}`);
+  }
+  for (const { run, top, perMsg } of allocTops) {
+    console.log(
+      `\nAllocation profile of the ${run} window (${fmt(top.totalBytes / 2 ** 20)} MiB sampled, ~${fmt(perMsg)} bytes per acknowledged message):`,
+    );
+    console.log(
+      '  by owner (nearest caller in fleetsim or a library): ' +
+        top.owners.map((o) => `${o.area} ${fmt(o.pct, 1)} %`).join(', '),
+    );
+    for (const r of top.rows) {
+      console.log(`  ${fmt(r.pct, 1).padStart(5)} %  ${r.fn}${r.caller ? `  ← ${r.caller}` : ''}`);
+    }
   }
   if (quick) console.log('\n--quick: a smoke run with short windows; these figures mean nothing.');
 
