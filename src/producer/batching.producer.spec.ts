@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type BatchingOptions, BatchingProducer, type BatchSender } from './batching.producer.js';
-import { type OutgoingRecord, ownValue, RECORD_OVERHEAD_BYTES } from './outgoing.record.js';
+import {
+  type OutgoingRecord,
+  ownValue,
+  RECORD_OVERHEAD_BYTES,
+  ValueSlabs,
+} from './outgoing.record.js';
 import { ALL_SENT, type SendError, sendError, type SendResult } from './sender.js';
 
 const OPTIONS: BatchingOptions = {
@@ -739,4 +744,36 @@ test('records of a topic that cannot be had fail and are counted', async () => {
   assert.equal(p.stats.queued, 0);
   assert.equal(p.bufferedBytes, 0);
   assert.ok(p.stats.balanced());
+});
+
+test('values are released to their recycling slab when acknowledged, and only then', async () => {
+  const slabs = new ValueSlabs(true);
+  const made = (i: number): OutgoingRecord => {
+    slabs.put(Buffer.alloc(94, i), 0, 94);
+    return {
+      key: Buffer.from(String(i).padStart(6, '0')),
+      slab: slabs.slab,
+      valueStart: slabs.start,
+      valueEnd: slabs.end,
+      hash: i,
+      partition: 0,
+      scheduledAt: i,
+      owner: slabs.current,
+    };
+  };
+  const sender = new ScriptedSender();
+  sender.partitions = 2;
+  // Partition 1 refuses for good: its records are failed, their values never released.
+  sender.partitionErrors.set(1, sendError('too large', false, 'MESSAGE_TOO_LARGE'));
+  const p = new BatchingProducer(sender, { ...OPTIONS, maxRetries: 0 });
+  const records = Array.from({ length: 200 }, (_, i) => made(i));
+  for (const r of records) p.offer(r);
+  await p.idle();
+  assert.equal(p.stats.acknowledged, 100);
+  assert.equal(p.stats.failed, 100);
+  for (const r of records) {
+    if (r.partition === 0) assert.equal(r.owner, undefined, `acknowledged ${r.hash}: released`);
+    else assert.equal(r.owner, slabs.current, `failed ${r.hash}: still held`);
+  }
+  assert.equal(slabs.current.refs, 100, 'the failed values still hold the slab');
 });

@@ -2,7 +2,12 @@ import type { BackpressurePolicy } from '../config/fleetsim.config.js';
 import { backoffMs } from './backoff.js';
 import { type BreakerState, CircuitBreaker } from './circuit.breaker.js';
 import { type DropReason, DeliveryStats } from './delivery.stats.js';
-import { type OutgoingRecord, RECORD_OVERHEAD_BYTES, recordBytes } from './outgoing.record.js';
+import {
+  type OutgoingRecord,
+  RECORD_OVERHEAD_BYTES,
+  recordBytes,
+  releaseValue,
+} from './outgoing.record.js';
 import { PartitionedQueue, type TakenBatch } from './record.queue.js';
 import {
   type BatchSender as Sender,
@@ -615,6 +620,7 @@ export class BatchingProducer {
         ok++;
         okBytes += recordBytes(r);
         r.receipt?.delivered();
+        releaseValue(r);
         continue;
       }
       byError.set(error, (byError.get(error) ?? 0) + 1);
@@ -722,7 +728,11 @@ export class BatchingProducer {
     this.written(n, taken.bytes, latencyMs);
     this.queue.release(taken.lanes);
     const records = taken.records;
-    for (let i = 0; i < n; i++) records[i].receipt?.delivered();
+    for (let i = 0; i < n; i++) {
+      const r = records[i];
+      r.receipt?.delivered();
+      releaseValue(r);
+    }
   }
 
   /** A rejected send: nothing was written; the whole batch is retried or refused. */

@@ -1,4 +1,4 @@
-import { type OutgoingRecord, recordBytes } from './outgoing.record.js';
+import { type OutgoingRecord, recordBytes, releaseValue } from './outgoing.record.js';
 
 /**
  * A FIFO of records with O(1) push, shift of a run, and unshift of a returned run, kept in a
@@ -101,6 +101,7 @@ export class ValueArena {
       record.slab = own;
       record.valueStart = 0;
       record.valueEnd = n;
+      releaseValue(record);
       return;
     }
     if (this.used + n > this.slab.length) {
@@ -112,6 +113,7 @@ export class ValueArena {
     record.valueStart = this.used;
     record.valueEnd = this.used + n;
     this.used += n;
+    releaseValue(record); // its bytes are here now: the shared slab may be written again
   }
 }
 

@@ -4,6 +4,7 @@ import type { Device, Fleet } from '../model/fleet.js';
 import {
   type OutgoingRecord,
   type RecordHeaders,
+  releaseValue,
   ValueSlabs,
 } from '../producer/outgoing.record.js';
 import { FramedSerializer } from './confluent.framing.js';
@@ -22,6 +23,10 @@ export interface ParamOverrides {
 export interface RecordOutlet {
   /** False while the producer's buffer is past its high-water mark. */
   readonly accepting: boolean;
+  /**
+   * Takes a record; false when it is not taken (dropped), and then not kept either: its value
+   * may be written over. A taken record's value is released (`releaseValue`) once acknowledged.
+   */
   offer(record: OutgoingRecord): boolean;
 }
 
@@ -91,8 +96,8 @@ export class ReadingPipeline {
   private overrides: ParamOverrides[] = [];
   private paramsByFleet = new Map<string, GenerationParams>();
   private serialized = 0;
-  /** Where values are written (see ValueSlabs). */
-  private readonly slabs = new ValueSlabs();
+  /** Where values are written (see ValueSlabs; recycled as the producer acknowledges). */
+  private readonly slabs = new ValueSlabs(true);
   /** Per fleet id: see FleetOutlet; `last` is the fleet of the previous reading. */
   private readonly outlets = new Map<string, FleetOutlet>();
   private last?: FleetOutlet;
@@ -170,7 +175,7 @@ export class ReadingPipeline {
     this.serialize(fleet, device, scheduledAt, slabs);
     // Every field, in one order: records share one shape from the start (the producer sets
     // partition and lane).
-    this.producer.offer({
+    const record: OutgoingRecord = {
       key: device.key!,
       slab: slabs.slab,
       valueStart: slabs.start,
@@ -182,7 +187,10 @@ export class ReadingPipeline {
       scheduledAt,
       headers: label === null ? out.plain : this.headers?.of(fleet.id, label.kind),
       receipt: undefined,
-    });
+      owner: slabs.current,
+    };
+    // Not taken (dropped): nothing else reads the value.
+    if (!this.producer.offer(record)) releaseValue(record);
   }
 
   /** The fleet's outlet, made or brought up to date, and remembered as the last one. */

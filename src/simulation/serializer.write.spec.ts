@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import { Fleet } from '../model/fleet.js';
 import { deriveLayout } from '../model/layout.js';
 import { SENSOR_NAMES } from '../model/sensors/sensor.model.js';
-import { VALUE_SLAB_BYTES, ValueSlabs } from '../producer/outgoing.record.js';
+import {
+  type OutgoingRecord,
+  recordValue,
+  releaseValue,
+  VALUE_SLAB_BYTES,
+  ValueSlabs,
+} from '../producer/outgoing.record.js';
 import { confluentPrefix } from './confluent.framing.js';
 import { serializerFor } from './reading.pipeline.js';
 import { generateReading } from './reading.generator.js';
@@ -70,4 +76,65 @@ void test('ValueSlabs: values go one after the other; a value that does not fit 
   slabs.put(big, 0, big.length);
   assert.equal(slabs.slab.length, big.length);
   assert.deepEqual(slabs.slab.subarray(slabs.start, slabs.end), big);
+});
+
+void test('recycling ValueSlabs: a full slab is written again only once every value in it was released', () => {
+  const slabs = new ValueSlabs(true);
+  const value = Buffer.alloc(1000, 1);
+  const perSlab = Math.floor(VALUE_SLAB_BYTES / value.length);
+  const write = (fill: number): OutgoingRecord => {
+    value.fill(fill);
+    slabs.put(value, 0, value.length);
+    return {
+      key: Buffer.alloc(0),
+      slab: slabs.slab,
+      valueStart: slabs.start,
+      valueEnd: slabs.end,
+      hash: 0,
+      partition: 0,
+      scheduledAt: 0,
+      owner: slabs.current,
+    };
+  };
+  const first = Array.from({ length: perSlab }, () => write(7));
+  const firstSlab = first[0].slab;
+  // All but one released: the slab stays out of reuse, its last held value intact.
+  for (const r of first.slice(1)) releaseValue(r);
+  const later: OutgoingRecord[] = [];
+  for (let i = 0; i < 5 * perSlab; i++) later.push(write(9));
+  assert.ok(
+    later.every((r) => r.slab !== firstSlab),
+    'a slab with a value held was not written again',
+  );
+  assert.ok(recordValue(first[0]).every((b) => b === 7));
+  // Released twice is released once: owner is cleared.
+  releaseValue(first[1]);
+  assert.equal(first[1].owner, undefined);
+  // The last hold goes: the slab goes back to be written again, as do the later ones.
+  releaseValue(first[0]);
+  for (const r of later) releaseValue(r);
+  const known = new Set([firstSlab, ...later.map((r) => r.slab)]);
+  const next: OutgoingRecord[] = [];
+  for (let i = 0; i < known.size * perSlab; i++) next.push(write(3));
+  assert.ok(
+    next.some((r) => r.slab === firstSlab),
+    'the slab was used again once nothing held it',
+  );
+  assert.ok(
+    next.every((r) => known.has(r.slab)),
+    'no new slab while released ones were free',
+  );
+  // A recycled slab's new values are whole.
+  assert.ok(next.every((r) => recordValue(r).every((b) => b === 3)));
+});
+
+void test('without recycling, values are never written over, released or not', () => {
+  const slabs = new ValueSlabs();
+  const seen = new Set<Buffer>();
+  for (let i = 0; i < 300; i++) {
+    slabs.put(Buffer.alloc(1000, i % 256), 0, 1000);
+    seen.add(slabs.slab);
+    assert.equal(slabs.current.refs, 0, 'nothing is counted');
+  }
+  assert.equal(seen.size, Math.ceil(300 / Math.floor(VALUE_SLAB_BYTES / 1000)));
 });
