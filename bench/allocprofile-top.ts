@@ -5,7 +5,7 @@
  * `node dist/bench/allocprofile-top.js bench/results/profiles/x.heapprofile 25`.
  */
 import { readFileSync } from 'node:fs';
-import { areaOf } from './cpuprofile-top.js';
+import { areaOf, LIBRARY_AREAS } from './cpuprofile-top.js';
 
 interface AllocNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -28,16 +28,6 @@ export interface AllocSummary {
   owners: Array<{ area: string; pct: number }>;
 }
 
-const OWN_AREAS = new Set([
-  'kafkajs',
-  'prom-client',
-  'other node_modules',
-  'fleetsim simulation',
-  'fleetsim producer',
-  'fleetsim other',
-  'bench hooks',
-]);
-
 const frameName = (f: AllocNode['callFrame']) => {
   const url = f.url.replace(/^file:\/\//, '');
   const nm = url.lastIndexOf('node_modules/');
@@ -53,7 +43,7 @@ export function topAllocations(file: string, limit = 25): AllocSummary {
   let total = 0;
   const walk = (node: AllocNode, owner: AllocNode | undefined) => {
     const f = node.callFrame;
-    const own = OWN_AREAS.has(areaOf(f.functionName, f.url)) ? node : owner;
+    const own = LIBRARY_AREAS.has(areaOf(f.functionName, f.url)) ? node : owner;
     if (node.selfSize > 0) {
       total += node.selfSize;
       const fn = frameName(f);

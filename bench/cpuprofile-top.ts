@@ -41,7 +41,8 @@ export function areaOf(fn: string, url: string): string {
   return 'native/builtins';
 }
 
-const LIBRARY_AREAS = new Set([
+/** The areas of fleetsim's own code and of the libraries (not node core, builtins or V8). */
+export const LIBRARY_AREAS = new Set([
   'kafkajs',
   'prom-client',
   'other node_modules',
