@@ -58,6 +58,16 @@ export interface HandoverRecord {
   clock?: number;
 }
 
+/** Slots [from, until) of one device that a takeover during a stop sends at the start. */
+interface OwedSlots {
+  fleet: Fleet;
+  device: Device;
+  from: number;
+  until: number;
+  /** Taken over after a crash: possibly sent before (counted as replayed). */
+  replayed: boolean;
+}
+
 /** A member as it last reported itself. Key `member:<id>`. */
 export interface MemberRecord {
   member: string;
@@ -138,6 +148,13 @@ export class ClusterService
   private readonly labelsReleased = new Map<number, { from: number; at: number }>();
   /** Label events of partitions this process did not own when they fell due (see label). */
   private labelsPending: Array<{ anomalyId: string; at: number; emit: () => void }> = [];
+  /**
+   * Per owned partition: slots a takeover found unsent while the simulation was stopped (the
+   * old owner had applied the stop a little earlier than this member). Nothing is produced
+   * while stopped: they are sent at the start, before the schedules go on, or when the
+   * partition is released first. A crash before either leaves them as seq gaps.
+   */
+  private readonly owed = new Map<number, OwedSlots[]>();
   private readonly ownedGauge;
   private readonly handoverCounter;
   private readonly takeoverReadings;
@@ -277,8 +294,11 @@ export class ClusterService
       // will rebase its schedules, so one left far behind jumps to now here.
       if (scheduler.running) scheduler.realign();
     }
-    if (next.running) scheduler.pausedAt = undefined;
-    else {
+    if (next.running) {
+      scheduler.pausedAt = undefined;
+      // Slots owed by a takeover during the stop, at their event times on the moved grid.
+      this.payOwed([...this.owed.keys()]);
+    } else {
       // Fleets added while stopped start where the simulation stopped. A process that has
       // produced nothing yet goes back to the stop, where the cluster's schedules stand (a
       // takeover under way has emitted nothing either: it emits all at once, then owns).
@@ -339,6 +359,7 @@ export class ClusterService
     this.store = undefined;
     this.group = undefined;
     this.owned.clear();
+    this.owed.clear();
     await Promise.allSettled([store?.close(), group?.close()]);
   }
 
@@ -560,6 +581,8 @@ export class ClusterService
   /** Stops producing `partitions` at once, flushes, then records where each fleet stopped. */
   private async release(partitions: number[]): Promise<void> {
     const at = Date.now();
+    // The positions in the handover record count them as sent.
+    this.payOwed(partitions);
     for (const p of partitions) {
       this.owned.delete(p);
       this.leaving.add(p);
@@ -642,6 +665,9 @@ export class ClusterService
         : 'crash';
     let caughtUp = 0;
     let skipped = 0;
+    // While stopped, nothing is produced: the slots are owed until the start.
+    const owed: OwedSlots[] = [];
+    const stopped = !this.run.running;
     // Slots due after now are never sent late: a schedule that stands ahead of the clock
     // (it should not) would otherwise send them all at once, then nothing until they are due.
     const cap = Date.now() + 1;
@@ -674,14 +700,14 @@ export class ClusterService
           );
         }
         device.seq = first;
-        for (let k = first; k < until; k++) {
-          device.seq = k;
-          this.simulation.emit(fleet, device, slotTime(fleet, device, k));
-          caughtUp++;
-        }
+        if (until <= first) continue;
+        caughtUp += until - first;
+        if (stopped) owed.push({ fleet, device, from: first, until, replayed: kind === 'crash' });
+        else this.emitSlots(fleet, device, first, until);
       }
     }
     this.owned.add(p);
+    if (owed.length) this.owed.set(p, owed);
     this.takeLabels(p, labelsFrom);
     // Checkpoint at once: until this member's first checkpoint the partition's record is the
     // previous owner's, and if this member crashed before writing one the next owner would
@@ -690,7 +716,7 @@ export class ClusterService
       (err: Error) => this.logger.warn(`checkpoint of partition ${p} failed: ${err.message}`),
     );
     this.handoverCounter.inc({ member: this.member, kind });
-    if (caughtUp) {
+    if (caughtUp && !stopped) {
       this.takeoverReadings.inc(
         { member: this.member, kind: kind === 'crash' ? 'replayed' : 'caught_up' },
         caughtUp,
@@ -702,13 +728,48 @@ export class ClusterService
         `partition ${p}: ${ahead} slots of the schedule stand ahead of the clock and were not sent late`,
       );
     }
-    const text = `took over partition ${p} (${kind}${record ? ` from ${record.member}` : ''}): ${caughtUp} readings sent late`;
+    const text =
+      `took over partition ${p} (${kind}${record ? ` from ${record.member}` : ''}): ` +
+      (stopped
+        ? `${caughtUp} readings to send late at the start`
+        : `${caughtUp} readings sent late`);
     if (kind === 'crash') {
       this.logger.warn(
         `${text}; after a crash, readings since its last checkpoint may repeat (${skipped} skipped)`,
       );
     } else this.logger.log(text);
     this.ownedGauge.set({ member: this.member }, this.owned.size);
+  }
+
+  /** Sends slots [from, until) of `device` (seq = slot index), at their event times. */
+  private emitSlots(fleet: Fleet, device: Device, from: number, until: number): void {
+    for (let k = from; k < until; k++) {
+      device.seq = k;
+      this.simulation.emit(fleet, device, slotTime(fleet, device, k));
+    }
+  }
+
+  /** Sends the slots owed on `partitions` (see owed), of the fleets and devices still there. */
+  private payOwed(partitions: number[]): void {
+    for (const p of partitions) {
+      const list = this.owed.get(p);
+      if (list === undefined) continue;
+      this.owed.delete(p);
+      let sent = 0;
+      let kind: 'caught_up' | 'replayed' = 'caught_up';
+      for (const o of list) {
+        if (this.fleets.get(o.fleet.id) !== o.fleet || o.fleet.devices[o.device.index] !== o.device)
+          continue;
+        // Nothing moves a stopped device's seq; should something have, its slots are not repeated.
+        const from = Math.max(o.from, o.device.seq);
+        if (from >= o.until) continue;
+        this.emitSlots(o.fleet, o.device, from, o.until);
+        sent += o.until - from;
+        if (o.replayed) kind = 'replayed';
+      }
+      if (sent) this.takeoverReadings.inc({ member: this.member, kind }, sent);
+      if (sent) this.logger.log(`partition ${p}: sent the ${sent} readings its takeover owed`);
+    }
   }
 
   /**
