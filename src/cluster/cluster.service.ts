@@ -18,6 +18,7 @@ import { fnv1a32, partitionFor } from '../model/fnv1a.js';
 import { ProducerService } from '../producer/producer.service.js';
 import { recordKey } from '../producer/record.key.js';
 import { FleetRegistry } from '../simulation/fleet.registry.js';
+import { MAX_TICK_WORK_MS } from '../simulation/scheduler.js';
 import { SimulationService } from '../simulation/simulation.service.js';
 import { type ControlRecord, ControlStore } from './control.store.js';
 import { OwnershipGroup } from './ownership.group.js';
@@ -58,14 +59,24 @@ export interface HandoverRecord {
   clock?: number;
 }
 
-/** Slots [from, until) of one device that a takeover during a stop sends at the start. */
+/**
+ * Slots of one device that a takeover sends late: from the device's seq up to `until`, or,
+ * while that is unset, up to where this process's schedule stands when they are sent.
+ */
 interface OwedSlots {
   fleet: Fleet;
   device: Device;
-  from: number;
-  until: number;
+  until?: number;
   /** Taken over after a crash: possibly sent before (counted as replayed). */
   replayed: boolean;
+}
+
+/** The slots a takeover of one partition owes, sent in order (`next`: the first not sent). */
+interface OwedPartition {
+  list: OwedSlots[];
+  next: number;
+  /** Readings sent so far. */
+  sent: number;
 }
 
 /** A member as it last reported itself. Key `member:<id>`. */
@@ -149,12 +160,20 @@ export class ClusterService
   /** Label events of partitions this process did not own when they fell due (see label). */
   private labelsPending: Array<{ anomalyId: string; at: number; emit: () => void }> = [];
   /**
-   * Per owned partition: slots a takeover found unsent while the simulation was stopped (the
-   * old owner had applied the stop a little earlier than this member). Nothing is produced
-   * while stopped: they are sent at the start, before the schedules go on, or when the
-   * partition is released first. A crash before either leaves them as seq gaps.
+   * Per owned partition: the slots its takeover found unsent (between where the old owner's
+   * schedules stood and where this process's stand, which may be seconds of a fleet's
+   * readings). They go out paced, as the schedules' own readings do (see drainOwed): at most
+   * MAX_TICK_WORK_MS at a time, and under `block` only while the producer takes more, so a
+   * large catch-up waits for the brokers instead of filling the memory. Nothing is produced
+   * while stopped (the old owner may have applied the stop a little earlier than this
+   * member): they wait for the start, or go out when the partition is released first. A crash
+   * before either leaves them as seq gaps.
    */
-  private readonly owed = new Map<number, OwedSlots[]>();
+  private readonly owed = new Map<number, OwedPartition>();
+  /** Devices with owed slots: until they are sent, the schedule's newer slots are theirs too. */
+  private readonly owing = new Set<Device>();
+  /** The next turn of drainOwed, when one is due. */
+  private drainTimer?: NodeJS.Timeout | NodeJS.Immediate;
   private readonly ownedGauge;
   private readonly handoverCounter;
   private readonly takeoverReadings;
@@ -296,18 +315,21 @@ export class ClusterService
     }
     if (next.running) {
       scheduler.pausedAt = undefined;
-      // Slots owed by a takeover during the stop, at their event times on the moved grid.
-      this.payOwed([...this.owed.keys()]);
     } else {
+      // Owed slots wait for the start, up to where the schedules stand now: a start long
+      // after may move the schedules on (see Scheduler.resumeWithinMs) past slots not owed.
+      this.fixOwed([...this.owed.values()]);
       // Fleets added while stopped start where the simulation stopped. A process that has
       // produced nothing yet goes back to the stop, where the cluster's schedules stand (a
-      // takeover under way has emitted nothing either: it emits all at once, then owns).
+      // takeover under way has emitted nothing either: it owes its slots, then owns).
       scheduler.pausedAt = next.stoppedAt;
       if (next.stoppedAt !== undefined && this.owned.size === 0) {
         scheduler.holdAt(next.stoppedAt);
       }
     }
     this.simulation.applyRunning(next.running);
+    // Slots owed by a takeover during the stop, at their event times on the moved grid.
+    if (next.running) this.drainSoon();
   }
 
   /** REST start or stop: written to the control topic, from the state this process has caught up with. */
@@ -359,7 +381,7 @@ export class ClusterService
     this.store = undefined;
     this.group = undefined;
     this.owned.clear();
-    this.owed.clear();
+    this.clearOwed();
     await Promise.allSettled([store?.close(), group?.close()]);
   }
 
@@ -423,8 +445,11 @@ export class ClusterService
     if (!this.owned.has(this.partitionOf(device))) return false;
     const k = slotIndex(fleet, device, due);
     if (k < device.seq) return false;
-    if (k > device.seq && device.lastTs >= 0)
-      this.seqGaps.inc({ member: this.member }, k - device.seq);
+    if (k > device.seq) {
+      // Its takeover still owes the slots before: drainOwed sends this one after them.
+      if (this.owing.size !== 0 && this.owing.has(device)) return false;
+      if (device.lastTs >= 0) this.seqGaps.inc({ member: this.member }, k - device.seq);
+    }
     device.seq = k;
     return true;
   };
@@ -581,18 +606,26 @@ export class ClusterService
   /** Stops producing `partitions` at once, flushes, then records where each fleet stopped. */
   private async release(partitions: number[]): Promise<void> {
     const at = Date.now();
-    // The positions in the handover record count them as sent.
-    this.payOwed(partitions);
+    const owed: OwedPartition[] = [];
     for (const p of partitions) {
       this.owned.delete(p);
       this.leaving.add(p);
       this.labelsReleased.set(p, { from: this.labelsFrom.get(p) ?? -Infinity, at });
       this.labelsFrom.delete(p);
+      const o = this.owed.get(p);
+      if (o !== undefined) {
+        this.owed.delete(p);
+        owed.push(o);
+      }
     }
+    // Slots still owed go out first, up to where the schedules stand now (even while
+    // stopped): the positions in the handover record count them as sent.
+    this.fixOwed(owed);
     try {
       // Where the schedules stand now, with the pausedMs they stand on: a start applied while
       // the producer flushes (or between the writes) moves the schedules, not this record.
       const record = this.handoverRecord(true, at);
+      for (const o of owed) await this.payOwed(o);
       await this.producer.flush();
       for (const p of partitions) {
         await this.store!.write('handover', String(p), record);
@@ -665,7 +698,7 @@ export class ClusterService
         : 'crash';
     let caughtUp = 0;
     let skipped = 0;
-    // While stopped, nothing is produced: the slots are owed until the start.
+    // Sent paced (drainOwed); while stopped, not before the start.
     const owed: OwedSlots[] = [];
     const stopped = !this.run.running;
     // Slots due after now are never sent late: a schedule that stands ahead of the clock
@@ -702,12 +735,24 @@ export class ClusterService
         device.seq = first;
         if (until <= first) continue;
         caughtUp += until - first;
-        if (stopped) owed.push({ fleet, device, from: first, until, replayed: kind === 'crash' });
-        else this.emitSlots(fleet, device, first, until);
+        // Up to where the schedule stands when they are sent (it goes on meanwhile, and the
+        // gate leaves this device's newer slots to them); while stopped, up to the stop.
+        owed.push({
+          fleet,
+          device,
+          until: stopped ? until : undefined,
+          replayed: kind === 'crash',
+        });
+        this.owing.add(device);
       }
     }
     this.owned.add(p);
-    if (owed.length) this.owed.set(p, owed);
+    if (owed.length) {
+      const before = this.owed.get(p);
+      if (before !== undefined) before.list.push(...owed);
+      else this.owed.set(p, { list: owed, next: 0, sent: 0 });
+      this.drainSoon();
+    }
     this.takeLabels(p, labelsFrom);
     // Checkpoint at once: until this member's first checkpoint the partition's record is the
     // previous owner's, and if this member crashed before writing one the next owner would
@@ -716,12 +761,6 @@ export class ClusterService
       (err: Error) => this.logger.warn(`checkpoint of partition ${p} failed: ${err.message}`),
     );
     this.handoverCounter.inc({ member: this.member, kind });
-    if (caughtUp && !stopped) {
-      this.takeoverReadings.inc(
-        { member: this.member, kind: kind === 'crash' ? 'replayed' : 'caught_up' },
-        caughtUp,
-      );
-    }
     if (skipped) this.takeoverReadings.inc({ member: this.member, kind: 'skipped' }, skipped);
     if (ahead) {
       this.logger.warn(
@@ -730,9 +769,11 @@ export class ClusterService
     }
     const text =
       `took over partition ${p} (${kind}${record ? ` from ${record.member}` : ''}): ` +
-      (stopped
-        ? `${caughtUp} readings to send late at the start`
-        : `${caughtUp} readings sent late`);
+      (caughtUp === 0
+        ? 'nothing to send late'
+        : stopped
+          ? `${caughtUp} readings to send late at the start`
+          : `${caughtUp} readings to send late, paced`);
     if (kind === 'crash') {
       this.logger.warn(
         `${text}; after a crash, readings since its last checkpoint may repeat (${skipped} skipped)`,
@@ -749,27 +790,119 @@ export class ClusterService
     }
   }
 
-  /** Sends the slots owed on `partitions` (see owed), of the fleets and devices still there. */
-  private payOwed(partitions: number[]): void {
-    for (const p of partitions) {
-      const list = this.owed.get(p);
-      if (list === undefined) continue;
-      this.owed.delete(p);
-      let sent = 0;
-      let kind: 'caught_up' | 'replayed' = 'caught_up';
-      for (const o of list) {
-        if (this.fleets.get(o.fleet.id) !== o.fleet || o.fleet.devices[o.device.index] !== o.device)
-          continue;
-        // Nothing moves a stopped device's seq; should something have, its slots are not repeated.
-        const from = Math.max(o.from, o.device.seq);
-        if (from >= o.until) continue;
-        this.emitSlots(o.fleet, o.device, from, o.until);
-        sent += o.until - from;
-        if (o.replayed) kind = 'replayed';
+  /** The slot of `device` where this process's schedule stands (never after now). */
+  private dueSlot(fleet: Fleet, device: Device): number | undefined {
+    const next = this.simulation.scheduler.nextDue(fleet.id);
+    if (next === undefined) return undefined;
+    return Math.min(
+      firstSlotFrom(fleet, device, next),
+      firstSlotFrom(fleet, device, Date.now() + 1),
+    );
+  }
+
+  /** Owed slots of `owed` end where the schedules stand now. */
+  private fixOwed(owed: Iterable<OwedPartition>): void {
+    for (const o of owed) {
+      for (let i = o.next; i < o.list.length; i++) {
+        const slots = o.list[i];
+        slots.until ??= this.dueSlot(slots.fleet, slots.device) ?? slots.device.seq;
       }
-      if (sent) this.takeoverReadings.inc({ member: this.member, kind }, sent);
-      if (sent) this.logger.log(`partition ${p}: sent the ${sent} readings its takeover owed`);
     }
+  }
+
+  /**
+   * Sends one device's owed slots, unless its fleet or the device is gone; returns how many.
+   * Nothing moves a device's seq back; slots it reached otherwise are not repeated.
+   */
+  private sendOwed(slots: OwedSlots): number {
+    const { fleet, device } = slots;
+    this.owing.delete(device);
+    if (this.fleets.get(fleet.id) !== fleet || fleet.devices[device.index] !== device) return 0;
+    const from = device.seq;
+    const until = slots.until ?? this.dueSlot(fleet, device);
+    if (until === undefined || from >= until) return 0;
+    this.emitSlots(fleet, device, from, until);
+    const sent = until - from;
+    this.takeoverReadings.inc(
+      { member: this.member, kind: slots.replayed ? 'replayed' : 'caught_up' },
+      sent,
+    );
+    return sent;
+  }
+
+  /** Whether the producer takes more readings now (always, under `drop`: it drops and counts). */
+  private roomForOwed(): boolean {
+    return this.producer.accepting || this.config.config.producer.backpressure !== 'block';
+  }
+
+  /** Runs drainOwed on the next turn of the event loop, unless a turn is due already. */
+  private drainSoon(): void {
+    if (this.drainTimer === undefined && this.owed.size !== 0) {
+      this.drainTimer = setImmediate(this.drainOwed);
+    }
+  }
+
+  /**
+   * Sends owed slots for at most MAX_TICK_WORK_MS, then lets the event loop go on: at once
+   * again while there is room, a scheduler tick later when the producer is full (`block`).
+   * Not while stopped (the start runs it again) or shutting down (release sends the rest).
+   */
+  private readonly drainOwed = (): void => {
+    this.drainTimer = undefined;
+    if (this.stopping || !this.run.running) return;
+    if (!this.simulation.scheduler.running) {
+      // Not producing yet (connecting): the schedules wait too.
+      this.drainTimer = setTimeout(this.drainOwed, this.config.config.simulation.tickMs);
+      return;
+    }
+    const until = performance.now() + MAX_TICK_WORK_MS;
+    for (const [p, o] of this.owed) {
+      while (o.next < o.list.length) {
+        if (!this.roomForOwed()) {
+          this.drainTimer = setTimeout(this.drainOwed, this.config.config.simulation.tickMs);
+          return;
+        }
+        if (performance.now() >= until) {
+          this.drainTimer = setImmediate(this.drainOwed);
+          return;
+        }
+        o.sent += this.sendOwed(o.list[o.next++]);
+      }
+      this.owed.delete(p);
+      if (o.sent) this.logger.log(`partition ${p}: sent the ${o.sent} readings its takeover owed`);
+    }
+  };
+
+  /**
+   * Sends all of `o` (a released partition's), waiting for room in the producer as drainOwed
+   * does, for up to cluster.handoverTimeoutMs in all (the next owner waits no longer for the
+   * handover record): then the rest at once (a closed producer drops and counts them).
+   */
+  private async payOwed(o: OwedPartition): Promise<void> {
+    const patience = performance.now() + this.config.config.cluster.handoverTimeoutMs;
+    let until = performance.now() + MAX_TICK_WORK_MS;
+    while (o.next < o.list.length) {
+      if (!this.roomForOwed() && performance.now() < patience) {
+        await new Promise((r) => setTimeout(r, this.config.config.simulation.tickMs));
+        continue;
+      }
+      if (performance.now() >= until) {
+        await new Promise((r) => setImmediate(r));
+        until = performance.now() + MAX_TICK_WORK_MS;
+      }
+      o.sent += this.sendOwed(o.list[o.next++]);
+    }
+  }
+
+  /** Forgets every owed slot (this process leaves the cluster). */
+  private clearOwed(): void {
+    if (this.drainTimer !== undefined) {
+      clearTimeout(this.drainTimer as NodeJS.Timeout);
+      clearImmediate(this.drainTimer as NodeJS.Immediate);
+      this.drainTimer = undefined;
+    }
+    this.owed.clear();
+    this.owing.clear();
   }
 
   /**

@@ -696,3 +696,100 @@ test('FLEETSIM_WORKERS=2 runs two members of one cluster behind one endpoint', a
   const byDevice = assertContinuous(await consumeAll(topic));
   assert.equal(byDevice.size, 40);
 });
+
+test('a member joining a cluster that runs behind its schedule sends what its takeover owes paced, within bufferMemory, losing nothing', async (t) => {
+  const cluster = `c-${randomUUID().slice(0, 8)}`;
+  const topic = uniqueTopic('cluster-behind');
+  const bufferMemory = 4 * 1024 * 1024;
+  const env = {
+    KAFKA_BUFFER_MEMORY: String(bufferMemory),
+    FLEETSIM_MAX_TARGET_RATE: '10000000',
+    LOG_LEVEL: 'info',
+  };
+  const a = await member(cluster, topic, env);
+  // 500,000 readings a second scheduled, far more than one process produces here: member a
+  // falls further behind its schedule every second (backpressure holds it).
+  const created = await http(a.url, 'POST', '/api/v1/fleets', {
+    name: 'behind',
+    deviceCount: 50_000,
+    intervalMs: 100,
+    seed: 19,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const fleetId = created.body.id as string;
+  await balanced([a]);
+  await new Promise((r) => setTimeout(r, 3000));
+  // b owns nothing until the group shares out: its schedule keeps up with the clock. Each
+  // partition it takes over owes the readings between where a's schedule stood and its own:
+  // seconds of half the fleet, many times bufferMemory.
+  const b = await member(cluster, topic, env);
+  let peak = 0;
+  let polls = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const res = await http(b.url, 'GET', '/api/v1/producer');
+      if (res.status === 200) {
+        peak = Math.max(peak, res.body.bufferedBytes as number);
+        polls++;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const views = await balanced([a, b]);
+  const taken = views[1].partitions;
+  const caughtUp = async () => {
+    const metrics = await http(b.url, 'GET', '/metrics');
+    return Number(
+      /fleetsim_cluster_takeover_readings_total\{[^}]*kind="caught_up"[^}]*\} (\d+)/.exec(
+        metrics.body,
+      )?.[1] ?? 0,
+    );
+  };
+  // Many times the buffer went out late (a reading holds well over 200 bytes) …
+  await waitFor(
+    'member b to send late readings worth 4 × bufferMemory',
+    async () => ((await caughtUp()) * 200 > 4 * bufferMemory ? true : undefined),
+    60_000,
+  ).catch((err: Error) => {
+    err.message += `\n${polls} samples, peak ${peak} B; member logs:\n${clusterLog([a, b])}`;
+    throw err;
+  });
+  // … as the producer took them, not into memory at once.
+  sampling = false;
+  await sampler;
+  t.diagnostic(
+    `b: ${await caughtUp()} readings sent late; buffered at most ${peak} B in ${polls} samples`,
+  );
+  assert.ok(polls > 10, `only ${polls} samples of b's producer`);
+  assert.ok(peak <= 2 * bufferMemory, `b buffered up to ${peak} B (bufferMemory ${bufferMemory})`);
+  // A smaller fleet: the rest of what b owes (of the devices left) goes out quickly.
+  const scaled = await http(a.url, 'PATCH', `/api/v1/fleets/${fleetId}`, { deviceCount: 1000 });
+  assert.equal(scaled.status, 200, JSON.stringify(scaled.body));
+  await waitFor(
+    `member b to finish what its takeovers owed (partitions ${taken.join(',')})`,
+    () =>
+      taken.every((p) =>
+        b.lines.some((l) =>
+          new RegExp(`^partition ${p}: sent the \\d+ readings its takeover owed$`).test(
+            String(l.message),
+          ),
+        ),
+      ) || undefined,
+    60_000,
+  ).catch((err: Error) => {
+    err.message += `\nmember logs:\n${clusterLog([a, b])}`;
+    throw err;
+  });
+  for (const s of [a, b]) {
+    const m = await http(s.url, 'GET', '/metrics');
+    const gaps = /fleetsim_cluster_seq_gaps_total\{[^}]*\} (\d+)/.exec(m.body);
+    assert.equal(Number(gaps?.[1] ?? 0), 0, `seq gaps on ${s.url}`);
+    const producer = await http(s.url, 'GET', '/api/v1/producer');
+    assert.equal(producer.body.dropped, 0, JSON.stringify(producer.body));
+  }
+  assert.deepEqual(
+    (await Promise.all([terminate(a), terminate(b)])).map((e) => e.code),
+    [0, 0],
+  );
+});
