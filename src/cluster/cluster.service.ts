@@ -69,6 +69,10 @@ interface OwedSlots {
   until?: number;
   /** Taken over after a crash: possibly sent before (counted as replayed). */
   replayed: boolean;
+  /** Sent (or given up): nothing more to do. */
+  done: boolean;
+  /** The partition's list it is in. */
+  partition: OwedPartition;
 }
 
 /** The slots a takeover of one partition owes, sent in order (`next`: the first not sent). */
@@ -170,8 +174,11 @@ export class ClusterService
    * before either leaves them as seq gaps.
    */
   private readonly owed = new Map<number, OwedPartition>();
-  /** Devices with owed slots: until they are sent, the schedule's newer slots are theirs too. */
-  private readonly owing = new Set<Device>();
+  /**
+   * Devices with owed slots: the schedule's next slot of such a device sends them first (the
+   * gate), unless drainOwed has already.
+   */
+  private readonly owing = new Map<Device, OwedSlots>();
   /** The next turn of drainOwed, when one is due. */
   private drainTimer?: NodeJS.Timeout | NodeJS.Immediate;
   private readonly ownedGauge;
@@ -446,9 +453,13 @@ export class ClusterService
     const k = slotIndex(fleet, device, due);
     if (k < device.seq) return false;
     if (k > device.seq) {
-      // Its takeover still owes the slots before: drainOwed sends this one after them.
-      if (this.owing.size !== 0 && this.owing.has(device)) return false;
-      if (device.lastTs >= 0) this.seqGaps.inc({ member: this.member }, k - device.seq);
+      // Its takeover still owes the slots before: they go first (up to this one at most).
+      const owed = this.owing.size === 0 ? undefined : this.owing.get(device);
+      if (owed !== undefined) this.sendOwed(owed, k);
+      // Past them (a start so late that the schedule jumped to now): a gap, counted.
+      if (k > device.seq && device.lastTs >= 0) {
+        this.seqGaps.inc({ member: this.member }, k - device.seq);
+      }
     }
     device.seq = k;
     return true;
@@ -606,7 +617,7 @@ export class ClusterService
   /** Stops producing `partitions` at once, flushes, then records where each fleet stopped. */
   private async release(partitions: number[]): Promise<void> {
     const at = Date.now();
-    const owed: OwedPartition[] = [];
+    const owed = new Map<number, OwedPartition>();
     for (const p of partitions) {
       this.owned.delete(p);
       this.leaving.add(p);
@@ -615,17 +626,17 @@ export class ClusterService
       const o = this.owed.get(p);
       if (o !== undefined) {
         this.owed.delete(p);
-        owed.push(o);
+        owed.set(p, o);
       }
     }
     // Slots still owed go out first, up to where the schedules stand now (even while
     // stopped): the positions in the handover record count them as sent.
-    this.fixOwed(owed);
+    this.fixOwed(owed.values());
     try {
       // Where the schedules stand now, with the pausedMs they stand on: a start applied while
       // the producer flushes (or between the writes) moves the schedules, not this record.
       const record = this.handoverRecord(true, at);
-      for (const o of owed) await this.payOwed(o);
+      for (const [p, o] of owed) await this.payOwed(p, o);
       await this.producer.flush();
       for (const p of partitions) {
         await this.store!.write('handover', String(p), record);
@@ -633,6 +644,8 @@ export class ClusterService
       this.logger.log(`released partitions ${partitions.join(',')}`);
     } finally {
       for (const p of partitions) this.leaving.delete(p);
+      // Should sending have failed: no device stays owing (its next slots would wait for them).
+      for (const [p, o] of owed) this.giveUpOwed(p, o);
     }
   }
 
@@ -698,8 +711,9 @@ export class ClusterService
         : 'crash';
     let caughtUp = 0;
     let skipped = 0;
-    // Sent paced (drainOwed); while stopped, not before the start.
-    const owed: OwedSlots[] = [];
+    // Sent paced (drainOwed, or the gate at the device's next slot); while stopped, not
+    // before the start. Slots an earlier takeover of `p` owed went out at its release.
+    const owing: OwedPartition = { list: [], next: 0, sent: 0 };
     const stopped = !this.run.running;
     // Slots due after now are never sent late: a schedule that stands ahead of the clock
     // (it should not) would otherwise send them all at once, then nothing until they are due.
@@ -733,24 +747,26 @@ export class ClusterService
           );
         }
         device.seq = first;
+        this.owing.delete(device);
         if (until <= first) continue;
         caughtUp += until - first;
-        // Up to where the schedule stands when they are sent (it goes on meanwhile, and the
-        // gate leaves this device's newer slots to them); while stopped, up to the stop.
-        owed.push({
+        // Up to where the schedule stands when they are sent (it goes on meanwhile); while
+        // stopped, up to the stop.
+        const slots: OwedSlots = {
           fleet,
           device,
           until: stopped ? until : undefined,
           replayed: kind === 'crash',
-        });
-        this.owing.add(device);
+          done: false,
+          partition: owing,
+        };
+        owing.list.push(slots);
+        this.owing.set(device, slots);
       }
     }
     this.owned.add(p);
-    if (owed.length) {
-      const before = this.owed.get(p);
-      if (before !== undefined) before.list.push(...owed);
-      else this.owed.set(p, { list: owed, next: 0, sent: 0 });
+    if (owing.list.length) {
+      this.owed.set(p, owing);
       this.drainSoon();
     }
     this.takeLabels(p, labelsFrom);
@@ -811,23 +827,25 @@ export class ClusterService
   }
 
   /**
-   * Sends one device's owed slots, unless its fleet or the device is gone; returns how many.
-   * Nothing moves a device's seq back; slots it reached otherwise are not repeated.
+   * Sends one device's owed slots (below `before` at most: the slot the schedule offers now),
+   * unless its fleet or the device is gone, or they were sent. Nothing moves a device's seq
+   * back; slots it reached otherwise are not repeated.
    */
-  private sendOwed(slots: OwedSlots): number {
+  private sendOwed(slots: OwedSlots, before = Infinity): void {
+    if (slots.done) return;
+    slots.done = true;
     const { fleet, device } = slots;
-    this.owing.delete(device);
-    if (this.fleets.get(fleet.id) !== fleet || fleet.devices[device.index] !== device) return 0;
+    if (this.owing.get(device) === slots) this.owing.delete(device);
+    if (this.fleets.get(fleet.id) !== fleet || fleet.devices[device.index] !== device) return;
     const from = device.seq;
-    const until = slots.until ?? this.dueSlot(fleet, device);
-    if (until === undefined || from >= until) return 0;
+    const until = Math.min(slots.until ?? this.dueSlot(fleet, device) ?? from, before);
+    if (from >= until) return;
     this.emitSlots(fleet, device, from, until);
-    const sent = until - from;
+    slots.partition.sent += until - from;
     this.takeoverReadings.inc(
       { member: this.member, kind: slots.replayed ? 'replayed' : 'caught_up' },
-      sent,
+      until - from,
     );
-    return sent;
   }
 
   /** Whether the producer takes more readings now (always, under `drop`: it drops and counts). */
@@ -866,7 +884,7 @@ export class ClusterService
           this.drainTimer = setImmediate(this.drainOwed);
           return;
         }
-        o.sent += this.sendOwed(o.list[o.next++]);
+        this.sendOwed(o.list[o.next++]);
       }
       this.owed.delete(p);
       if (o.sent) this.logger.log(`partition ${p}: sent the ${o.sent} readings its takeover owed`);
@@ -875,22 +893,46 @@ export class ClusterService
 
   /**
    * Sends all of `o` (a released partition's), waiting for room in the producer as drainOwed
-   * does, for up to cluster.handoverTimeoutMs in all (the next owner waits no longer for the
-   * handover record): then the rest at once (a closed producer drops and counts them).
+   * does, for up to half of cluster.handoverTimeoutMs in all (the next owner waits no longer
+   * than that for the handover record, which also needs the flush): the slots still owed then
+   * are given up, counted as skipped (seq gaps: the record counts them as sent).
    */
-  private async payOwed(o: OwedPartition): Promise<void> {
-    const patience = performance.now() + this.config.config.cluster.handoverTimeoutMs;
+  private async payOwed(p: number, o: OwedPartition): Promise<void> {
+    const patience = performance.now() + this.config.config.cluster.handoverTimeoutMs / 2;
     let until = performance.now() + MAX_TICK_WORK_MS;
     while (o.next < o.list.length) {
-      if (!this.roomForOwed() && performance.now() < patience) {
-        await new Promise((r) => setTimeout(r, this.config.config.simulation.tickMs));
-        continue;
+      if (!this.roomForOwed()) {
+        if (performance.now() < patience) {
+          await new Promise((r) => setTimeout(r, this.config.config.simulation.tickMs));
+          continue;
+        }
+        this.giveUpOwed(p, o);
+        return;
       }
       if (performance.now() >= until) {
         await new Promise((r) => setImmediate(r));
         until = performance.now() + MAX_TICK_WORK_MS;
       }
-      o.sent += this.sendOwed(o.list[o.next++]);
+      this.sendOwed(o.list[o.next++]);
+    }
+  }
+
+  /** Drops what `o` still owes, counted as skipped (a release that found no room in time). */
+  private giveUpOwed(p: number, o: OwedPartition): void {
+    let skipped = 0;
+    for (; o.next < o.list.length; o.next++) {
+      const slots = o.list[o.next];
+      if (slots.done) continue;
+      slots.done = true;
+      if (this.owing.get(slots.device) === slots) this.owing.delete(slots.device);
+      const until = slots.until ?? slots.device.seq;
+      if (until > slots.device.seq) skipped += until - slots.device.seq;
+    }
+    if (skipped) {
+      this.takeoverReadings.inc({ member: this.member, kind: 'skipped' }, skipped);
+      this.logger.warn(
+        `partition ${p}: released with ${skipped} readings its takeover owed unsent (the producer took no more in time): seq gaps`,
+      );
     }
   }
 
