@@ -81,6 +81,13 @@ interface OwedPartition {
   next: number;
   /** Readings sent so far. */
   sent: number;
+  /**
+   * Per fleet, where the takeover began (on the clock of `pausedMs`): the partition's
+   * checkpoints hold these until all is sent, so that a crash meanwhile repeats readings
+   * rather than losing the ones still owed.
+   */
+  fleets: Record<string, number>;
+  pausedMs: number;
 }
 
 /** A member as it last reported itself. Key `member:<id>`. */
@@ -713,7 +720,13 @@ export class ClusterService
     let skipped = 0;
     // Sent paced (drainOwed, or the gate at the device's next slot); while stopped, not
     // before the start. Slots an earlier takeover of `p` owed went out at its release.
-    const owing: OwedPartition = { list: [], next: 0, sent: 0 };
+    const owing: OwedPartition = {
+      list: [],
+      next: 0,
+      sent: 0,
+      fleets: {},
+      pausedMs: this.run.pausedMs,
+    };
     const stopped = !this.run.running;
     // Slots due after now are never sent late: a schedule that stands ahead of the clock
     // (it should not) would otherwise send them all at once, then nothing until they are due.
@@ -734,6 +747,7 @@ export class ClusterService
       const stood = recorded === undefined ? undefined : recorded + shift;
       let from = record ? (stood ?? Math.max(recordClock, fleet.anchorMs!)) : fresh;
       if (kind === 'crash' && from < horizon) from = horizon;
+      owing.fleets[fleet.id] = from;
       for (const device of fleet.devices) {
         if (this.partitionOf(device) !== p) continue;
         const first = firstSlotFrom(fleet, device, from);
@@ -773,8 +787,9 @@ export class ClusterService
     // Checkpoint at once: until this member's first checkpoint the partition's record is the
     // previous owner's, and if this member crashed before writing one the next owner would
     // take that old record for where this member stopped (a clean handover, or its own).
-    void this.store!.write('handover', String(p), this.handoverRecord(false, Date.now())).catch(
-      (err: Error) => this.logger.warn(`checkpoint of partition ${p} failed: ${err.message}`),
+    const checkpoint = this.checkpointOf(p, this.handoverRecord(false, Date.now()));
+    void this.store!.write('handover', String(p), checkpoint).catch((err: Error) =>
+      this.logger.warn(`checkpoint of partition ${p} failed: ${err.message}`),
     );
     this.handoverCounter.inc({ member: this.member, kind });
     if (skipped) this.takeoverReadings.inc({ member: this.member, kind: 'skipped' }, skipped);
@@ -853,6 +868,11 @@ export class ClusterService
     return this.producer.accepting || this.config.config.producer.backpressure !== 'block';
   }
 
+  /** drainOwed a scheduler tick from now (it alone does not keep the process alive). */
+  private drainLater(): NodeJS.Timeout {
+    return setTimeout(this.drainOwed, this.config.config.simulation.tickMs).unref();
+  }
+
   /** Runs drainOwed on the next turn of the event loop, unless a turn is due already. */
   private drainSoon(): void {
     if (this.drainTimer === undefined && this.owed.size !== 0) {
@@ -870,14 +890,14 @@ export class ClusterService
     if (this.stopping || !this.run.running) return;
     if (!this.simulation.scheduler.running) {
       // Not producing yet (connecting): the schedules wait too.
-      this.drainTimer = setTimeout(this.drainOwed, this.config.config.simulation.tickMs);
+      this.drainTimer = this.drainLater();
       return;
     }
     const until = performance.now() + MAX_TICK_WORK_MS;
     for (const [p, o] of this.owed) {
       while (o.next < o.list.length) {
         if (!this.roomForOwed()) {
-          this.drainTimer = setTimeout(this.drainOwed, this.config.config.simulation.tickMs);
+          this.drainTimer = this.drainLater();
           return;
         }
         if (performance.now() >= until) {
@@ -997,6 +1017,21 @@ export class ClusterService
     await this.followPartitions();
   }
 
+  /**
+   * Partition `p`'s checkpoint: `record`, or while its takeover still owes readings, where
+   * that takeover began (a crash replays from there: readings may repeat, none is lost).
+   */
+  private checkpointOf(p: number, record: HandoverRecord): HandoverRecord {
+    const o = this.owed.get(p);
+    if (o === undefined) return record;
+    const shift = this.run.pausedMs - o.pausedMs;
+    const fleets = { ...record.fleets };
+    for (const [id, at] of Object.entries(o.fleets)) {
+      if (id in fleets) fleets[id] = Math.min(fleets[id], at + shift);
+    }
+    return { ...record, fleets };
+  }
+
   /** Records where each owned partition has got to (the restart point after a crash). */
   private checkpoint(): void {
     if (!this.store || this.stopping) return;
@@ -1010,7 +1045,9 @@ export class ClusterService
     );
     const record = this.handoverRecord(false, Date.now());
     const writes: Promise<void>[] = [];
-    for (const p of this.owned) writes.push(this.store.write('handover', String(p), record));
+    for (const p of this.owned) {
+      writes.push(this.store.write('handover', String(p), this.checkpointOf(p, record)));
+    }
     writes.push(this.store.write('member', this.member, this.memberRecord()));
     void Promise.all(writes).catch((err: Error) =>
       this.logger.warn(`checkpoint failed: ${err.message}`),

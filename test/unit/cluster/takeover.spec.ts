@@ -352,11 +352,21 @@ test('a takeover owing more than the producer takes sends it as room frees, then
   }
   assert.equal(m.readings.length, 0, 'nothing offered to a producer that takes no more');
   assert.ok(m.internals.owed.size > 0);
+  // Meanwhile a checkpoint holds where the takeover began: a crash would repeat, not lose.
+  const checkpoint = () =>
+    m.written.filter((w) => w.key === 'handover:0').at(-1)!.value as HandoverRecord;
+  assert.equal(checkpoint().fleets.f, position);
+  m.internals.checkpoint();
+  assert.equal(checkpoint().fleets.f, position);
   m.producer.accepting = true;
   await new Promise((r) => setTimeout(r, 20)); // the drain's next try: a scheduler tick
   await m.drained();
   assert.equal(m.internals.owed.size, 0, 'all owed sent');
   assert.equal(m.internals.owing.size, 0);
+  // Then where the schedule stands.
+  m.internals.checkpoint();
+  assert.equal(checkpoint().fleets.f, m.scheduler.nextDue('f'));
+  assert.ok(checkpoint().fleets.f > position);
   for (let i = 0; i < 200; i++) {
     t.mock.timers.tick(10);
     m.tick();
