@@ -226,6 +226,21 @@ function seqAt(position: number, anchorWall: number): number {
   return Math.ceil((position - anchorWall) / INTERVAL - 1e-9);
 }
 
+/**
+ * Asserts that every device sent readings, the first at about seq `first`, then each seq once
+ * and in order; returns each device's seqs.
+ */
+function assertStreamsFrom(m: Member, first: number): Map<number, number[]> {
+  const byDevice = new Map<number, number[]>();
+  for (const r of m.readings) byDevice.set(r.device, [...(byDevice.get(r.device) ?? []), r.seq]);
+  assert.equal(byDevice.size, DEVICES);
+  for (const [d, seqs] of byDevice) {
+    assert.ok(seqs[0] >= first - 1 && seqs[0] <= first + 1, `device ${d} starts at ${seqs[0]}`);
+    seqs.forEach((s, i) => assert.equal(s, seqs[0] + i, `device ${d}: no gap, no repeat`));
+  }
+  return byDevice;
+}
+
 test('a member that joins a running cluster after a stop/start takes over at now: no future-dated flood, then streams', async (t) => {
   t.mock.timers.enable({ apis: ['Date'], now: T0 });
   const P = 60_000;
@@ -292,13 +307,7 @@ test('a member that joins while stopped, assigned before the stop is applied, se
     m.tick();
   }
   const first = seqAt(stopped.stoppedAt! + 100, shared + P);
-  const byDevice = new Map<number, number[]>();
-  for (const r of m.readings) byDevice.set(r.device, [...(byDevice.get(r.device) ?? []), r.seq]);
-  assert.equal(byDevice.size, DEVICES);
-  for (const [d, seqs] of byDevice) {
-    assert.ok(seqs[0] >= first - 1 && seqs[0] <= first + 1, `device ${d} starts at ${seqs[0]}`);
-    seqs.forEach((s, i) => assert.equal(s, seqs[0] + i, `device ${d}: no gap, no repeat`));
-  }
+  assertStreamsFrom(m, first);
 });
 
 test('a clean release keeps positions and pausedMs of one moment, even when a start is applied during the flush', async (t) => {
@@ -373,12 +382,7 @@ test('a takeover owing more than the producer takes sends it as room frees, then
   }
   const first = seqAt(position, T0 - 100_000);
   const last = seqAt(Date.now(), T0 - 100_000);
-  const byDevice = new Map<number, number[]>();
-  for (const r of m.readings) byDevice.set(r.device, [...(byDevice.get(r.device) ?? []), r.seq]);
-  assert.equal(byDevice.size, DEVICES);
-  for (const [d, seqs] of byDevice) {
-    assert.ok(seqs[0] >= first - 1 && seqs[0] <= first + 1, `device ${d} starts at ${seqs[0]}`);
-    seqs.forEach((s, i) => assert.equal(s, seqs[0] + i, `device ${d}: no gap, no repeat`));
+  for (const [d, seqs] of assertStreamsFrom(m, first)) {
     assert.ok(seqs[seqs.length - 1] >= last - 2, `device ${d} ends at ${seqs[seqs.length - 1]}`);
   }
   const gaps = (await import('prom-client')).register.getSingleMetric(
@@ -422,12 +426,7 @@ test('slots a takeover owes while stopped go out at the start ahead of the sched
   }
   assert.equal(m.internals.owing.size, 0);
   const first = seqAt(position, anchor);
-  const byDevice = new Map<number, number[]>();
-  for (const r of m.readings) byDevice.set(r.device, [...(byDevice.get(r.device) ?? []), r.seq]);
-  assert.equal(byDevice.size, DEVICES);
-  for (const [d, seqs] of byDevice) {
-    assert.ok(seqs[0] >= first - 1 && seqs[0] <= first + 1, `device ${d} starts at ${seqs[0]}`);
-    seqs.forEach((s, i) => assert.equal(s, seqs[0] + i, `device ${d}: no gap, no repeat`));
+  for (const [d, seqs] of assertStreamsFrom(m, first)) {
     // 2 s owed and 2 s since the start, at 500 ms.
     assert.ok(seqs.length >= 7, `device ${d}: ${seqs.length} readings`);
   }
