@@ -177,8 +177,9 @@ export class ClusterService
    * MAX_TICK_WORK_MS at a time, and under `block` only while the producer takes more, so a
    * large catch-up waits for the brokers instead of filling the memory. Nothing is produced
    * while stopped (the old owner may have applied the stop a little earlier than this
-   * member): they wait for the start, or go out when the partition is released first. A crash
-   * before either leaves them as seq gaps.
+   * member): they wait for the start, or go out when the partition is released first. Until
+   * they are sent the partition's checkpoints hold where the takeover began (checkpointOf), so a
+   * crash meanwhile repeats readings rather than losing these.
    */
   private readonly owed = new Map<number, OwedPartition>();
   /**
